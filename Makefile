@@ -1,0 +1,38 @@
+# The security gate's front door: `make help` lists the targets.
+# Tunables are environment variables read by the scripts (defaults live there, in one place each);
+# `make security-code BANDIT_TARGETS=src` and `BANDIT_TARGETS=src make security-code` both work.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+MAKEFLAGS += --warn-undefined-variables --no-builtin-rules
+
+VENV := .venv
+SYNCED := $(VENV)/.synced
+CODE_SCANS := pip-audit bandit detect-secrets
+DOCKER_SCANS := trivy
+
+# The locked tools first on PATH, then uv wherever bootstrap found or installed it.
+export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/.tools/uv/bin:$(PATH)
+
+.PHONY: help setup security-code security-docker test bench clean
+
+help: ## List the targets and the variables that tune them
+	@scripts/help.sh $(MAKEFILE_LIST)
+
+setup: $(SYNCED) ## Install uv (when missing) and every tool pinned in uv.lock into .venv
+
+$(SYNCED): uv.lock pyproject.toml scripts/uv-requirements.txt
+	@scripts/bootstrap.sh && touch $@
+
+security-code: $(SYNCED) ## Run pip-audit, bandit and detect-secrets on PROJECT_DIR (exit 0 pass, 1 findings, 2 error)
+	@scripts/run-gate.sh security-code $(CODE_SCANS)
+
+security-docker: $(SYNCED) ## Build the image (or take IMAGE / IMAGE_TAR) and scan it with trivy
+	@scripts/run-gate.sh security-docker $(DOCKER_SCANS)
+
+test: $(SYNCED) ## Run the test suite (real scanners on fixture trees), shellcheck, hadolint, zizmor
+	@scripts/test.sh
+
+clean: ## Remove reports and caches made by the gate and the tests (keeps .venv)
+	rm -rf reports .cache .pytest_cache

@@ -1,0 +1,52 @@
+# Applies one scan's policy and suppressions to its normalized findings.
+# In (jq -n, all as arguments):
+#   $findings[0]      array of Finding (see README "Result schema"); a Finding may already carry .suppression
+#   $suppressions[0]  array of validated suppression entries (suppressions.jq)
+#   $policy           {"fail_on": [severity...], "min_confidence": severity|null, "count_unfixed": bool}
+#   $scan $target $today (YYYY-MM-DD) $finished_at $error ("" when the scan completed) $schema_version
+# Out: the scan's result object (README "Result schema"), with status "pass", "fail" or "error".
+include "lib";
+
+def over_threshold:
+  (.severity as $s | any($policy.fail_on[]; . == $s))
+  and ($policy.min_confidence == null or .confidence == null
+       or (.confidence | severity_rank) >= ($policy.min_confidence | severity_rank))
+  and ($policy.count_unfixed != false or .fix != null);
+
+def matches($f):
+  .id as $id
+  | ($f.id == $id or any(($f.aliases // [])[]; . == $id))
+  and (has("location") | not
+       or .location == $f.location.path
+       or .location == ($f.location | location_text));
+
+def order: sort_by(.location.path, (.location.line // 0), .id);
+
+($suppressions[0] | map(select(.scan == $scan))) as $mine
+| ($mine | map(select(.expires >= $today))) as $active
+| ($mine | map(select(.expires < $today))) as $expired
+| ($findings[0] | map(
+    . as $f
+    | if .suppression != null then .
+      else (first($active[] | select(matches($f))) // null) as $s
+        | if $s == null then . else . + {suppression: {reason: $s.reason, expires: $s.expires}} end
+      end)) as $all
+| ($all | map(select(.suppression != null)) | order) as $suppressed
+| ($all | map(select(.suppression == null and over_threshold)) | order) as $failing
+| ($all | map(select(.suppression == null and (over_threshold | not))) | order) as $info
+| {
+    schema_version: $schema_version,
+    scan: $scan,
+    status: (if $error != "" then "error"
+             elif ($failing | length) > 0 or ($expired | length) > 0 then "fail"
+             else "pass" end),
+    error: (if $error != "" then $error else null end),
+    target: $target,
+    policy: $policy,
+    findings: $failing,
+    below_threshold: $info,
+    suppressed: $suppressed,
+    expired_suppressions: $expired,
+    counts: {findings: ($failing | length), below_threshold: ($info | length), suppressed: ($suppressed | length)},
+    finished_at: $finished_at
+  }

@@ -1,0 +1,19 @@
+# Shared definitions of the gate's jq programs (jq 1.6 and 1.7). Use: jq -L jq 'include "lib"; ...'.
+
+# The severities every finding is graded in, lowest first.
+def severities: ["UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL"];
+
+# severity_rank: a severity name's place in severities (0 for UNKNOWN or anything unrecognised).
+def severity_rank: {"UNKNOWN": 0, "LOW": 1, "MEDIUM": 2, "HIGH": 3, "CRITICAL": 4}[.] // 0;
+
+# expect(cond; message): the input unchanged when cond holds, else an error carrying message.
+def expect(cond; message): if cond then . else error(message) end;
+
+# redact_quoted: a tool's message with every quoted literal replaced, so that no secret value is repeated.
+def redact_quoted: gsub("'[^']*'"; "'<redacted>'") | gsub("\"[^\"]*\""; "\"<redacted>\"");
+
+# location(path; line; detail): a finding's location.
+def location(path; line; detail): {path: path, line: line, detail: detail};
+
+# location_text: "path:line" (or "path") of a finding's location, for people.
+def location_text: .path + (if .line == null then "" else ":\(.line)" end);

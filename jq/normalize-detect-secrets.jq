@@ -1,0 +1,31 @@
+# detect-secrets' scan report to findings, judged against the committed baseline.
+# In: the report of `detect-secrets scan` (.results: {filename: [{type, filename, line_number, hashed_secret}]});
+#     $baseline[0]: the project's .secrets.baseline as committed ({"results": {}} when it has none).
+# Out: array of Finding without any secret value or hash. A secret recorded in the baseline and not audited as
+#     a true secret (is_secret != true) carries .suppression; every other secret is a plain finding.
+include "lib";
+
+def key: [.filename, .type, .hashed_secret];
+
+expect(type == "object" and (.results | type) == "object"; "detect-secrets' report lacks its results")
+| ($baseline[0] | expect(type == "object" and (.results | type) == "object"; ".secrets.baseline lacks its results")
+   | [.results[][]] | map({key: (key | tojson), value: .}) | from_entries) as $known
+| [.results[][]]
+| map(
+    expect((.type | type) == "string" and (.filename | type) == "string" and (.hashed_secret | type) == "string"
+           and (.line_number | type) == "number";
+           "a detect-secrets result lacks type, filename, hashed_secret or line_number")
+    | $known[key | tojson] as $b
+    | {
+        scan: "detect-secrets",
+        id: .type,
+        severity: "HIGH",
+        title: ("Potential secret: \(.type)"
+                + (if $b.is_secret == true then " (audited as a true secret in .secrets.baseline)" else "" end)),
+        location: location(.filename; .line_number; null),
+        package: null,
+        fix: null
+      }
+    + (if $b != null and $b.is_secret != true
+       then {suppression: {reason: "audited false positive in .secrets.baseline", expires: null}}
+       else {} end))

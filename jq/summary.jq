@@ -1,0 +1,27 @@
+# The Markdown summary of a gate run (written to reports/security/<gate>.md and the GitHub step summary).
+# In: an array of result objects (jq -s over the result files); $gate: the gate's name (e.g. "security-code").
+# Out: Markdown text (jq -r).
+include "lib";
+
+def cell: tostring | gsub("[|]"; "\\|") | gsub("[\r\n]+"; " ");
+def verdict: {"pass": "✅ pass", "fail": "❌ fail", "error": "⚠️ error"}[.] // "⚠️ \(.)";
+def row: "| \(.severity) | `\(.id | cell)` | `\(.location | location_text | cell)` | \(.title | cell) | \(.package // {} | if .name then "\(.name) \(.version)" else "" end | cell) | \(.fix // "" | cell) |";
+def table($rows): "| Severity | Id | Location | Title | Package | Fix |", "|---|---|---|---|---|---|", ($rows[] | row);
+
+def overall: if any(.[]; .status == "error") then "error" elif any(.[]; .status == "fail") then "fail" else "pass" end;
+
+"## Security gate `\($gate)`: \(overall | verdict)",
+"",
+"| Scan | Verdict | Over threshold | Below threshold | Suppressed |",
+"|---|---|---|---|---|",
+(.[] | "| \(.scan) | \(.status | verdict) | \(.counts.findings) | \(.counts.below_threshold) | \(.counts.suppressed) |"),
+(.[] | select(.status != "pass" or .counts.below_threshold > 0 or .counts.suppressed > 0)
+ | "",
+   "### \(.scan): \(.status | verdict)",
+   (if .error != null then "", "**Could not complete:** \(.error | cell)" else empty end),
+   (if (.findings | length) > 0 then "", "Findings over the threshold:", "", table(.findings) else empty end),
+   (if (.expired_suppressions | length) > 0 then "", "Expired suppressions (each fails the scan):", "",
+      (.expired_suppressions[] | "- `\(.id | cell)` expired \(.expires): \(.reason | cell)") else empty end),
+   (if (.suppressed | length) > 0 then "", "Suppressed:", "",
+      (.suppressed[] | "- `\(.id | cell)` at `\(.location | location_text | cell)`: \(.suppression.reason | cell) (until \(.suppression.expires // "baseline"))") else empty end),
+   (if (.below_threshold | length) > 0 then "", "<details><summary>Below the threshold (information): \(.below_threshold | length)</summary>", "", table(.below_threshold), "", "</details>" else empty end))

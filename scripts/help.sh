@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Summary: print the Makefile's targets (from their `## ` comments) and the variables the scripts read.
+# Usage: scripts/help.sh MAKEFILE...
+set -euo pipefail
+
+main() {
+  printf 'Usage: make <target> [VARIABLE=value ...]\n\nTargets:\n'
+  grep -hE '^[a-zA-Z_-]+:.*## ' "$@" | sed -E 's/^([a-zA-Z_-]+):.*## (.*)$/  \1\t\2/' | expand -t 20
+  cat <<'VARS'
+
+Variables (environment or make arguments; README "Configuration" has the details):
+  PROJECT_DIR            the tree to scan (default: this repository)
+  SECURITY_REPORT_DIR    where results go (default: reports/security)
+  SCAN_TIMEOUT           seconds each scan may run (default: 900)
+  SECURITY_SUPPRESSIONS  the suppression file (default: PROJECT_DIR/.security-suppressions.json)
+  PIP_AUDIT_OSV_URL      an OSV-API URL for pip-audit (default: pip-audit's own service)
+  PIP_AUDIT_REQUIREMENTS requirements files to audit instead of uv.lock
+  BANDIT_TARGETS         what bandit scans (default: apps config)
+  BANDIT_SEVERITY, BANDIT_CONFIDENCE   minimum levels that fail (default: low)
+  IMAGE, IMAGE_TAR, CONTAINER_ENGINE   what security-docker scans and how it builds
+  TRIVY_FAIL_ON          severities that fail (default: CRITICAL,HIGH)
+  TRIVY_IGNORE_UNFIXED   true: vulnerabilities with no fix yet do not fail (default: false)
+  SECURITY_DEBUG=1       trace the scripts (set -x)
+VARS
+}
+
+main "$@"

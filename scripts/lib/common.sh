@@ -1,0 +1,259 @@
+# shellcheck shell=bash
+# Summary: shared functions of the scan scripts: paths, logging, the scan life cycle, running jq and tools.
+#
+# A scan script sources this file, then calls, in order:
+#   scan_begin NAME              claim reports/security/NAME.json (an "error" placeholder until the scan ends)
+#   scan_run_tool RAW -- CMD...  run the tool under SCAN_TIMEOUT, its stdout to RAW
+#   scan_finish FINDINGS POLICY  gate the normalized findings and publish the result, then exit 0/1/2
+# or scan_error MESSAGE at any point (publishes an "error" result, exits 2).
+# Exit contract: 0 pass, 1 findings at or over the threshold, 2 the scan could not be completed.
+
+GATE_ROOT=$(cd "${BASH_SOURCE[0]%/*}/../.." && pwd)
+readonly GATE_ROOT
+readonly JQ_DIR="$GATE_ROOT/jq"
+readonly RESULT_SCHEMA_VERSION=1
+readonly EXIT_PASS=0 EXIT_FAIL=1 EXIT_ERROR=2
+
+[[ -n "${SECURITY_DEBUG:-}" ]] && set -x
+
+PROJECT_DIR=$(cd "${PROJECT_DIR:-$GATE_ROOT}" 2>/dev/null && pwd) || {
+  printf 'error: PROJECT_DIR %s is not a directory\n' "${PROJECT_DIR:-}" >&2
+  exit "$EXIT_ERROR"
+}
+SECURITY_REPORT_DIR=${SECURITY_REPORT_DIR:-$GATE_ROOT/reports/security}
+SCAN_TIMEOUT=${SCAN_TIMEOUT:-900}
+SECURITY_SUPPRESSIONS=${SECURITY_SUPPRESSIONS:-$PROJECT_DIR/.security-suppressions.json}
+export PROJECT_DIR SECURITY_REPORT_DIR SCAN_TIMEOUT SECURITY_SUPPRESSIONS
+
+SCAN_NAME=""
+SCAN_TARGET=""
+SCAN_WORK=""
+SCAN_TOOL_PID=""
+
+# log MESSAGE...: a line on stderr, prefixed with the scan's name.
+log() {
+  printf '[%s] %s\n' "${SCAN_NAME:-security}" "$*" >&2
+}
+
+# json_string TEXT: TEXT as a JSON string literal, without jq (used when jq itself is the problem).
+json_string() {
+  local s=$1
+  s=${s//\\/\\\\}
+  s=${s//\"/\\\"}
+  s=$(printf '%s' "$s" | tr '\000-\037' ' ')
+  printf '"%s"' "$s"
+}
+
+# now_utc: the current time, ISO 8601 in UTC.
+now_utc() {
+  date -u +%Y-%m-%dT%H:%M:%SZ
+}
+
+# publish FILE DEST: move FILE onto DEST atomically (same directory), so readers never see half a result.
+publish() {
+  local tmp
+  tmp=$(mktemp "$(dirname "$2")/.$(basename "$2").XXXXXX")
+  cat "$1" >"$tmp"
+  mv -f "$tmp" "$2"
+}
+
+# result_path: where this scan's result lives.
+result_path() {
+  printf '%s/%s.json' "$SECURITY_REPORT_DIR" "$SCAN_NAME"
+}
+
+# write_error_result MESSAGE: publish a result with status "error", built without jq.
+write_error_result() {
+  local msg=$1 file
+  file="$SCAN_WORK/error-result.json"
+  printf '{"schema_version":%s,"scan":%s,"status":"error","error":%s,"target":%s,"policy":null,' \
+    "$RESULT_SCHEMA_VERSION" "$(json_string "$SCAN_NAME")" "$(json_string "$msg")" \
+    "$(json_string "$SCAN_TARGET")" >"$file"
+  printf '"findings":[],"below_threshold":[],"suppressed":[],"expired_suppressions":[],' >>"$file"
+  printf '"counts":{"findings":0,"below_threshold":0,"suppressed":0},"finished_at":%s}\n' \
+    "$(json_string "$(now_utc)")" >>"$file"
+  publish "$file" "$(result_path)"
+}
+
+# on_signal SIGNAL: stop the running tool, leave the "error" placeholder in place, exit non-zero.
+on_signal() {
+  local sig=$1
+  if [[ -n "$SCAN_TOOL_PID" ]]; then
+    kill -TERM "$SCAN_TOOL_PID" 2>/dev/null || true
+    wait "$SCAN_TOOL_PID" 2>/dev/null || true
+  fi
+  trap - EXIT
+  log "interrupted by SIG$sig: no result for this run"
+  cleanup_work
+  [[ "$sig" == INT ]] && exit 130
+  exit 143
+}
+
+# cleanup_work: remove the scan's private work directory.
+cleanup_work() {
+  [[ -n "$SCAN_WORK" && -d "$SCAN_WORK" ]] && rm -rf -- "$SCAN_WORK"
+  return 0
+}
+
+# on_exit: a scan script that ends without scan_finish or scan_error crashed: say so.
+on_exit() {
+  local rc=$?
+  log "the scan script stopped unexpectedly (exit $rc): no result"
+  write_error_result "the $SCAN_NAME scan script stopped unexpectedly (exit $rc)" 2>/dev/null || true
+  cleanup_work
+  exit "$EXIT_ERROR"
+}
+
+# scan_begin NAME TARGET: start a scan; replaces any earlier result with an "error: did not complete" placeholder.
+scan_begin() {
+  SCAN_NAME=$1
+  SCAN_TARGET=$2
+  if ! mkdir -p "$SECURITY_REPORT_DIR" 2>/dev/null || [[ ! -w "$SECURITY_REPORT_DIR" ]]; then
+    log "error: the report directory $SECURITY_REPORT_DIR is not writable"
+    exit "$EXIT_ERROR"
+  fi
+  SCAN_WORK=$(mktemp -d "${TMPDIR:-/tmp}/security-$SCAN_NAME.XXXXXX")
+  trap on_exit EXIT
+  trap 'on_signal INT' INT
+  trap 'on_signal TERM' TERM
+  if ! write_error_result "the $SCAN_NAME scan did not complete (still running, interrupted or crashed)"; then
+    log "error: cannot write to the report directory $SECURITY_REPORT_DIR"
+    trap - EXIT
+    cleanup_work
+    exit "$EXIT_ERROR"
+  fi
+  rm -f -- "$SECURITY_REPORT_DIR/$SCAN_NAME.raw.json"
+}
+
+# scan_error MESSAGE: publish an "error" result and exit 2.
+scan_error() {
+  local msg="$SCAN_NAME could not be completed: $1"
+  trap - EXIT
+  write_error_result "$msg" || log "error: could not write the result file either"
+  report_result "$(result_path)" || printf '%s: ERROR\n  %s\n' "$SCAN_NAME" "$msg"
+  cleanup_work
+  exit "$EXIT_ERROR"
+}
+
+# require_command NAME: error out when NAME is not on PATH.
+require_command() {
+  command -v "$1" >/dev/null 2>&1 ||
+    scan_error "'$1' was not found on PATH (run 'make setup', or put it on PATH)"
+}
+
+# find_timeout: set TIMEOUT_CMD to coreutils' timeout (GNU timeout, or gtimeout on macOS with coreutils).
+find_timeout() {
+  if command -v timeout >/dev/null 2>&1; then
+    TIMEOUT_CMD=timeout
+  elif command -v gtimeout >/dev/null 2>&1; then
+    TIMEOUT_CMD=gtimeout
+  else
+    scan_error "coreutils 'timeout' is needed to bound the scan's run time and was not found"
+  fi
+}
+
+# stderr_tail FILE: the last lines of a tool's stderr, on one line, for an error message.
+stderr_tail() {
+  tail -n 5 "$1" 2>/dev/null | tr -s '\n\t' '  ' | cut -c1-600
+}
+
+# scan_run_tool OUT ERR -- CMD...: run CMD under SCAN_TIMEOUT with stdout to OUT and stderr to ERR.
+# Returns the tool's exit status; a timeout or a death by signal is a scan error (exits 2).
+scan_run_tool() {
+  local out=$1 err=$2 rc
+  shift 3
+  find_timeout
+  "$TIMEOUT_CMD" --kill-after=10 "$SCAN_TIMEOUT" "$@" >"$out" 2>"$err" </dev/null &
+  SCAN_TOOL_PID=$!
+  rc=0
+  wait "$SCAN_TOOL_PID" || rc=$?
+  SCAN_TOOL_PID=""
+  if ((rc == 124 || rc == 137)); then
+    scan_error "$1 did not finish within SCAN_TIMEOUT=${SCAN_TIMEOUT}s"
+  fi
+  if ((rc > 128)); then
+    scan_error "$1 was killed by signal $((rc - 128)): $(stderr_tail "$err")"
+  fi
+  return "$rc"
+}
+
+# run_jq OUT ARGS...: run jq with the project's jq library path; its output to OUT. Returns jq's status.
+run_jq() {
+  local out=$1
+  shift
+  jq -L "$JQ_DIR" "$@" >"$out"
+}
+
+# require_json FILE WHAT: error out unless FILE holds exactly one JSON value.
+require_json() {
+  local file=$1 what=$2
+  [[ -s "$file" ]] || scan_error "$what is empty or missing"
+  jq -e -n '[inputs] | length == 1' "$file" >/dev/null 2>&1 ||
+    scan_error "$what is not valid JSON (truncated or garbage)"
+}
+
+# load_suppressions OUT: the validated suppression entries of this scan's project as a JSON array in OUT;
+# a missing file is no suppressions. Malformed files and entries are a scan error.
+load_suppressions() {
+  local out=$1 err
+  if [[ ! -e "$SECURITY_SUPPRESSIONS" ]]; then
+    printf '[]\n' >"$out"
+    return 0
+  fi
+  require_json "$SECURITY_SUPPRESSIONS" "the suppression file $SECURITY_SUPPRESSIONS"
+  err="$SCAN_WORK/suppressions.err"
+  run_jq "$out" -f "$JQ_DIR/suppressions.jq" "$SECURITY_SUPPRESSIONS" 2>"$err" ||
+    scan_error "the suppression file $SECURITY_SUPPRESSIONS is malformed: $(jq_error_text "$err")"
+}
+
+# jq_error_text FILE: the message of a jq error() call, without jq's decorations.
+jq_error_text() {
+  sed -e 's/^jq: error (at [^)]*): //' -e 's/ (not a string)$//' "$1" | head -n 3 | tr '\n' ' '
+}
+
+# normalize PROGRAM RAW OUT [ARGS...]: run a normalize program on RAW; a jq failure is a scan error.
+normalize() {
+  local program=$1 raw=$2 out=$3 err
+  shift 3
+  err="$SCAN_WORK/normalize.err"
+  run_jq "$out" -f "$JQ_DIR/$program" "$@" "$raw" 2>"$err" ||
+    scan_error "the tool's output has an unexpected shape: $(jq_error_text "$err")"
+  jq -e 'type == "array"' "$out" >/dev/null 2>&1 ||
+    scan_error "normalizing the tool's output did not give a list of findings"
+}
+
+# scan_finish FINDINGS POLICY_JSON [PROBLEM]: gate FINDINGS with POLICY and the suppression file, publish the
+# result, report it, exit. A non-empty PROBLEM (what the tool could not scan) makes the result an error that
+# still lists the findings.
+scan_finish() {
+  local findings=$1 policy=$2 problem=${3:-} supp result err status
+  supp="$SCAN_WORK/suppressions.json"
+  load_suppressions "$supp"
+  result="$SCAN_WORK/result.json"
+  err="$SCAN_WORK/gate.err"
+  run_jq "$result" -n -f "$JQ_DIR/gate.jq" \
+    --arg scan "$SCAN_NAME" --arg target "$SCAN_TARGET" --arg today "$(date -u +%F)" \
+    --arg finished_at "$(now_utc)" --arg error "$problem" --argjson schema_version "$RESULT_SCHEMA_VERSION" \
+    --argjson policy "$policy" --slurpfile findings "$findings" --slurpfile suppressions "$supp" 2>"$err" ||
+    scan_error "applying the gate failed: $(jq_error_text "$err")"
+  status=$(jq -r '.status' "$result") || scan_error "the gate wrote no status"
+  trap - EXIT
+  publish "$result" "$(result_path)"
+  report_result "$(result_path)"
+  cleanup_work
+  case "$status" in
+    pass) exit "$EXIT_PASS" ;;
+    fail) exit "$EXIT_FAIL" ;;
+    *) exit "$EXIT_ERROR" ;;
+  esac
+}
+
+# keep_raw FILE: keep the tool's (sanitized) raw output beside the result.
+keep_raw() {
+  publish "$1" "$SECURITY_REPORT_DIR/$SCAN_NAME.raw.json"
+}
+
+# report_result RESULT: print the scan's verdict and findings for a terminal.
+report_result() {
+  jq -r -L "$JQ_DIR" -f "$JQ_DIR/report.jq" "$1"
+}

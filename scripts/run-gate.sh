@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Summary: run a gate's scans at the same time, print each scan's output as one block, write the summaries.
+# Usage: scripts/run-gate.sh GATE SCAN...     e.g. scripts/run-gate.sh security-code pip-audit bandit detect-secrets
+#
+# Every scan runs to its end whatever the others do. Writes SECURITY_REPORT_DIR/GATE.md (Markdown summary, also
+# appended to GITHUB_STEP_SUMMARY when set) and SECURITY_REPORT_DIR/GATE.sarif.
+# Exit: 0 every scan passed, 1 a scan found something over its threshold, 2 a scan could not be completed.
+set -euo pipefail
+# shellcheck source=scripts/lib/common.sh
+source "${BASH_SOURCE[0]%/*}/lib/common.sh"
+
+GATE=""
+RUN_DIR=""
+declare -a SCANS=() PIDS=()
+
+# stop_scans SIGNAL: on an interruption, stop every running scan (each stops its tool), then exit non-zero.
+# shellcheck disable=SC2329 # invoked by the INT and TERM traps
+stop_scans() {
+  local pid
+  trap - INT TERM
+  for pid in "${PIDS[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  wait 2>/dev/null || true
+  printf '%s: interrupted by SIG%s; no scan result of this run says pass\n' "$GATE" "$1" >&2
+  rm -rf -- "$RUN_DIR"
+  [[ "$1" == INT ]] && exit 130
+  exit 143
+}
+
+# lock_reports: hold the report directory for this run, so two runs at once never mix their results.
+lock_reports() {
+  mkdir -p "$SECURITY_REPORT_DIR" 2>/dev/null && [[ -w "$SECURITY_REPORT_DIR" ]] || {
+    printf '%s: error: the report directory %s is not writable\n' "$GATE" "$SECURITY_REPORT_DIR" >&2
+    exit "$EXIT_ERROR"
+  }
+  command -v flock >/dev/null 2>&1 || return 0
+  exec 9>"$SECURITY_REPORT_DIR/.lock"
+  if ! flock -n 9; then
+    printf '%s: another run is writing to %s; waiting for it to finish\n' "$GATE" "$SECURITY_REPORT_DIR" >&2
+    flock 9
+  fi
+}
+
+# run_scans: start every scan in the background, its output to RUN_DIR/SCAN.log and its exit status to SCAN.rc.
+run_scans() {
+  local scan
+  for scan in "${SCANS[@]}"; do
+    (
+      rc=0
+      "$GATE_ROOT/scripts/scan-$scan.sh" >"$RUN_DIR/$scan.log" 2>&1 || rc=$?
+      printf '%s\n' "$rc" >"$RUN_DIR/$scan.rc"
+    ) &
+    PIDS+=($!)
+  done
+  wait
+}
+
+# gate_status: the gate's exit status from the scans' statuses (an error outranks a failure).
+gate_status() {
+  local scan rc worst=0
+  for scan in "${SCANS[@]}"; do
+    rc=$(cat "$RUN_DIR/$scan.rc" 2>/dev/null || printf '2')
+    case "$rc" in
+      0) ;;
+      1) ((worst == 0)) && worst=1 ;;
+      *) worst=2 ;;
+    esac
+  done
+  printf '%s' "$worst"
+}
+
+# write_summaries STATUS: the Markdown summary and the SARIF file of this gate's results.
+write_summaries() {
+  local -a results=()
+  local scan md
+  for scan in "${SCANS[@]}"; do
+    results+=("$SECURITY_REPORT_DIR/$scan.json")
+  done
+  md="$RUN_DIR/summary.md"
+  if jq -r -s -L "$JQ_DIR" --arg gate "$GATE" -f "$JQ_DIR/summary.jq" "${results[@]}" >"$md"; then
+    publish "$md" "$SECURITY_REPORT_DIR/$GATE.md"
+    if [[ -n "${GITHUB_STEP_SUMMARY:-}" ]]; then
+      cat "$md" >>"$GITHUB_STEP_SUMMARY" || printf '%s: could not append to GITHUB_STEP_SUMMARY\n' "$GATE" >&2
+    fi
+  else
+    printf '%s: error: could not write the Markdown summary\n' "$GATE" >&2
+    return 1
+  fi
+  if [[ -f "$JQ_DIR/sarif.jq" ]]; then
+    if ! jq -s -L "$JQ_DIR" -f "$JQ_DIR/sarif.jq" "${results[@]}" >"$RUN_DIR/gate.sarif"; then
+      printf '%s: error: could not write the SARIF file\n' "$GATE" >&2
+      return 1
+    fi
+    publish "$RUN_DIR/gate.sarif" "$SECURITY_REPORT_DIR/$GATE.sarif"
+  fi
+}
+
+main() {
+  local scan status
+  GATE=${1:?usage: run-gate.sh GATE SCAN...}
+  shift
+  SCANS=("$@")
+  ((${#SCANS[@]} > 0)) || { printf 'usage: run-gate.sh GATE SCAN...\n' >&2; exit "$EXIT_ERROR"; }
+  command -v jq >/dev/null 2>&1 || { printf '%s: error: jq is required and was not found on PATH\n' "$GATE" >&2; exit "$EXIT_ERROR"; }
+  lock_reports
+  RUN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/$GATE.XXXXXX")
+  trap 'stop_scans INT' INT
+  trap 'stop_scans TERM' TERM
+  printf '%s: running %s on %s\n' "$GATE" "${SCANS[*]}" "$PROJECT_DIR"
+  run_scans
+  for scan in "${SCANS[@]}"; do
+    printf '\n'
+    cat "$RUN_DIR/$scan.log"
+  done
+  status=$(gate_status)
+  write_summaries || status=$EXIT_ERROR
+  rm -rf -- "$RUN_DIR"
+  printf '\n%s: %s (results in %s)\n' "$GATE" \
+    "$(case "$status" in 0) printf 'PASS' ;; 1) printf 'FAIL' ;; *) printf 'ERROR' ;; esac)" "$SECURITY_REPORT_DIR"
+  exit "$status"
+}
+
+main "$@"

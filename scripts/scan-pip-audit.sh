@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Summary: audit the project's locked dependencies with pip-audit; any known vulnerability fails.
+# Usage: scripts/scan-pip-audit.sh
+#
+# Audits exactly the set pinned in the project's uv.lock (exported with hashes, markers dropped so that every
+# platform's pins are audited, no resolution, no pip), or the requirements files named in
+# PIP_AUDIT_REQUIREMENTS (space-separated, relative to PROJECT_DIR). Runs with --strict: a dependency that
+# could not be audited is an error, never a pass. PIP_AUDIT_OSV_URL selects an OSV-API service at that URL;
+# PIP_AUDIT_CACHE_DIR is pip-audit's HTTP cache; PIP_AUDIT_TIMEOUT its socket timeout in seconds.
+# Exit: 0 pass, 1 findings, 2 the scan could not be completed.
+set -euo pipefail
+# shellcheck source=scripts/lib/common.sh
+source "${BASH_SOURCE[0]%/*}/lib/common.sh"
+
+PIP_AUDIT_REQUIREMENTS=${PIP_AUDIT_REQUIREMENTS:-}
+PIP_AUDIT_OSV_URL=${PIP_AUDIT_OSV_URL:-}
+PIP_AUDIT_CACHE_DIR=${PIP_AUDIT_CACHE_DIR:-}
+PIP_AUDIT_TIMEOUT=${PIP_AUDIT_TIMEOUT:-30}
+
+# export_lock OUT: uv.lock's full pinned set as a hashed requirements file, environment markers dropped.
+export_lock() {
+  local out=$1 err="$SCAN_WORK/uv-export.err"
+  [[ -f uv.lock ]] || scan_error "$PROJECT_DIR has no uv.lock (lock it with 'uv lock', or set PIP_AUDIT_REQUIREMENTS)"
+  [[ -f pyproject.toml ]] || scan_error "$PROJECT_DIR has uv.lock but no pyproject.toml"
+  require_command uv
+  UV_OFFLINE=1 uv export --frozen --format requirements-txt --all-groups --all-extras --no-emit-project \
+    --no-header --no-annotate --quiet >"$out.marked" 2>"$err" ||
+    scan_error "uv could not export uv.lock: $(stderr_tail "$err")"
+  sed -E 's/^([A-Za-z0-9][^ ;]*==[^ ;]+) ; [^\\]*/\1 /' "$out.marked" >"$out"
+}
+
+# pinned_count FILE: how many requirements FILE pins.
+pinned_count() {
+  grep -cE '^[A-Za-z0-9][^ ]*==' "$1" || true
+}
+
+main() {
+  local raw err rc expected problems lockfile
+  local -a args files
+  scan_begin pip-audit "$PROJECT_DIR"
+  require_command pip-audit
+  cd "$PROJECT_DIR"
+
+  args=(--strict --disable-pip --progress-spinner off --format json --desc on --aliases on
+    --timeout "$PIP_AUDIT_TIMEOUT")
+  if [[ -n "$PIP_AUDIT_REQUIREMENTS" ]]; then
+    read -r -a files <<<"$PIP_AUDIT_REQUIREMENTS"
+    for lockfile in "${files[@]}"; do
+      [[ -f "$lockfile" ]] || scan_error "requirements file '$lockfile' (PIP_AUDIT_REQUIREMENTS) not found in $PROJECT_DIR"
+      args+=(-r "$lockfile")
+    done
+    args+=(--no-deps)
+    lockfile=${files[0]}
+    expected=0
+  else
+    export_lock "$SCAN_WORK/requirements.txt"
+    args+=(-r "$SCAN_WORK/requirements.txt" --require-hashes)
+    lockfile=uv.lock
+    expected=$(pinned_count "$SCAN_WORK/requirements.txt")
+    ((expected > 0)) || scan_error "uv.lock pins no dependencies"
+  fi
+  [[ -n "$PIP_AUDIT_OSV_URL" ]] && args+=(--vulnerability-service osv --osv-url "$PIP_AUDIT_OSV_URL")
+  [[ -n "$PIP_AUDIT_CACHE_DIR" ]] && args+=(--cache-dir "$PIP_AUDIT_CACHE_DIR")
+
+  raw="$SCAN_WORK/pip-audit.json"
+  err="$SCAN_WORK/pip-audit.err"
+  rc=0
+  scan_run_tool "$SCAN_WORK/pip-audit.out" "$err" -- pip-audit "${args[@]}" --output "$raw" || rc=$?
+  # pip-audit exits 1 both for "vulnerabilities found" and for its own failures: only the JSON tells.
+  ((rc == 0 || rc == 1)) || scan_error "pip-audit exited $rc: $(stderr_tail "$err")"
+  [[ -s "$raw" ]] || scan_error "pip-audit exited $rc without a report: $(stderr_tail "$err")"
+  require_json "$raw" "pip-audit's report"
+  keep_raw "$raw"
+  normalize normalize-pip-audit.jq "$raw" "$SCAN_WORK/findings.json" --arg lockfile "$lockfile"
+  problems=$(jq -r --argjson expected "$expected" -f "$JQ_DIR/problems-pip-audit.jq" "$raw") ||
+    scan_error "could not read pip-audit's skipped dependencies"
+  if ((rc == 1)) && [[ -z "$problems" ]] && jq -e '[.dependencies[].vulns[]?] == []' "$raw" >/dev/null; then
+    problems="pip-audit exited 1 without reporting a vulnerability: $(stderr_tail "$err")"
+  fi
+  scan_finish "$SCAN_WORK/findings.json" '{"fail_on": ["CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"], "min_confidence": null, "count_unfixed": true}'  "$problems"
+}
+
+main "$@"
