@@ -14,15 +14,16 @@ BANDIT_TARGETS=${BANDIT_TARGETS:-apps config}
 BANDIT_SEVERITY=${BANDIT_SEVERITY:-low}
 BANDIT_CONFIDENCE=${BANDIT_CONFIDENCE:-low}
 
-# level_policy SEVERITY CONFIDENCE: the gate policy for the given minimum levels.
+# level_policy SEVERITY CONFIDENCE OUT: the gate policy for the given minimum levels, written to OUT.
 level_policy() {
-  local severity confidence
+  local out=$3 severity confidence
   severity=$(printf '%s' "$1" | tr '[:lower:]' '[:upper:]')
   confidence=$(printf '%s' "$2" | tr '[:lower:]' '[:upper:]')
   case "$severity" in LOW | MEDIUM | HIGH) ;; *) scan_error "BANDIT_SEVERITY must be low, medium or high, not '$1'" ;; esac
   case "$confidence" in LOW | MEDIUM | HIGH) ;; *) scan_error "BANDIT_CONFIDENCE must be low, medium or high, not '$2'" ;; esac
   jq -cn --arg s "$severity" --arg c "$confidence" -L "$JQ_DIR" \
-    'include "lib"; {fail_on: [severities[] | select(severity_rank >= ($s | severity_rank))], min_confidence: $c, count_unfixed: true}'
+    'include "lib"; {fail_on: [severities[] | select(severity_rank >= ($s | severity_rank))], min_confidence: $c, count_unfixed: true}' \
+    >"$out" || scan_error "could not build the policy"
 }
 
 main() {
@@ -30,7 +31,8 @@ main() {
   local target raw err rc policy problems
   scan_begin bandit "$PROJECT_DIR"
   require_command bandit
-  policy=$(level_policy "$BANDIT_SEVERITY" "$BANDIT_CONFIDENCE") || scan_error "could not build the policy"
+  level_policy "$BANDIT_SEVERITY" "$BANDIT_CONFIDENCE" "$SCAN_WORK/policy.json"
+  policy=$(cat "$SCAN_WORK/policy.json")
 
   read -r -a targets <<<"$BANDIT_TARGETS"
   ((${#targets[@]} > 0)) || scan_error "BANDIT_TARGETS is empty"

@@ -1,0 +1,28 @@
+# trivy's JSON report (trivy image --format json, schema version 2) to findings.
+# In: trivy's report object; $dockerfile: the Dockerfile the image is built from (where findings point).
+# Out: array of Finding, one per vulnerable package, each naming the package, installed and fixed versions
+#      and the vulnerability id. A report whose OS was not detected is an error: trivy then skips OS packages.
+include "lib";
+
+expect(type == "object" and .SchemaVersion == 2; "trivy's report is not a schema version 2 report")
+| expect((.Metadata.OS.Family | type) == "string";
+         "trivy did not detect the image's OS, so its OS packages were not scanned")
+| expect((.Results // []) | type == "array"; "trivy's Results is not a list")
+| [(.Results // [])[]
+   | expect((.Target | type) == "string"; "a trivy result has no Target")
+   | . as $result
+   | (.Vulnerabilities // [])[]
+   | expect((.VulnerabilityID | type) == "string" and (.PkgName | type) == "string"
+            and (.InstalledVersion | type) == "string" and (.Severity | type) == "string";
+            "a trivy vulnerability lacks VulnerabilityID, PkgName, InstalledVersion or Severity")
+   | {
+       scan: "trivy",
+       id: .VulnerabilityID,
+       severity: (.Severity | ascii_upcase | if severity_rank == 0 then "UNKNOWN" else . end),
+       title: (.Title // (.Description // "" | split("\n")[0][:200]) | if . == "" then "\($result.Type) package vulnerability" else . end),
+       location: location($dockerfile; null; "\($result.Target)" + (if .PkgPath then " \(.PkgPath)" else "" end)),
+       package: {name: .PkgName, version: .InstalledVersion, type: $result.Type},
+       fix: (if (.FixedVersion // "") == "" then null else .FixedVersion end),
+       status: .Status,
+       url: .PrimaryURL
+     }]
