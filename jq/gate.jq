@@ -16,7 +16,7 @@ def over_threshold:
 def matches($f):
   .id as $id
   | ($f.id == $id or any(($f.aliases // [])[]; . == $id))
-  and (has("location") | not
+  and ((has("location") | not)
        or .location == $f.location.path
        or .location == ($f.location | location_text));
 

@@ -3,7 +3,7 @@
 # In: a result object (README "Result schema"). Out: lines of text (jq -r).
 include "lib";
 
-def line: "  \(.severity)\t\(.id)\t\(.location | location_text)\t\(.title)"
+def line: "  \(.severity)\t\(.id)\((.aliases // []) | if length > 0 then " (\(join(", ")))" else "" end)\t\(.location | location_text)\t\(.title)"
   + (if .package != null then "\t[\(.package.name) \(.package.version)]" else "" end)
   + (if .fix != null then "\tfix: \(.fix)" else "" end);
 

@@ -21,7 +21,7 @@ def check_entry($i):
   | expect(.id | nonempty_string; "\($where): id is missing or empty")
   | expect(.reason | nonempty_string; "\($where) (\(.id)): reason is mandatory")
   | expect(.expires | valid_date; "\($where) (\(.id)): expires must be a date YYYY-MM-DD")
-  | expect(has("location") | not or (.location | nonempty_string); "\($where) (\(.id)): location must be a non-empty string");
+  | expect((has("location") | not) or (.location | nonempty_string); "\($where) (\(.id)): location must be a non-empty string");
 
 expect(type == "object" and (.suppressions | type) == "array"; "expected an object with a \"suppressions\" array")
 | .suppressions

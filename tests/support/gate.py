@@ -1,0 +1,121 @@
+"""Run the gate's scripts as a user would, on fixture trees, and read what they wrote.
+
+    run = run_gate("security-code", project, reports, env={"PIP_AUDIT_OSV_URL": srv.url})
+    run.rc, run.output, run.result("bandit")["findings"]
+
+The scripts find the tools on PATH: the locked tools in .venv/bin and uv (see tool_path). `fake_tool` puts a
+stand-in first on PATH for failures the real tools cannot be made to produce (a crash, garbage output).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = REPO_ROOT / "scripts"
+VENV_BIN = REPO_ROOT / ".venv" / "bin"
+CODE_SCANS = ("pip-audit", "bandit", "detect-secrets")
+GATE_SCANS = {"security-code": CODE_SCANS, "security-docker": ("trivy",)}
+
+
+def tool_path(*first: Path) -> str:
+    """PATH with the given folders first, then the locked tools, then uv's and the system's folders."""
+    uv = shutil.which("uv") or str(REPO_ROOT / ".tools" / "uv" / "bin" / "uv")
+    parts = [str(p) for p in first] + [str(VENV_BIN), str(Path(uv).parent), os.environ.get("PATH", "")]
+    return os.pathsep.join(parts)
+
+
+@dataclass
+class GateRun:
+    rc: int
+    stdout: str
+    stderr: str
+    reports: Path
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+    def result(self, scan: str) -> dict[str, Any]:
+        return json.loads((self.reports / f"{scan}.json").read_text())
+
+    def ids(self, scan: str) -> set[str]:
+        return {f["id"] for f in self.result(scan)["findings"]}
+
+    def everything_written(self) -> str:
+        """Every file the run wrote into its report folder, as one text (for leak checks)."""
+        return "\n".join(
+            p.read_text(errors="replace") for p in sorted(self.reports.rglob("*")) if p.is_file()
+        )
+
+
+def gate_env(project: Path, reports: Path, env: dict[str, str] | None = None, path: str | None = None) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_AUDIT_", "BANDIT_", "TRIVY_", "SECURITY_"))}
+    base.pop("GITHUB_STEP_SUMMARY", None)
+    base.update(
+        PROJECT_DIR=str(project),
+        SECURITY_REPORT_DIR=str(reports),
+        PATH=path or tool_path(),
+        SCAN_TIMEOUT="300",
+    )
+    base.update(env or {})
+    return base
+
+
+def run_gate(
+    gate: str,
+    project: Path,
+    reports: Path,
+    env: dict[str, str] | None = None,
+    path: str | None = None,
+    timeout: float = 300,
+) -> GateRun:
+    """Run scripts/run-gate.sh GATE with the gate's scans, as `make GATE` does."""
+    proc = subprocess.run(
+        [str(SCRIPTS / "run-gate.sh"), gate, *GATE_SCANS[gate]],
+        env=gate_env(project, reports, env, path),
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )
+    return GateRun(proc.returncode, proc.stdout, proc.stderr, reports)
+
+
+def run_scan(scan: str, project: Path, reports: Path, env: dict[str, str] | None = None,
+             path: str | None = None, timeout: float = 300) -> GateRun:
+    """Run one scan script alone."""
+    proc = subprocess.run(
+        [str(SCRIPTS / f"scan-{scan}.sh")],
+        env=gate_env(project, reports, env, path),
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )
+    return GateRun(proc.returncode, proc.stdout, proc.stderr, reports)
+
+
+def fake_tool(folder: Path, name: str, script: str) -> Path:
+    """Write an executable stand-in NAME (a bash script body) into folder; returns folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tool = folder / name
+    tool.write_text("#!/usr/bin/env bash\n" + script)
+    tool.chmod(tool.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return folder
+
+
+def path_without(folder: Path, *missing: str) -> str:
+    """A PATH of symlinks to everything the gate uses except the named tools."""
+    folder.mkdir(parents=True, exist_ok=True)
+    wanted = ["bash", "env", "jq", "git", "timeout", "mktemp", "date", "cat", "mv", "rm", "mkdir", "tr", "sed",
+              "tail", "head", "cut", "grep", "dirname", "basename", "sort", "flock", "uv", *CODE_SCANS, "trivy"]
+    search = tool_path()
+    for name in wanted:
+        if name in missing:
+            continue
+        found = shutil.which(name, path=search)
+        if found:
+            (folder / name).symlink_to(found)
+    return str(folder)

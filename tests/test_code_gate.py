@@ -1,0 +1,412 @@
+"""`make security-code` end to end: the real pip-audit, bandit and detect-secrets on fixture trees.
+
+pip-audit talks real HTTP to a small OSV-API server on 127.0.0.1 (tests/support/osv_server.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from support.gate import REPO_ROOT, VENV_BIN, fake_tool, path_without, run_gate, run_scan, tool_path
+from support.osv_server import FAIL_PACKAGE, GARBAGE, HTTP_500, OsvServer, refused_url
+from support.projects import copy_repo_lock, git_commit_all, write_tree, write_uv_project
+
+# Planted secrets, built at run time so that this file holds none of them whole.
+AWS_KEY = "AKIA" + "QYLPMN5HFIQR7XYZ"
+GITHUB_TOKEN = "ghp_" + "k3Jd8sLq0ZrT5mWn2XyB7vC4pQ9eF1gH6aUo"
+PRIVATE_KEY = (
+    "-----BEGIN RSA " + "PRIVATE KEY-----\n"
+    "MIIEpAIBAAKCAQEA3Tz2mr7SZiAMfQyuvBjM2PZC5BUOtNBXq5lRxmA2bQ2vyJ7e\n"
+    "-----END RSA " + "PRIVATE KEY-----\n"
+)
+PASSWORD = "Sup3r-s3cret-" + "passw0rd"
+
+CLEAN_FILES = {
+    ".gitignore": "reports/\n*.log\n",
+    ".env.sample": "SECRET_KEY=change-me\nALLOWED_HOSTS=localhost\n",
+    "manage.py": "import os\nimport sys\n",
+    "apps/__init__.py": "",
+    "apps/core/__init__.py": "",
+    "apps/core/views.py": (
+        "from django.http import JsonResponse\n\n\n"
+        "def health(request):\n    return JsonResponse({'status': 'ok'})\n"
+    ),
+    "config/__init__.py": "",
+    "config/settings.py": "import os\n\nSECRET_KEY = os.environ['SECRET_KEY']\nDEBUG = False\n",
+}
+
+
+def make_project(root: Path, extra: dict[str, str] | None = None, *, commit: bool = True) -> Path:
+    write_tree(root, {**CLEAN_FILES, **(extra or {})})
+    copy_repo_lock(root)
+    if commit:
+        git_commit_all(root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def osv():
+    with OsvServer() as server:
+        yield server
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return make_project(tmp_path / "project")
+
+
+@pytest.fixture
+def reports(tmp_path: Path) -> Path:
+    return tmp_path / "reports"
+
+
+def gate(project: Path, reports: Path, osv: OsvServer, **kwargs):
+    env = {"PIP_AUDIT_OSV_URL": osv.url, **kwargs.pop("env", {})}
+    return run_gate("security-code", project, reports, env=env, **kwargs)
+
+
+def test_clean_project_passes_all_three_scans(project, reports, osv):
+    run = gate(project, reports, osv)
+    assert run.rc == 0, run.output
+    for scan in ("pip-audit", "bandit", "detect-secrets"):
+        result = run.result(scan)
+        assert result["status"] == "pass" and result["error"] is None and result["findings"] == []
+        assert f"{scan}: PASS" in run.stdout
+    assert (reports / "security-code.md").read_text().startswith("## Security gate `security-code`: ✅ pass")
+    assert "django" in osv.queried_packages  # the lock's dependencies were really audited
+
+
+def test_planted_python_problems_fail_bandit_with_their_ids(tmp_path, reports, osv):
+    project = make_project(tmp_path / "p", {
+        "apps/core/danger.py": (
+            "import hashlib\nimport subprocess\n\n\n"
+            "def run(cmd, data):\n"
+            "    subprocess.call(cmd, shell=True)\n"
+            "    hashlib.md5(data).hexdigest()\n"
+            "    return eval(data)\n\n\n"
+            f"password = '{PASSWORD}'\n"
+            f"connect(user='x', password='{PASSWORD}')\n"
+        ),
+    })
+    run = gate(project, reports, osv)
+    assert run.rc == 1, run.output
+    result = run.result("bandit")
+    assert result["status"] == "fail"
+    found = {(f["id"], f["location"]["path"], f["location"]["line"]) for f in result["findings"]}
+    assert {("B602", "apps/core/danger.py", 6), ("B324", "apps/core/danger.py", 7),
+            ("B307", "apps/core/danger.py", 8), ("B105", "apps/core/danger.py", 11),
+            ("B106", "apps/core/danger.py", 12)} <= found
+    for test_id in ("B602", "B324", "B307", "B105", "B106"):
+        assert test_id in run.stdout
+    assert run.result("pip-audit")["status"] == "pass"  # the other scans ran and judged on their own
+    assert PASSWORD not in run.output and PASSWORD not in run.everything_written()
+
+
+def test_planted_secrets_fail_naming_file_line_and_type_never_the_value(tmp_path, reports, osv):
+    project = make_project(tmp_path / "p", {
+        "config/keys.py": f"AWS_ACCESS_KEY_ID = '{AWS_KEY}'\n",
+        "deploy/id_rsa": PRIVATE_KEY,
+        "scripts/release.sh": f"#!/bin/sh\nTOKEN={GITHUB_TOKEN}\n",
+    })
+    run = gate(project, reports, osv)
+    assert run.rc == 1, run.output
+    result = run.result("detect-secrets")
+    assert result["status"] == "fail"
+    found = {(f["id"], f["location"]["path"], f["location"]["line"]) for f in result["findings"]}
+    assert ("AWS Access Key", "config/keys.py", 1) in found
+    assert ("Private Key", "deploy/id_rsa", 1) in found
+    assert ("GitHub Token", "scripts/release.sh", 2) in found
+    assert "config/keys.py:1" in run.stdout and "AWS Access Key" in run.stdout
+    written = run.everything_written()
+    for value in (AWS_KEY, GITHUB_TOKEN, PRIVATE_KEY.splitlines()[1]):
+        assert value not in run.output and value not in written
+
+
+def test_secrets_in_env_sample_and_uv_lock_are_not_findings(tmp_path, reports, osv):
+    project = make_project(tmp_path / "p", commit=False)
+    with (project / ".env.sample").open("a") as sample:
+        sample.write(f"AWS_ACCESS_KEY_ID={AWS_KEY}\nGITHUB_TOKEN={GITHUB_TOKEN}\n")
+    with (project / "uv.lock").open("a") as lock:
+        lock.write(f"# {AWS_KEY} {GITHUB_TOKEN}\n")
+    git_commit_all(project)
+    run = gate(project, reports, osv)
+    assert run.result("detect-secrets")["status"] == "pass", run.output
+    assert run.rc == 0, run.output
+
+
+def test_untracked_files_are_scanned_unless_git_ignores_them(project, reports, osv):
+    write_tree(project, {"notes.txt": f"key {AWS_KEY}\n", "debug.log": f"token {GITHUB_TOKEN}\n"})
+    run = gate(project, reports, osv)
+    paths = {f["location"]["path"] for f in run.result("detect-secrets")["findings"]}
+    assert paths == {"notes.txt"}, run.output
+
+
+def test_pragma_allowlist_secret_keeps_working(tmp_path, reports, osv):
+    project = make_project(tmp_path / "p", {
+        "config/keys.py": f"EXAMPLE_KEY = '{AWS_KEY}'  # pragma: allowlist secret\n",
+    })
+    run = gate(project, reports, osv)
+    assert run.result("detect-secrets")["status"] == "pass", run.output
+
+
+def test_baseline_false_positive_passes_and_audited_true_secret_fails(tmp_path, reports, osv):
+    project = make_project(tmp_path / "p", {"config/keys.py": f"EXAMPLE_KEY = '{AWS_KEY}'\n"}, commit=False)
+    baseline = subprocess.run([str(VENV_BIN / "detect-secrets"), "scan", "config/keys.py"], cwd=project,
+                              capture_output=True, text=True, check=True).stdout
+    (project / ".secrets.baseline").write_text(baseline)
+    git_commit_all(project)
+    run = gate(project, reports, osv)
+    result = run.result("detect-secrets")
+    assert result["status"] == "pass", run.output
+    assert [f["id"] for f in result["suppressed"]] == ["AWS Access Key"]
+
+    audited = json.loads(baseline)
+    audited["results"]["config/keys.py"][0]["is_secret"] = True
+    (project / ".secrets.baseline").write_text(json.dumps(audited))
+    run = gate(project, reports, osv)
+    result = run.result("detect-secrets")
+    assert result["status"] == "fail"
+    assert [f["id"] for f in result["findings"]] == ["AWS Access Key"]
+    assert "true secret" in result["findings"][0]["title"]
+
+
+def test_new_secret_beside_a_baselined_one_fails(tmp_path, reports, osv):
+    project = make_project(tmp_path / "p", {"config/keys.py": f"EXAMPLE_KEY = '{AWS_KEY}'\n"}, commit=False)
+    baseline = subprocess.run([str(VENV_BIN / "detect-secrets"), "scan", "config/keys.py"], cwd=project,
+                              capture_output=True, text=True, check=True).stdout
+    (project / ".secrets.baseline").write_text(baseline)
+    write_tree(project, {"config/more.py": f"TOKEN = '{GITHUB_TOKEN}'\n"})
+    git_commit_all(project)
+    run = gate(project, reports, osv)
+    result = run.result("detect-secrets")
+    assert result["status"] == "fail"
+    assert {f["location"]["path"] for f in result["findings"]} == {"config/more.py"}
+
+
+def test_nosec_with_a_test_id_silences_only_that_test(tmp_path, reports, osv):
+    project = make_project(tmp_path / "p", {
+        "apps/core/calc.py": (
+            "import hashlib\n\n\n"
+            "def digest(data):\n"
+            "    return hashlib.md5(data).hexdigest()  # nosec B324\n\n\n"
+            "def calc(expr):\n"
+            "    return eval(expr)  # nosec B602\n"
+        ),
+    })
+    run = gate(project, reports, osv)
+    ids = {(f["id"], f["location"]["line"]) for f in run.result("bandit")["findings"]}
+    assert ("B324", 5) not in ids
+    assert ("B307", 9) in ids, run.output  # a nosec for another test does not hide eval
+
+
+def test_pinned_vulnerable_dependency_fails_naming_advisory_and_fix(tmp_path, reports, osv):
+    project = write_tree(tmp_path / "p", CLEAN_FILES)
+    write_uv_project(project, [("django", "4.2.0"), ("gunicorn", "23.0.0")])
+    git_commit_all(project)
+    run = gate(project, reports, osv)
+    assert run.rc == 1, run.output
+    result = run.result("pip-audit")
+    assert result["status"] == "fail"
+    [finding] = result["findings"]  # the withdrawn advisory is not one
+    assert "GHSA-fx7q-2m9c-h4rv" in [finding["id"], *finding["aliases"]]
+    assert finding["package"] == {"name": "django", "version": "4.2.0"}
+    assert "4.2.1" in finding["fix"].split(", ")
+    assert finding["location"]["path"] == "uv.lock"
+    assert "GHSA-fx7q-2m9c-h4rv" in run.stdout
+
+
+def test_requirements_files_are_audited_instead_of_uv_lock(tmp_path, reports, osv):
+    project = write_tree(tmp_path / "p", {**CLEAN_FILES, "requirements.txt": "django==4.2.0\nrequests==2.31.0\n"})
+    git_commit_all(project)
+    run = gate(project, reports, osv, env={"PIP_AUDIT_REQUIREMENTS": "requirements.txt"})
+    result = run.result("pip-audit")
+    assert result["status"] == "fail", run.output
+    assert {f["package"]["name"] for f in result["findings"]} == {"django", "requests"}
+    assert {f["location"]["path"] for f in result["findings"]} == {"requirements.txt"}
+
+
+@pytest.mark.parametrize("mode", [HTTP_500, GARBAGE])
+def test_vulnerability_service_failing_is_an_error_never_a_pass(project, reports, mode):
+    with OsvServer(mode=mode) as broken:
+        run = run_gate("security-code", project, reports, env={"PIP_AUDIT_OSV_URL": broken.url})
+    result = run.result("pip-audit")
+    assert run.rc == 2 and result["status"] == "error", run.output
+    assert "pip-audit" in result["error"]
+    assert run.result("bandit")["status"] == "pass"  # every scan still ran
+
+
+def test_vulnerability_service_unreachable_is_an_error(project, reports):
+    with refused_url() as url:
+        run = run_gate("security-code", project, reports, env={"PIP_AUDIT_OSV_URL": url})
+    result = run.result("pip-audit")
+    assert run.rc == 2 and result["status"] == "error", run.output
+    assert "pip-audit ERROR" in run.stdout.replace(":", "") or "pip-audit: ERROR" in run.stdout
+
+
+def test_dependency_the_service_cannot_answer_for_is_an_error(project, reports):
+    with OsvServer(mode=FAIL_PACKAGE, failing_package="sqlparse", failing_status=404) as partial:
+        run = run_gate("security-code", project, reports, env={"PIP_AUDIT_OSV_URL": partial.url})
+    result = run.result("pip-audit")
+    assert run.rc == 2 and result["status"] == "error", run.output
+
+
+def test_missing_uv_lock_is_an_error_that_says_so(tmp_path, reports, osv):
+    project = write_tree(tmp_path / "p", CLEAN_FILES)
+    git_commit_all(project)
+    run = gate(project, reports, osv)
+    result = run.result("pip-audit")
+    assert run.rc == 2 and result["status"] == "error"
+    assert "uv.lock" in result["error"]
+
+
+@pytest.mark.parametrize("tool", ["pip-audit", "bandit", "detect-secrets"])
+def test_tool_missing_from_path_is_an_error_and_the_other_scans_still_run(project, reports, osv, tmp_path, tool):
+    run = gate(project, reports, osv, path=path_without(tmp_path / "bin", tool))
+    assert run.rc == 2, run.output
+    result = run.result(tool)
+    assert result["status"] == "error" and f"'{tool}' was not found" in result["error"]
+    for other in {"pip-audit", "bandit", "detect-secrets"} - {tool}:
+        assert run.result(other)["status"] == "pass"
+
+
+CRASH = 'echo "Traceback (most recent call last):" >&2; echo "RuntimeError: boom" >&2; exit 1\n'
+TRUNCATED = 'printf \'{"errors": [], "generated_at": "x", "metrics": {}, "results": [{"test_id": "B6\'; exit 1\n'
+WRONG_SHAPE = 'printf \'{"results": "none"}\'; exit 0\n'
+NOTHING = "exit 0\n"
+
+
+@pytest.mark.parametrize("script, reason", [
+    (CRASH, "RuntimeError: boom"),
+    (TRUNCATED, "not valid JSON"),
+    (WRONG_SHAPE, "unexpected shape"),
+    (NOTHING, "empty or missing"),
+])
+def test_bandit_crashing_or_printing_garbage_is_an_error(project, reports, osv, tmp_path, script, reason):
+    run = gate(project, reports, osv, path=tool_path(fake_tool(tmp_path / "fake", "bandit", script)))
+    result = run.result("bandit")
+    assert run.rc == 2 and result["status"] == "error", run.output
+    assert reason in result["error"]
+
+
+def test_pip_audit_crash_with_exit_1_is_an_error_not_findings(project, reports, osv, tmp_path):
+    run = gate(project, reports, osv, path=tool_path(fake_tool(tmp_path / "fake", "pip-audit", CRASH)))
+    result = run.result("pip-audit")
+    assert run.rc == 2 and result["status"] == "error" and "RuntimeError: boom" in result["error"]
+
+
+def test_unparseable_python_file_is_an_error_that_still_lists_findings(tmp_path, reports, osv):
+    project = make_project(tmp_path / "p", {
+        "apps/core/broken.py": "def broken(:\n",
+        "apps/core/calc.py": "def calc(expr):\n    return eval(expr)\n",
+    })
+    run = gate(project, reports, osv)
+    result = run.result("bandit")
+    assert result["status"] == "error" and "apps/core/broken.py" in result["error"]
+    assert [f["id"] for f in result["findings"]] == ["B307"]
+
+
+def test_severity_and_confidence_thresholds_list_lower_findings_apart(tmp_path, reports, osv):
+    project = make_project(tmp_path / "p", {
+        "apps/core/mixed.py": "import subprocess\n\n\ndef calc(expr):\n    return eval(expr)\n",
+    })
+    run = gate(project, reports, osv, env={"BANDIT_SEVERITY": "medium"})
+    result = run.result("bandit")
+    assert [f["id"] for f in result["findings"]] == ["B307"]
+    assert [f["id"] for f in result["below_threshold"]] == ["B404"]
+    run = gate(project, reports, osv, env={"BANDIT_SEVERITY": "high"})
+    assert run.result("bandit")["status"] == "pass" and run.rc == 0
+
+
+def suppressions(project: Path, *entries: dict) -> None:
+    (project / ".security-suppressions.json").write_text(json.dumps({"suppressions": list(entries)}))
+
+
+def vulnerable_project(root: Path) -> Path:
+    write_tree(root, CLEAN_FILES)
+    write_uv_project(root, [("django", "4.2.0")])
+    return root
+
+
+def test_active_suppression_passes_and_lists_the_finding_as_suppressed(tmp_path, reports, osv):
+    project = vulnerable_project(tmp_path / "p")
+    tomorrow = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+    suppressions(project, {"scan": "pip-audit", "id": "GHSA-fx7q-2m9c-h4rv", "reason": "upgrade scheduled",
+                           "expires": tomorrow})
+    git_commit_all(project)
+    run = gate(project, reports, osv)
+    result = run.result("pip-audit")
+    assert run.rc == 0 and result["status"] == "pass", run.output
+    [suppressed] = result["suppressed"]
+    assert suppressed["suppression"] == {"reason": "upgrade scheduled", "expires": tomorrow}
+
+
+def test_suppression_by_alias_and_location(tmp_path, reports, osv):
+    project = vulnerable_project(tmp_path / "p")
+    later = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+    advisory = json.loads((REPO_ROOT / "tests/fixtures/osv/GHSA-fx7q-2m9c-h4rv.json").read_text())
+    alias = advisory["aliases"][0]  # a CVE id: pip-audit reports the PYSEC id with the others as aliases
+    suppressions(project, {"scan": "pip-audit", "id": alias, "location": "uv.lock", "reason": "r", "expires": later})
+    git_commit_all(project)
+    assert run_gate("security-code", project, reports, env={"PIP_AUDIT_OSV_URL": osv.url}).result("pip-audit")["status"] == "pass"
+    suppressions(project, {"scan": "pip-audit", "id": alias, "location": "other.txt", "reason": "r", "expires": later})
+    assert gate(project, reports, osv).result("pip-audit")["status"] == "fail"
+
+
+def test_expired_suppression_fails_with_a_clear_message(tmp_path, reports, osv):
+    project = vulnerable_project(tmp_path / "p")
+    yesterday = (dt.date.today() - dt.timedelta(days=1)).isoformat()
+    suppressions(project, {"scan": "pip-audit", "id": "GHSA-fx7q-2m9c-h4rv", "reason": "upgrade scheduled",
+                           "expires": yesterday})
+    git_commit_all(project)
+    run = gate(project, reports, osv)
+    result = run.result("pip-audit")
+    assert run.rc == 1 and result["status"] == "fail"
+    [finding] = result["findings"]
+    assert "GHSA-fx7q-2m9c-h4rv" in [finding["id"], *finding["aliases"]]
+    assert result["expired_suppressions"][0]["expires"] == yesterday
+    assert "EXPIRED suppression" in run.stdout
+
+
+@pytest.mark.parametrize("content, message", [
+    ('{"suppressions": [{"scan": "pip-audit", "id": "X", "expires": "2099-01-01"}]}', "reason is mandatory"),
+    ('{"suppressions": [{"scan": "pip-audit", "id": "X", "reason": "r"}]}', "expires must be a date"),
+    ('{"suppressions": [{"scan": "pip-audit", "id": "X", "reason": "r", "expires": "2099-02-30"}]}', "expires must be a date"),
+    ('{"suppressions": [{"scan": "nmap", "id": "X", "reason": "r", "expires": "2099-01-01"}]}', "scan must be one of"),
+    ('{"suppressions": [{"scan": "bandit", "id": "X", "reason": "r", "expiry": "2099-01-01", "expires": "2099-01-01"}]}', "unknown keys"),
+    ('{"suppressions": [', "not valid JSON"),
+    ('[]', "suppressions"),
+])
+def test_malformed_suppression_file_is_an_error_naming_the_problem(project, reports, osv, content, message):
+    (project / ".security-suppressions.json").write_text(content)
+    run = gate(project, reports, osv)
+    assert run.rc == 2, run.output
+    for scan in ("pip-audit", "bandit", "detect-secrets"):
+        result = run.result(scan)
+        assert result["status"] == "error" and message in result["error"], result["error"]
+
+
+def test_a_stale_pass_is_never_left_behind_by_a_failed_run(project, reports, osv, tmp_path):
+    assert gate(project, reports, osv).result("bandit")["status"] == "pass"
+    run = gate(project, reports, osv, path=tool_path(fake_tool(tmp_path / "fake", "bandit", CRASH)))
+    assert run.result("bandit")["status"] == "error"
+    assert not (reports / "bandit.raw.json").exists()
+
+
+def test_summary_is_appended_to_the_github_step_summary(project, reports, osv, tmp_path):
+    step_summary = tmp_path / "step-summary.md"
+    step_summary.write_text("earlier step\n")
+    gate(project, reports, osv, env={"GITHUB_STEP_SUMMARY": str(step_summary)})
+    text = step_summary.read_text()
+    assert text.startswith("earlier step\n") and "| bandit | ✅ pass |" in text
+
+
+def test_a_single_scan_script_keeps_the_exit_contract(tmp_path, reports):
+    project = make_project(tmp_path / "p", {"apps/core/calc.py": "def calc(expr):\n    return eval(expr)\n"})
+    assert run_scan("bandit", project, reports).rc == 1
+    assert run_scan("detect-secrets", project, reports).rc == 0
+    assert run_scan("bandit", project, reports, env={"BANDIT_TARGETS": "missing"}).rc == 2
