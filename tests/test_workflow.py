@@ -1,0 +1,245 @@
+""".github/workflows/security.yml and .github/dependabot.yml: what they promise, checked offline.
+
+The workflow is read with ruamel.yaml (YAML 1.2, so the key `on` stays a string). zizmor audits the
+whole .github/ directory; check-jsonschema validates both files against the schemas it vendors.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+ROOT = Path(__file__).resolve().parents[1]
+GITHUB_DIR = ROOT / ".github"
+WORKFLOW = GITHUB_DIR / "workflows" / "security.yml"
+DEPENDABOT = GITHUB_DIR / "dependabot.yml"
+BIN = Path(sys.executable).parent
+
+PULL_REQUEST_PATHS = {
+    "**/*.py",
+    "pyproject.toml",
+    "uv.lock",
+    "deploy/docker/Dockerfile",
+    "docker-compose.yml",
+    ".github/workflows/security.yml",
+    "Makefile",
+    "scripts/**",
+    "jq/**",
+    ".security-suppressions.json",
+    ".secrets.baseline",
+    ".dockerignore",
+}
+JOBS = {"code": ("Code Security", "make security-code"), "docker": ("Docker Security", "make security-docker")}
+SCANNERS = re.compile(r"pip-audit|bandit|detect-secrets|trivy|docker (build|run)")
+PINNED_USES = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
+
+
+def load(path):
+    return YAML(typ="safe").load(path.read_text())
+
+
+@pytest.fixture(scope="module")
+def workflow():
+    return load(WORKFLOW)
+
+
+def steps_of(workflow, job):
+    return workflow["jobs"][job]["steps"]
+
+
+def all_steps(workflow):
+    return [step for job in workflow["jobs"] for step in steps_of(workflow, job)]
+
+
+def uses_steps(workflow, job, action):
+    return [step for step in steps_of(workflow, job) if step.get("uses", "").split("@")[0] == action]
+
+
+def test_every_push_to_main_runs_the_workflow(workflow):
+    assert workflow["on"]["push"] == {"branches": ["main"]}
+
+
+def test_pull_requests_run_it_only_when_code_dependencies_image_or_the_gate_change(workflow):
+    pull_request = workflow["on"]["pull_request"]
+
+    assert set(pull_request) == {"paths"}
+    assert set(pull_request["paths"]) == PULL_REQUEST_PATHS
+    assert set(workflow["on"]) == {"push", "pull_request"}
+
+
+def test_two_jobs_each_run_one_make_target(workflow):
+    assert set(workflow["jobs"]) == set(JOBS)
+    for job, (name, command) in JOBS.items():
+        runs = [step["run"].strip() for step in steps_of(workflow, job) if "run" in step]
+        assert workflow["jobs"][job]["name"] == name
+        assert [run for run in runs if run.startswith("make")] == [command]
+
+
+def test_no_scan_logic_lives_in_the_workflow(workflow):
+    runs = [step["run"] for step in all_steps(workflow) if "run" in step]
+
+    assert [run for run in runs if SCANNERS.search(run)] == []
+
+
+def test_the_jobs_run_in_parallel(workflow):
+    assert [job for job in workflow["jobs"].values() if "needs" in job] == []
+
+
+def test_only_read_access_except_the_sarif_upload(workflow):
+    assert workflow["permissions"] == {"contents": "read"}
+    for job in JOBS:
+        assert uses_steps(workflow, job, "github/codeql-action/upload-sarif")
+        assert workflow["jobs"][job]["permissions"] == {"contents": "read", "security-events": "write"}
+
+
+def test_every_action_is_pinned_to_a_commit_sha_with_its_version_in_a_comment():
+    lines = [line.strip() for line in WORKFLOW.read_text().splitlines()]
+    uses = [line.split("uses:", 1)[1].strip() for line in lines if re.match(r"^(- )?uses:", line)]
+
+    assert uses, "no `uses:` found"
+    assert [value for value in uses if not PINNED_USES.match(value)] == []
+
+
+def test_checkout_keeps_no_credentials(workflow):
+    for job in JOBS:
+        (checkout,) = uses_steps(workflow, job, "actions/checkout")
+        assert checkout["with"]["persist-credentials"] is False
+
+
+def test_every_job_has_a_timeout(workflow):
+    for job in workflow["jobs"].values():
+        assert 0 < job["timeout-minutes"] <= 60
+
+
+def test_only_pull_request_runs_cancel_each_other(workflow):
+    concurrency = workflow["concurrency"]
+
+    assert "github.event.pull_request.number || github.run_id" in concurrency["group"]
+    assert concurrency["cancel-in-progress"] == "${{ github.event_name == 'pull_request' }}"
+
+
+def test_run_steps_use_bash_with_pipefail_and_expand_no_expressions(workflow):
+    assert workflow["defaults"]["run"]["shell"] == "bash"
+    for step in all_steps(workflow):
+        if "run" in step:
+            assert "shell" not in step
+            assert "${{" not in step["run"]
+
+
+def test_reports_are_uploaded_even_when_the_gate_fails(workflow):
+    for job in JOBS:
+        (upload,) = uses_steps(workflow, job, "actions/upload-artifact")
+        assert upload["if"] == "${{ !cancelled() }}"
+        assert upload["with"]["path"] == "reports/security/"
+
+
+def test_findings_go_to_code_scanning_without_breaking_repositories_that_lack_it(workflow):
+    categories = []
+    for job in JOBS:
+        (upload,) = uses_steps(workflow, job, "github/codeql-action/upload-sarif")
+        assert upload["continue-on-error"] is True
+        assert upload["if"].startswith("${{ !cancelled() && ")
+        assert upload["with"]["sarif_file"] == f"reports/security/security-{job}.sarif"
+        categories.append(upload["with"]["category"])
+    assert sorted(categories) == ["security-code", "security-docker"]
+
+
+def test_the_gate_finds_its_report_and_cache_directories_in_the_workspace(workflow):
+    env = workflow["env"]
+
+    assert env["SECURITY_REPORT_DIR"] == "${{ github.workspace }}/reports/security"
+    assert env["SECURITY_CACHE_DIR"] == "${{ github.workspace }}/.cache/security"
+    assert env["UV_CACHE_DIR"] == "${{ github.workspace }}/.cache/uv"
+    assert workflow["jobs"]["code"]["env"]["PIP_AUDIT_CACHE_DIR"] == "${{ github.workspace }}/.cache/pip-audit"
+    assert workflow["jobs"]["docker"]["env"]["TRIVY_CACHE_DIR"] == "${{ github.workspace }}/.cache/trivy"
+
+
+def test_trivy_fetches_its_database_from_the_mirror_first(workflow):
+    repositories = workflow["jobs"]["docker"]["env"]["TRIVY_DB_REPOSITORY"].split(",")
+
+    assert repositories == ["mirror.gcr.io/aquasec/trivy-db:2", "ghcr.io/aquasecurity/trivy-db:2"]
+
+
+def restores(workflow):
+    return [(job, step) for job in JOBS for step in uses_steps(workflow, job, "actions/cache/restore")]
+
+
+def cache_keys_for(workflow, event):
+    """Every key and restore-key prefix the restore steps ask for, with CACHE_SCOPE as the event sets it."""
+    scope = {"push": "main", "pull_request": "pr"}[event]
+    assert workflow["env"]["CACHE_SCOPE"] == "${{ github.event_name == 'push' && 'main' || 'pr' }}"
+    return [
+        (step["with"]["key"].replace("${{ env.CACHE_SCOPE }}", scope),
+         [line.replace("${{ env.CACHE_SCOPE }}", scope) for line in step["with"]["restore-keys"].splitlines()])
+        for _, step in restores(workflow)
+    ]
+
+
+def test_main_never_restores_a_cache_key_written_by_a_pull_request(workflow):
+    for key, prefixes in cache_keys_for(workflow, "push"):
+        assert key.startswith("main-")
+        assert prefixes and all(prefix.startswith("main-") for prefix in prefixes)
+
+
+def test_pull_requests_restore_their_own_caches_then_mains(workflow):
+    for key, prefixes in cache_keys_for(workflow, "pull_request"):
+        assert key.startswith("pr-")
+        assert [prefix.split("-", 1)[0] for prefix in prefixes] == ["pr", "main"]
+
+
+def test_caches_cover_uv_pip_audit_trivy_and_the_scans_with_the_keys_they_need(workflow):
+    paths = {(job, step["with"]["path"]): step["with"]["key"] for job, step in restores(workflow)}
+
+    assert set(paths) == {("code", ".cache/uv"), ("code", ".cache/pip-audit"), ("code", ".cache/security"),
+                          ("docker", ".cache/uv"), ("docker", ".cache/trivy/db"), ("docker", ".cache/security")}
+    assert "hashFiles('uv.lock'" in paths[("code", ".cache/uv")]
+    assert paths[("docker", ".cache/trivy/db")].endswith("-${{ steps.day.outputs.day }}")
+    assert paths[("code", ".cache/pip-audit")].endswith("-${{ steps.day.outputs.day }}")
+
+
+def test_every_restored_cache_is_saved_after_the_gate_even_when_it_fails(workflow):
+    for job in JOBS:
+        restored = {step["id"]: step["with"]["path"] for step in uses_steps(workflow, job, "actions/cache/restore")}
+        saves = uses_steps(workflow, job, "actions/cache/save")
+        saved = {}
+        for step in saves:
+            (step_id,) = re.findall(r"steps\.([\w-]+)\.outputs\.cache-primary-key", step["with"]["key"])
+            saved[step_id] = step["with"]["path"]
+            assert step["if"].startswith("${{ !cancelled() && ")
+            assert f"steps.{step_id}.outputs.cache-hit != 'true'" in step["if"]
+        assert saved == restored
+        names = [step.get("run", "") for step in steps_of(workflow, job)]
+        make_index = next(i for i, run in enumerate(names) if run.startswith("make"))
+        assert all(steps_of(workflow, job).index(step) > make_index for step in saves)
+
+
+def run_tool(*args):
+    return subprocess.run([str(BIN / args[0]), *args[1:]], capture_output=True, text=True, check=False, cwd=ROOT)
+
+
+def test_zizmor_finds_nothing_in_the_github_directory():
+    completed = run_tool("zizmor", "--offline", "--format", "json", "--no-progress", str(GITHUB_DIR))
+
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert json.loads(completed.stdout) == []
+
+
+@pytest.mark.parametrize(("schema", "path"), [("vendor.github-workflows", WORKFLOW), ("vendor.dependabot", DEPENDABOT)])
+def test_the_files_validate_against_githubs_schemas(schema, path):
+    completed = run_tool("check-jsonschema", "--builtin-schema", schema, str(path))
+
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+def test_dependabot_updates_the_actions_the_lock_and_the_image_digests():
+    updates = load(DEPENDABOT)["updates"]
+
+    assert {(update["package-ecosystem"], update["directory"]) for update in updates} == {
+        ("github-actions", "/"), ("uv", "/"), ("docker", "/deploy/docker")}
+    assert all(update["cooldown"]["default-days"] >= 1 for update in updates)
