@@ -5,9 +5,11 @@
 include "lib";
 
 expect(type == "object" and .SchemaVersion == 2; "trivy's report is not a schema version 2 report")
-| expect((.Metadata.OS.Family | type) == "string";
+| expect((.Metadata.OS.Family | type) == "string" and (.Metadata.OS.Family | IN("", "none") | not);
          "trivy did not detect the image's OS, so its OS packages were not scanned")
 | expect((.Results // []) | type == "array"; "trivy's Results is not a list")
+| expect(any((.Results // [])[]; .Class == "os-pkgs");
+         "trivy's report has no OS package result, so the image's OS packages were not scanned")
 | [(.Results // [])[]
    | expect((.Target | type) == "string"; "a trivy result has no Target")
    | . as $result

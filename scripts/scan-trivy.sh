@@ -43,7 +43,7 @@ build_image() {
   local tar=$1 tag log
   [[ -f "$PROJECT_DIR/$DOCKERFILE" ]] || scan_error "no Dockerfile at $PROJECT_DIR/$DOCKERFILE (set DOCKERFILE, IMAGE or IMAGE_TAR)"
   engine_ready
-  tag="security-gate/$(basename "$PROJECT_DIR" | tr -c 'a-z0-9_.-\n' '-'):scan"
+  tag="security-gate/$(basename "$PROJECT_DIR" | tr '[:upper:]' '[:lower:]' | tr -c 'a-z0-9_.\n-' '-'):scan"
   log="$SECURITY_REPORT_DIR/trivy.build.log"
   log "building $tag from $DOCKERFILE with $CONTAINER_ENGINE (log: $log)"
   scan_run_tool "$log" "$log.err" -- "$CONTAINER_ENGINE" build -f "$PROJECT_DIR/$DOCKERFILE" -t "$tag" "$PROJECT_DIR" ||

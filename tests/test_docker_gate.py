@@ -1,0 +1,263 @@
+"""`make security-docker` end to end: the real trivy, offline, on fixture images and a fixture DB.
+
+Images are `docker save` tarballs written by tests/support/trivy_fixtures.py (no engine needed, IMAGE_TAR);
+the vulnerability DB is a real bbolt file in a fixture cache directory that trivy reads with TRIVY_* settings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from support.gate import REPO_ROOT, fake_tool, run_gate, tool_path
+from support.projects import git_commit_all, write_tree
+from support.trivy_fixtures import (
+    build_image_tar,
+    build_non_image_tar,
+    build_trivy_db,
+    corrupt_trivy_db,
+    debian_fixed,
+    debian_unfixed,
+    pip_advisory,
+    truncate_file,
+    vulnerability,
+    write_db_metadata,
+)
+
+VULNERABILITIES = {
+    "CVE-2099-0001": vulnerability("openssl: remote code execution", vendor_severity={"debian": "CRITICAL"}),
+    "CVE-2099-0002": vulnerability("zlib: heap overflow", vendor_severity={"debian": "HIGH"}),
+    "CVE-2099-0003": vulnerability("tar: path traversal", vendor_severity={"debian": "MEDIUM"}),
+    "CVE-2099-0004": vulnerability("bash: minor leak", vendor_severity={"debian": "LOW"}),
+    "CVE-2099-0005": vulnerability("curl: no fix yet", vendor_severity={"debian": "HIGH"}),
+    "GHSA-fx11-aaaa-bbbb": vulnerability("Django: SQL injection", vendor_severity={"ghsa": "HIGH"}),
+    "GHSA-fx22-cccc-dddd": vulnerability("requests: header leak", vendor_severity={"ghsa": "MEDIUM"}),
+}
+DEBIAN = {
+    "openssl": {"CVE-2099-0001": debian_fixed("3.0.15-1~deb12u1")},
+    "zlib": {"CVE-2099-0002": debian_fixed("1:1.2.13.dfsg-1+deb12u1")},
+    "tar": {"CVE-2099-0003": debian_fixed("1.34+dfsg-1.2+deb12u2")},
+    "bash": {"CVE-2099-0004": debian_fixed("5.2.15-2+b8")},
+    "curl": {"CVE-2099-0005": debian_unfixed()},
+}
+PIP = {
+    "django": {"GHSA-fx11-aaaa-bbbb": pip_advisory([">=5.0, <5.2.20"], ["5.2.20"])},
+    "requests": {"GHSA-fx22-cccc-dddd": pip_advisory(["<2.33.0"], ["2.33.0"])},
+}
+
+SEVERE_OS = [("libssl3", "openssl", "3.0.14-1~deb12u1"), ("zlib1g", "zlib", "1:1.2.13.dfsg-1")]
+MILD_OS = [("tar", None, "1.34+dfsg-1.2+deb12u1"), ("bash", None, "5.2.15-2+b7")]
+UNFIXED_OS = [("libcurl4", "curl", "7.88.1-10+deb12u5")]
+
+
+@pytest.fixture(scope="module")
+def trivy_cache(tmp_path_factory) -> Path:
+    cache = tmp_path_factory.mktemp("trivy-cache")
+    build_trivy_db(cache, VULNERABILITIES, debian=DEBIAN, pip=PIP)
+    return cache
+
+
+def offline(cache: Path) -> dict[str, str]:
+    """trivy's own settings, passed through the gate untouched, that keep it off the network."""
+    return {
+        "TRIVY_CACHE_DIR": str(cache),
+        "TRIVY_SKIP_DB_UPDATE": "true",
+        "TRIVY_SKIP_JAVA_DB_UPDATE": "true",
+        "TRIVY_OFFLINE_SCAN": "true",
+        "TRIVY_CACHE_BACKEND": "memory",
+    }
+
+
+def docker_gate(tmp_path: Path, image: Path, cache: Path, **env: str):
+    project = tmp_path / "project"
+    project.mkdir(exist_ok=True)
+    return run_gate("security-docker", project, tmp_path / "reports",
+                    env={**offline(cache), "IMAGE_TAR": str(image), **env})
+
+
+def by_id(findings: list[dict]) -> dict[str, dict]:
+    return {f["id"]: f for f in findings}
+
+
+def test_critical_and_high_fail_and_each_is_named(tmp_path, trivy_cache):
+    image = build_image_tar(tmp_path / "img.tar", SEVERE_OS + MILD_OS, [("Django", "5.2.19")])
+    run = docker_gate(tmp_path, image, trivy_cache)
+    assert run.rc == 1, run.output
+    result = run.result("trivy")
+    assert result["status"] == "fail"
+    failing = by_id(result["findings"])
+    assert set(failing) == {"CVE-2099-0001", "CVE-2099-0002", "GHSA-fx11-aaaa-bbbb"}
+    assert failing["CVE-2099-0001"]["severity"] == "CRITICAL"
+    assert failing["CVE-2099-0001"]["package"]["name"] == "libssl3"
+    assert failing["CVE-2099-0001"]["package"]["version"] == "3.0.14-1~deb12u1"
+    assert failing["CVE-2099-0001"]["fix"] == "3.0.15-1~deb12u1"
+    assert failing["GHSA-fx11-aaaa-bbbb"]["package"] == {"name": "django", "version": "5.2.19", "type": "python-pkg"} \
+        or failing["GHSA-fx11-aaaa-bbbb"]["package"]["name"].lower() == "django"
+    assert failing["GHSA-fx11-aaaa-bbbb"]["fix"] == "5.2.20"
+    assert set(by_id(result["below_threshold"])) == {"CVE-2099-0003", "CVE-2099-0004"}
+    for vuln_id in ("CVE-2099-0001", "CVE-2099-0002", "GHSA-fx11-aaaa-bbbb"):
+        assert vuln_id in run.stdout
+    assert "libssl3" in run.stdout and "fix: 3.0.15-1~deb12u1" in run.stdout
+    summary = (tmp_path / "reports" / "security-docker.md").read_text()
+    assert "❌ fail" in summary and "CVE-2099-0002" in summary
+
+
+def test_only_medium_and_low_pass_and_are_listed(tmp_path, trivy_cache):
+    image = build_image_tar(tmp_path / "img.tar", MILD_OS, [("requests", "2.32.0")])
+    run = docker_gate(tmp_path, image, trivy_cache)
+    assert run.rc == 0, run.output
+    result = run.result("trivy")
+    assert result["status"] == "pass" and result["findings"] == []
+    assert set(by_id(result["below_threshold"])) == {"CVE-2099-0003", "CVE-2099-0004", "GHSA-fx22-cccc-dddd"}
+    assert "below the threshold" in run.stdout and "CVE-2099-0004" in run.stdout
+    summary = (tmp_path / "reports" / "security-docker.md").read_text()
+    assert "GHSA-fx22-cccc-dddd" in summary
+
+
+def test_unfixed_high_counts_unless_configured_otherwise(tmp_path, trivy_cache):
+    image = build_image_tar(tmp_path / "img.tar", UNFIXED_OS)
+    run = docker_gate(tmp_path, image, trivy_cache)
+    assert run.rc == 1, run.output
+    [finding] = run.result("trivy")["findings"]
+    assert finding["id"] == "CVE-2099-0005" and finding["fix"] is None
+    run = docker_gate(tmp_path, image, trivy_cache, IGNORE_UNFIXED="true")
+    assert run.rc == 0, run.output
+    assert [f["id"] for f in run.result("trivy")["below_threshold"]] == ["CVE-2099-0005"]
+
+
+def test_failing_severities_are_configurable(tmp_path, trivy_cache):
+    image = build_image_tar(tmp_path / "img.tar", SEVERE_OS)
+    run = docker_gate(tmp_path, image, trivy_cache, TRIVY_FAIL_ON="CRITICAL")
+    assert run.rc == 1
+    result = run.result("trivy")
+    assert [f["id"] for f in result["findings"]] == ["CVE-2099-0001"]
+    assert [f["id"] for f in result["below_threshold"]] == ["CVE-2099-0002"]
+    run = docker_gate(tmp_path, image, trivy_cache, TRIVY_FAIL_ON="CRITICAL,SEVERE")
+    assert run.rc == 2 and "SEVERE" in run.result("trivy")["error"]
+
+
+def suppress(project: Path, vuln_id: str, expires: dt.date) -> None:
+    (project / ".security-suppressions.json").write_text(json.dumps({"suppressions": [
+        {"scan": "trivy", "id": vuln_id, "reason": "base image bump pending", "expires": expires.isoformat()},
+    ]}))
+
+
+def test_active_suppression_passes_and_expired_one_fails(tmp_path, trivy_cache):
+    image = build_image_tar(tmp_path / "img.tar", [SEVERE_OS[1]])
+    project = tmp_path / "project"
+    project.mkdir()
+    suppress(project, "CVE-2099-0002", dt.date.today() + dt.timedelta(days=7))
+    run = docker_gate(tmp_path, image, trivy_cache)
+    assert run.rc == 0, run.output
+    assert [f["id"] for f in run.result("trivy")["suppressed"]] == ["CVE-2099-0002"]
+    suppress(project, "CVE-2099-0002", dt.date.today() - dt.timedelta(days=1))
+    run = docker_gate(tmp_path, image, trivy_cache)
+    assert run.rc == 1
+    assert run.result("trivy")["expired_suppressions"][0]["id"] == "CVE-2099-0002"
+
+
+def test_no_vulnerability_db_is_an_error(tmp_path):
+    image = build_image_tar(tmp_path / "img.tar", SEVERE_OS)
+    run = docker_gate(tmp_path, image, tmp_path / "empty-cache")
+    result = run.result("trivy")
+    assert run.rc == 2 and result["status"] == "error", run.output
+    assert "trivy exited 1" in result["error"] and "skip-db-update" in result["error"]
+
+
+@pytest.mark.parametrize("version", [1, 99])
+def test_db_of_the_wrong_schema_version_is_an_error(tmp_path, version):
+    cache = tmp_path / "cache"
+    build_trivy_db(cache, VULNERABILITIES, debian=DEBIAN, pip=PIP)
+    write_db_metadata(cache, version)
+    image = build_image_tar(tmp_path / "img.tar", SEVERE_OS)
+    run = docker_gate(tmp_path, image, cache)
+    assert run.rc == 2 and "schema" in run.result("trivy")["error"], run.output
+
+
+def test_corrupt_db_is_an_error(tmp_path):
+    cache = tmp_path / "cache"
+    build_trivy_db(cache, VULNERABILITIES, debian=DEBIAN, pip=PIP)
+    corrupt_trivy_db(cache)
+    image = build_image_tar(tmp_path / "img.tar", SEVERE_OS)
+    run = docker_gate(tmp_path, image, cache)
+    assert run.rc == 2 and run.result("trivy")["status"] == "error", run.output
+
+
+@pytest.mark.parametrize("breakage", ["truncated", "not-an-image", "missing"])
+def test_broken_or_missing_image_tarball_is_an_error(tmp_path, trivy_cache, breakage):
+    image = tmp_path / "img.tar"
+    if breakage == "truncated":
+        truncate_file(build_image_tar(image, SEVERE_OS), keep=0.5)
+    elif breakage == "not-an-image":
+        build_non_image_tar(image)
+    run = docker_gate(tmp_path, image, trivy_cache)
+    result = run.result("trivy")
+    assert run.rc == 2 and result["status"] == "error", run.output
+    assert result["findings"] == []
+
+
+def test_image_without_a_detectable_os_is_an_error(tmp_path, trivy_cache):
+    image = build_image_tar(tmp_path / "img.tar", SEVERE_OS, debian_version=None)
+    run = docker_gate(tmp_path, image, trivy_cache)
+    result = run.result("trivy")
+    assert run.rc == 2 and "did not detect the image's OS" in result["error"], run.output
+
+
+def test_no_engine_and_no_image_tar_stops_with_the_hint(tmp_path, trivy_cache):
+    project = write_tree(tmp_path / "project", {"deploy/docker/Dockerfile": "FROM scratch\n"})
+    engine = fake_tool(tmp_path / "engine", "docker", 'echo "Cannot connect to the Docker daemon" >&2; exit 1\n')
+    run = run_gate("security-docker", project, tmp_path / "reports", env=offline(trivy_cache),
+                   path=tool_path(engine))
+    result = run.result("trivy")
+    assert run.rc == 2 and result["status"] == "error"
+    assert "no container engine" in result["error"] and "IMAGE_TAR=" in result["error"]
+
+
+def test_build_failure_is_an_error(tmp_path, trivy_cache):
+    project = write_tree(tmp_path / "project", {"deploy/docker/Dockerfile": "FROM scratch\n"})
+    engine = fake_tool(tmp_path / "engine", "podman",
+                       'case "$1" in info) exit 0 ;; build) echo "step 3/9 failed: no space" >&2; exit 1 ;; esac\nexit 1\n')
+    run = run_gate("security-docker", project, tmp_path / "reports",
+                   env={**offline(trivy_cache), "CONTAINER_ENGINE": "podman"}, path=tool_path(engine))
+    result = run.result("trivy")
+    assert run.rc == 2 and "build failed" in result["error"] and "no space" in result["error"]
+
+
+def test_engine_builds_saves_and_trivy_scans_the_saved_image(tmp_path, trivy_cache):
+    """With a working engine the gate builds from the Dockerfile, saves the image and scans the tarball."""
+    project = write_tree(tmp_path / "project", {"deploy/docker/Dockerfile": "FROM scratch\n"})
+    fixture = build_image_tar(tmp_path / "fixture.tar", SEVERE_OS)
+    engine = fake_tool(tmp_path / "engine", "docker", f"""
+case "$1" in
+  info) exit 0 ;;
+  build) echo "$@" >"{tmp_path}/build-args"; exit 0 ;;
+  save) shift; [[ "$1" == -o ]] && cp "{fixture}" "$2"; exit 0 ;;
+esac
+exit 1
+""")
+    run = run_gate("security-docker", project, tmp_path / "reports", env=offline(trivy_cache), path=tool_path(engine))
+    assert run.rc == 1, run.output
+    assert "-f " + str(project / "deploy/docker/Dockerfile") in (tmp_path / "build-args").read_text()
+    assert {"CVE-2099-0001", "CVE-2099-0002"} == {f["id"] for f in run.result("trivy")["findings"]}
+
+
+def test_make_security_docker_with_image_tar(tmp_path, trivy_cache):
+    image = build_image_tar(tmp_path / "img.tar", MILD_OS)
+    project = tmp_path / "project"
+    project.mkdir()
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith(("TRIVY_", "SECURITY_"))}
+    env.update(offline(trivy_cache), PATH=tool_path())
+    proc = subprocess.run(
+        ["make", "--no-print-directory", "security-docker", f"IMAGE_TAR={image}", f"PROJECT_DIR={project}",
+         f"SECURITY_REPORT_DIR={tmp_path / 'reports'}"],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "trivy: PASS" in proc.stdout
+    assert json.loads((tmp_path / "reports" / "trivy.json").read_text())["status"] == "pass"
+    sarif = json.loads((tmp_path / "reports" / "security-docker.sarif").read_text())
+    assert sarif["version"] == "2.1.0"
