@@ -1,0 +1,7 @@
+"""Root URL configuration."""
+
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("apps.health.urls")),
+]
