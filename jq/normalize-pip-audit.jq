@@ -15,7 +15,7 @@ expect(type == "object" and (.dependencies | type) == "array"; "pip-audit's repo
    | {
        scan: "pip-audit",
        id: .id,
-       aliases: (.aliases // []),
+       aliases: (.aliases // [] | sort),
        severity: "UNKNOWN",
        title: ((.description // "" | split("\n") | map(select(test("\\S"))) | first // "") as $d
                | if $d == "" then "known vulnerability in \($dep.name) \($dep.version)" else $d[:200] end),

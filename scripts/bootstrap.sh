@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Summary: install what the gate needs: uv (when not on PATH) and every tool pinned in uv.lock.
+# Summary: install what the gate needs: uv (when the pinned version is not on PATH) and every tool in uv.lock.
 # Usage: scripts/bootstrap.sh
 #
 # uv comes from PyPI at the version and hashes in scripts/uv-requirements.txt, into .tools/uv. The tools come
@@ -24,16 +24,26 @@ find_python() {
   return 1
 }
 
-# ensure_uv: print the uv to use, installing the pinned one into .tools/uv when none is on PATH.
+# pinned_uv_version: the uv version scripts/uv-requirements.txt pins.
+pinned_uv_version() {
+  sed -n 's/^uv==\([^ ]*\).*/\1/p' "$ROOT/scripts/uv-requirements.txt"
+}
+
+# ensure_uv: print the uv to use: the one on PATH when it is the pinned version, else the pinned one,
+# installed into .tools/uv when it is not there yet.
 ensure_uv() {
-  local python
+  local python pinned found
+  pinned=$(pinned_uv_version)
   if command -v uv >/dev/null 2>&1; then
-    command -v uv
-    return 0
+    found=$(uv --version 2>/dev/null | cut -d' ' -f2)
+    if [[ "$found" == "$pinned" ]]; then
+      command -v uv
+      return 0
+    fi
   fi
-  if [[ ! -x "$UV_HOME/bin/uv" ]]; then
+  if [[ "$("$UV_HOME/bin/uv" --version 2>/dev/null | cut -d' ' -f2)" != "$pinned" ]]; then
     python=$(find_python)
-    printf 'bootstrap: installing uv from PyPI (scripts/uv-requirements.txt, hash-checked) into .tools/uv\n' >&2
+    printf 'bootstrap: installing uv %s from PyPI (scripts/uv-requirements.txt, hash-checked) into .tools/uv\n' "$pinned" >&2
     rm -rf -- "$UV_HOME"
     "$python" -m venv "$UV_HOME" >&2
     "$UV_HOME/bin/pip" install --quiet --disable-pip-version-check --require-hashes --only-binary :all: \

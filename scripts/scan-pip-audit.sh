@@ -59,7 +59,12 @@ main() {
     expected=$(pinned_count "$SCAN_WORK/requirements.txt")
     ((expected > 0)) || scan_error "uv.lock pins no dependencies"
   fi
-  [[ -n "$PIP_AUDIT_OSV_URL" ]] && args+=(--vulnerability-service osv --osv-url "$PIP_AUDIT_OSV_URL")
+  # The service is always named, so that pip-audit's own PIP_AUDIT_VULNERABILITY_SERVICE cannot change it.
+  if [[ -n "$PIP_AUDIT_OSV_URL" ]]; then
+    args+=(--vulnerability-service osv --osv-url "$PIP_AUDIT_OSV_URL")
+  else
+    args+=(--vulnerability-service pypi)
+  fi
   [[ -n "$PIP_AUDIT_CACHE_DIR" ]] && args+=(--cache-dir "$PIP_AUDIT_CACHE_DIR")
 
   raw="$SCAN_WORK/pip-audit.json"

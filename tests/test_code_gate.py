@@ -410,3 +410,10 @@ def test_a_single_scan_script_keeps_the_exit_contract(tmp_path, reports):
     assert run_scan("bandit", project, reports).rc == 1
     assert run_scan("detect-secrets", project, reports).rc == 0
     assert run_scan("bandit", project, reports, env={"BANDIT_TARGETS": "missing"}).rc == 2
+
+
+def test_this_repository_passes_its_own_gate(reports, osv):
+    """The service on main is green: its locked dependencies, its code and every file in it."""
+    run = gate(REPO_ROOT, reports, osv)
+    assert run.rc == 0, run.output
+    assert {run.result(scan)["status"] for scan in ("pip-audit", "bandit", "detect-secrets")} == {"pass"}

@@ -152,9 +152,13 @@ find_timeout() {
   fi
 }
 
-# stderr_tail FILE: the last lines of a tool's stderr, on one line, for an error message.
+# stderr_tail FILE: what a tool's stderr says went wrong, on one line, for an error message: its last lines
+# that look like an error (a Python traceback ends in a bare exception name), else its last lines.
 stderr_tail() {
-  tail -n 5 "$1" 2>/dev/null | tr -s '\n\t' '  ' | cut -c1-600
+  local lines
+  lines=$(grep -E '(Error|Exception|ERROR|error|Timeout|refused|FATAL|fatal)' "$1" 2>/dev/null | tail -n 3) ||
+    lines=$(tail -n 5 "$1" 2>/dev/null) || lines=""
+  printf '%s' "$lines" | tr -s '\n\t' '  ' | cut -c1-600
 }
 
 # scan_run_tool OUT ERR -- CMD...: run CMD under SCAN_TIMEOUT with stdout to OUT and stderr to ERR.
