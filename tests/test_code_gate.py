@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -417,3 +418,47 @@ def test_this_repository_passes_its_own_gate(reports, osv):
     run = gate(REPO_ROOT, reports, osv)
     assert run.rc == 0, run.output
     assert {run.result(scan)["status"] for scan in ("pip-audit", "bandit", "detect-secrets")} == {"pass"}
+
+
+def test_gate_reports_exactly_what_the_tools_report_by_hand(tmp_path, reports, osv):
+    """None lost, none invented: the gate's findings are the tools' own, run by hand on the same project."""
+    project = write_tree(tmp_path / "p", {
+        **CLEAN_FILES,
+        "apps/core/danger.py": (
+            "import pickle\nimport subprocess\n\n\n"
+            "def load(blob, cmd):\n"
+            "    subprocess.Popen(cmd, shell=True)\n"
+            "    return pickle.loads(blob)\n"
+        ),
+        "config/keys.py": f"AWS_ACCESS_KEY_ID = '{AWS_KEY}'\nGH = '{GITHUB_TOKEN}'\n",
+        "docs/setup.md": f"export TOKEN={GITHUB_TOKEN}\n",
+    })
+    write_uv_project(project, [("django", "4.2.0"), ("requests", "2.31.0")])
+    git_commit_all(project)
+    run = gate(project, reports, osv)
+    assert run.rc == 1, run.output
+
+    def gate_found(scan):
+        return sorted((f["id"], f["location"]["path"], f["location"]["line"]) for f in run.result(scan)["findings"])
+
+    bandit = json.loads(subprocess.run(
+        [str(VENV_BIN / "bandit"), "-r", "apps", "config", "-f", "json", "-q"],
+        cwd=project, capture_output=True, text=True, check=False).stdout)
+    assert gate_found("bandit") == sorted((r["test_id"], r["filename"], r["line_number"]) for r in bandit["results"])
+
+    secrets = json.loads(subprocess.run(
+        [str(VENV_BIN / "detect-secrets"), "scan", "--all-files", "--exclude-files", r"(^|/)(\.env\.sample|uv\.lock|\.git/.*)$"],
+        cwd=project, capture_output=True, text=True, check=True).stdout)
+    by_hand = sorted((s["type"], s["filename"], s["line_number"]) for found in secrets["results"].values() for s in found)
+    assert gate_found("detect-secrets") == by_hand and by_hand
+
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text(subprocess.run(
+        ["uv", "export", "--frozen", "--format", "requirements-txt", "--no-emit-project", "--all-groups"],
+        cwd=project, capture_output=True, text=True, check=True, env={**os.environ, "PATH": tool_path(), "UV_OFFLINE": "1"}).stdout)
+    audit = tmp_path / "audit.json"
+    subprocess.run([str(VENV_BIN / "pip-audit"), "-r", str(requirements), "--require-hashes", "--disable-pip",
+                    "--strict", "-s", "osv", "--osv-url", osv.url, "-f", "json", "-o", str(audit)],
+                   capture_output=True, check=False)
+    by_hand = sorted((v["id"], d["name"]) for d in json.loads(audit.read_text())["dependencies"] for v in d["vulns"])
+    assert sorted((f["id"], f["package"]["name"]) for f in run.result("pip-audit")["findings"]) == by_hand and by_hand

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -249,7 +250,7 @@ def test_make_security_docker_with_image_tar(tmp_path, trivy_cache):
     image = build_image_tar(tmp_path / "img.tar", MILD_OS)
     project = tmp_path / "project"
     project.mkdir()
-    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith(("TRIVY_", "SECURITY_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRIVY_", "SECURITY_"))}
     env.update(offline(trivy_cache), PATH=tool_path())
     proc = subprocess.run(
         ["make", "--no-print-directory", "security-docker", f"IMAGE_TAR={image}", f"PROJECT_DIR={project}",
