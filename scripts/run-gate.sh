@@ -56,11 +56,27 @@ run_scans() {
   wait
 }
 
+# scan_exit SCAN: the scan's exit status, cross-checked with the status in its result file: they must agree,
+# and a missing or unreadable result is an error.
+scan_exit() {
+  local scan=$1 rc status
+  rc=$(cat "$RUN_DIR/$scan.rc" 2>/dev/null) || rc=2
+  status=$(jq -r '.status' "$SECURITY_REPORT_DIR/$scan.json" 2>/dev/null) || status=unreadable
+  case "$rc:$status" in
+    0:pass | 1:fail) printf '%s' "$rc" ;;
+    *:error) printf '2' ;;
+    *)
+      printf '%s: error: %s exited %s but its result says %s\n' "$GATE" "$scan" "$rc" "$status" >&2
+      printf '2'
+      ;;
+  esac
+}
+
 # gate_status: the gate's exit status from the scans' statuses (an error outranks a failure).
 gate_status() {
   local scan rc worst=0
   for scan in "${SCANS[@]}"; do
-    rc=$(cat "$RUN_DIR/$scan.rc" 2>/dev/null || printf '2')
+    rc=$(scan_exit "$scan")
     case "$rc" in
       0) ;;
       1) ((worst == 0)) && worst=1 ;;
