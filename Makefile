@@ -34,5 +34,8 @@ security-docker: $(SYNCED) ## Build the image (or take IMAGE / IMAGE_TAR) and sc
 test: $(SYNCED) ## Run the test suite (real scanners on fixture trees), shellcheck, hadolint, zizmor
 	@scripts/test.sh
 
+bench: $(SYNCED) ## Time the gate (cold, warm, one file changed) against the tools by hand on Django's source
+	@scripts/bench.sh
+
 clean: ## Remove reports and caches made by the gate and the tests (keeps .venv)
 	rm -rf reports .cache .pytest_cache

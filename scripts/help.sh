@@ -19,7 +19,12 @@ Variables (environment or make arguments; README "Configuration" has the details
   BANDIT_SEVERITY, BANDIT_CONFIDENCE   minimum levels that fail (default: low)
   IMAGE, IMAGE_TAR, CONTAINER_ENGINE   what security-docker scans and how it builds
   TRIVY_FAIL_ON          severities that fail (default: CRITICAL,HIGH)
-  TRIVY_IGNORE_UNFIXED   true: vulnerabilities with no fix yet do not fail (default: false)
+  IGNORE_UNFIXED         true: vulnerabilities with no fix yet do not fail (default: false)
+  DOCKERFILE             the Dockerfile security-docker builds (default: deploy/docker/Dockerfile)
+  SECURITY_CACHE         on|off: reuse per-file bandit and detect-secrets results (default: on)
+  SECURITY_CACHE_DIR     where that cache lives (default: .cache/security)
+  BANDIT_JOBS            bandit processes at once (default: one per core, when enough files)
+  BENCH_REPEATS          repetitions of each measurement in make bench (default: 3)
   SECURITY_DEBUG=1       trace the scripts (set -x)
 VARS
 }

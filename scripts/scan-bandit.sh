@@ -5,14 +5,25 @@
 # Scans BANDIT_TARGETS (default "apps config", relative to PROJECT_DIR) with [tool.bandit] from the project's
 # pyproject.toml. BANDIT_SEVERITY and BANDIT_CONFIDENCE (low, medium, high; default low = all) set the threshold.
 # Files bandit could not parse make the scan an error. `# nosec BXXX` is honoured by bandit itself.
+# Files whose content, bandit version and [tool.bandit] are unchanged since an earlier run are answered from
+# the scan cache (SECURITY_CACHE, SECURITY_CACHE_DIR; scripts/lib/cache.sh); the others are split over up to
+# BANDIT_JOBS bandit processes (default: one per core, when there are enough files). The merged report is
+# the one `bandit -r BANDIT_TARGETS` gives. Without python3 3.9+, or with a .bandit file in the targets, bandit
+# runs once over the targets as it is.
 # Exit: 0 pass, 1 findings, 2 the scan could not be completed.
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 source "${BASH_SOURCE[0]%/*}/lib/common.sh"
+# shellcheck source=scripts/lib/cache.sh
+source "${BASH_SOURCE[0]%/*}/lib/cache.sh"
 
 BANDIT_TARGETS=${BANDIT_TARGETS:-apps config}
 BANDIT_SEVERITY=${BANDIT_SEVERITY:-low}
 BANDIT_CONFIDENCE=${BANDIT_CONFIDENCE:-low}
+BANDIT_JOBS=${BANDIT_JOBS:-0}
+declare -a BANDIT_ARGS=()
+REPORT=""   # the (sanitized) report of this run, in bandit -r's shape
+PROBLEMS="" # what went wrong beside the report's own errors
 
 # level_policy SEVERITY CONFIDENCE OUT: the gate policy for the given minimum levels, written to OUT.
 level_policy() {
@@ -27,8 +38,8 @@ level_policy() {
 }
 
 main() {
-  local -a targets args
-  local target raw err rc policy problems
+  local -a targets
+  local target policy config errors
   scan_begin bandit "$PROJECT_DIR"
   require_command bandit
   level_policy "$BANDIT_SEVERITY" "$BANDIT_CONFIDENCE" "$SCAN_WORK/policy.json"
@@ -40,27 +51,110 @@ main() {
     [[ -e "$PROJECT_DIR/$target" ]] ||
       scan_error "target '$target' does not exist in $PROJECT_DIR (set BANDIT_TARGETS to the project's code)"
   done
+  # bandit reads a symlinked file wherever it points: never outside the project.
+  target=$(links_out_of_tree "${targets[@]/#/$PROJECT_DIR/}")
+  [[ -z "$target" ]] ||
+    scan_error "symlinks in BANDIT_TARGETS point outside the project, and bandit would read through them: $target"
 
-  args=(-r -f json -q)
-  [[ -f "$PROJECT_DIR/pyproject.toml" ]] && args+=(-c pyproject.toml)
-  raw="$SCAN_WORK/bandit.json"
-  err="$SCAN_WORK/bandit.err"
-  rc=0
+  BANDIT_ARGS=(-f json -q)
+  config=""
+  if [[ -f "$PROJECT_DIR/pyproject.toml" ]]; then
+    BANDIT_ARGS+=(-c pyproject.toml)
+    config=pyproject.toml
+  fi
+  [[ "$BANDIT_JOBS" =~ ^[0-9]+$ ]] || scan_error "BANDIT_JOBS must be a number of processes, not '$BANDIT_JOBS'"
   cd "$PROJECT_DIR"
-  scan_run_tool "$raw" "$err" -- bandit "${args[@]}" -- "${targets[@]}" || rc=$?
+  cache_begin bandit
+  REPORT=""
+  PROBLEMS=""
+  cache_python && run_parallel "$config" "${targets[@]}"
+  [[ -n "$REPORT" ]] || run_plain "${targets[@]}"
+  keep_raw "$REPORT"
+  normalize normalize-bandit.jq "$REPORT" "$SCAN_WORK/findings.json"
+  errors=$(jq -r -f "$JQ_DIR/problems-bandit.jq" "$REPORT") || scan_error "could not read bandit's errors"
+  [[ -n "$PROBLEMS" && -n "$errors" ]] && PROBLEMS+="; "
+  scan_finish "$SCAN_WORK/findings.json" "$policy" "$PROBLEMS$errors"
+}
+
+# check_report RAW ERR RC OUT: a bandit report checked against its exit status RC and sanitized into OUT.
+# Sets PROBLEMS when bandit exited 1 (findings) without reporting any.
+check_report() {
+  local raw=$1 err=$2 rc=$3 out=$4
+  ((rc <= 128)) || scan_error "bandit was killed by signal $((rc - 128)): $(stderr_tail "$err")"
   # bandit exits 1 when it found issues and also when it broke: only its JSON tells which.
   ((rc == 0 || rc == 1)) || scan_error "bandit exited $rc: $(stderr_tail "$err")"
   require_json "$raw" "bandit's output (exit $rc: $(stderr_tail "$err"))"
-
-  run_jq "$SCAN_WORK/raw-sanitized.json" -f "$JQ_DIR/sanitize-bandit.jq" "$raw" ||
-    scan_error "bandit's output has an unexpected shape"
-  keep_raw "$SCAN_WORK/raw-sanitized.json"
-  normalize normalize-bandit.jq "$raw" "$SCAN_WORK/findings.json"
-  problems=$(jq -r -f "$JQ_DIR/problems-bandit.jq" "$raw") || scan_error "could not read bandit's errors"
-  if ((rc == 1)) && [[ -z "$problems" ]] && jq -e '.results == []' "$raw" >/dev/null; then
-    problems="bandit exited 1 without reporting a finding: $(stderr_tail "$err")"
+  run_jq "$out" -f "$JQ_DIR/sanitize-bandit.jq" "$raw" || scan_error "bandit's output has an unexpected shape"
+  if ((rc == 1)) && jq -e '.results == [] and .errors == []' "$raw" >/dev/null 2>&1; then
+    PROBLEMS="bandit exited 1 without reporting a finding: $(stderr_tail "$err")"
   fi
-  scan_finish "$SCAN_WORK/findings.json" "$policy" "$problems"
+  return 0
+}
+
+# run_plain TARGETS...: one `bandit -r` over the targets; its sanitized report in SCAN_WORK/raw-sanitized.json.
+run_plain() {
+  local raw="$SCAN_WORK/bandit.json" err="$SCAN_WORK/bandit.err" rc=0
+  [[ -n "$CACHE_NOTE" ]] || CACHE_NOTE="bandit ran once over the targets"
+  CACHE_DIR=""
+  scan_run_tool "$raw" "$err" -- bandit -r "${BANDIT_ARGS[@]}" -- "$@" || rc=$?
+  check_report "$raw" "$err" "$rc" "$SCAN_WORK/raw-sanitized.json"
+  REPORT="$SCAN_WORK/raw-sanitized.json"
+  cache_stats 0 null
+}
+
+# run_chunks COUNT: bandit on each of the plan's COUNT chunks, JOBS at a time (cache.py run-chunks), all under
+# SCAN_TIMEOUT; then each chunk's report checked. One chunk runs under scan_run_tool itself (which would name
+# python3, not bandit, in its errors if it ran cache.py).
+run_chunks() {
+  local chunks=$1 i rc=0 started=$SECONDS
+  local -a files
+  if ((chunks == 1)); then
+    mapfile -d '' files <"$SCAN_WORK/chunk-0.args"
+    scan_run_tool "$SCAN_WORK/chunk-0.json" "$SCAN_WORK/chunk-0.err" -- bandit "${BANDIT_ARGS[@]}" -- "${files[@]}" ||
+      rc=$?
+    printf '%s\n' "$rc" >"$SCAN_WORK/chunk-0.rc"
+  else
+    find_timeout
+    "$TIMEOUT_CMD" --kill-after=10 "$SCAN_TIMEOUT" python3 -S "$CACHE_PY" run-chunks --work "$SCAN_WORK" -- \
+      bandit "${BANDIT_ARGS[@]}" -- >"$SCAN_WORK/chunks.out" 2>"$SCAN_WORK/chunks.err" </dev/null &
+    SCAN_TOOL_PID=$!
+    wait "$SCAN_TOOL_PID" || rc=$?
+    SCAN_TOOL_PID=""
+    # As in scan_run_tool: 124 is a timeout, and so is 137 (KILL after TERM) once the time is up.
+    if ((rc == 124 || (rc == 137 && SECONDS - started >= SCAN_TIMEOUT))); then
+      scan_error "bandit did not finish within SCAN_TIMEOUT=${SCAN_TIMEOUT}s"
+    fi
+    ((rc == 0)) || scan_error "bandit's processes could not be run (exit $rc): $(stderr_tail "$SCAN_WORK/chunks.err")"
+  fi
+  for ((i = 0; i < chunks; i++)); do
+    rc=$(cat "$SCAN_WORK/chunk-$i.rc" 2>/dev/null) || scan_error "bandit process $i left no exit status"
+    check_report "$SCAN_WORK/chunk-$i.json" "$SCAN_WORK/chunk-$i.err" "$rc" "$SCAN_WORK/chunk-$i.sanitized.json"
+  done
+}
+
+# run_parallel CONFIG TARGETS...: the files bandit -r would scan, answered from the cache or scanned in
+# parallel chunks, merged into REPORT. Leaves REPORT empty when only the plain run is exact here.
+run_parallel() {
+  local config=$1 out="$SCAN_WORK/plan.out" rc=0 files hits todo chunks jobs
+  shift
+  cache_args bandit
+  cache_helper "$out" bandit-plan "${CACHE_ARGS[@]}" --tool-args "${BANDIT_ARGS[*]}" --config "$config" \
+    --jobs "$BANDIT_JOBS" -- "$@" || rc=$?
+  if ((rc == 3)); then
+    CACHE_NOTE="bandit ran once over the targets: $(head -n 1 "$out")"
+    return 0
+  fi
+  ((rc == 0)) || scan_error "the scan cache failed: $(stderr_tail "$out.err")"
+  read -r files hits todo chunks jobs <"$out" || scan_error "the scan cache gave no plan"
+  ((chunks == 0)) || run_chunks "$chunks"
+  rc=0
+  cache_helper "$SCAN_WORK/merge.out" bandit-merge --work "$SCAN_WORK" --tool-args "${BANDIT_ARGS[*]}" \
+    --config "$config" || rc=$?
+  ((rc != 2)) || scan_error "bandit's output has an unexpected shape: $(stderr_tail "$SCAN_WORK/merge.out.err")"
+  ((rc == 0)) || scan_error "the scan cache failed: $(stderr_tail "$SCAN_WORK/merge.out.err")"
+  log "$files file(s): $hits from the cache, $todo scanned by $chunks bandit process(es) ($jobs at a time)"
+  cache_stats_from_plan
+  REPORT="$SCAN_WORK/merged.json"
 }
 
 main "$@"

@@ -6,14 +6,22 @@
 # baseline itself and symlinks. The project's .secrets.baseline (when it has one) supplies detect-secrets'
 # settings and the audited false positives: a secret not in it, or audited there as a true secret, fails.
 # `# pragma: allowlist secret` is honoured by detect-secrets itself. No secret value is ever printed or kept.
+# Files whose content, baseline entries, detect-secrets version and settings are unchanged since an earlier run
+# are answered from the scan cache (SECURITY_CACHE, SECURITY_CACHE_DIR; scripts/lib/cache.sh): detect-secrets
+# scans the others, and the report is the one a scan of every file gives.
 # Exit: 0 pass, 1 findings, 2 the scan could not be completed.
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 source "${BASH_SOURCE[0]%/*}/lib/common.sh"
+# shellcheck source=scripts/lib/cache.sh
+source "${BASH_SOURCE[0]%/*}/lib/cache.sh"
 
 readonly BASELINE_NAME=.secrets.baseline
 readonly EXCLUDED_NAMES=(.env.sample uv.lock "$BASELINE_NAME")
 readonly UNWRITTEN=not-written-by-this-run
+# --no-verify: never send a found secret to its provider to check it (detect-secrets does by default, and then
+# drops the ones the provider calls invalid): results must not depend on the network, nor secrets leave.
+readonly SCAN_ARGS=(scan --no-verify)
 
 # list_files OUT: the NUL-separated files to scan, relative to the project (run from PROJECT_DIR).
 list_files() {
@@ -44,8 +52,35 @@ baseline_copy() {
     scan_error "the baseline $PROJECT_DIR/$BASELINE_NAME could not be read"
 }
 
+# cache_plan LIST COMMITTED: look the listed files up in the cache; the ones to scan in SCAN_WORK/todo, the
+# result's "cache" field set. Returns non-zero when the cache cannot be used here (CACHE_NOTE says why).
+cache_plan() {
+  local list=$1 committed=$2 out="$SCAN_WORK/plan.out" rc=0 files hits misses
+  cache_args detect-secrets
+  cache_helper "$out" ds-plan "${CACHE_ARGS[@]}" --tool-args "${SCAN_ARGS[*]}" --baseline "$committed" --list "$list" || rc=$?
+  if ((rc == 3)); then
+    CACHE_NOTE="not used: $(head -n 1 "$out")"
+    CACHE_DIR=""
+    return 1
+  fi
+  ((rc == 0)) || scan_error "the scan cache failed: $(stderr_tail "$out.err")"
+  read -r files hits misses <"$out" || scan_error "the scan cache gave no plan"
+  log "$files file(s): $hits from the cache, $misses scanned"
+  cache_stats_from_plan
+}
+
+# cache_merge RAW WORK_BASELINE COMMITTED: detect-secrets' report on the scanned files (RAW) and the cached
+# entries as one report, in SCAN_WORK/merged.json; the fresh entries stored.
+cache_merge() {
+  local raw=$1 work_baseline=$2 committed=$3 out="$SCAN_WORK/merge.out" rc=0
+  cache_helper "$out" ds-merge --work "$SCAN_WORK" --tool-args "${SCAN_ARGS[*]}" --baseline "$committed" --fresh "$raw" \
+    --work-baseline "$work_baseline" || rc=$?
+  ((rc != 2)) || scan_error "detect-secrets' output has an unexpected shape: $(stderr_tail "$out.err")"
+  ((rc == 0)) || scan_error "the scan cache failed: $(stderr_tail "$out.err")"
+}
+
 main() {
-  local list raw err rc committed
+  local list raw err rc committed baseline="" planned
   local -a files
   scan_begin detect-secrets "$PROJECT_DIR"
   require_command detect-secrets
@@ -54,32 +89,49 @@ main() {
 
   list="$SCAN_WORK/files"
   list_files "$list"
-  mapfile -d '' files <"$list"
   raw="$SCAN_WORK/detect-secrets.json"
   err="$SCAN_WORK/detect-secrets.err"
   committed="$SCAN_WORK/baseline-committed.json"
-  rc=0
   if [[ -e "$BASELINE_NAME" ]]; then
     baseline_copy "$raw"
     cp "$BASELINE_NAME" "$committed"
+    baseline=$committed
+  else
+    printf '{"results": {}}\n' >"$committed"
+  fi
+  planned=""
+  if [[ -s "$list" ]]; then
+    cache_begin detect-secrets
+    if [[ -n "$CACHE_DIR" ]] && cache_plan "$list" "$baseline"; then
+      list="$SCAN_WORK/todo"
+      planned=1
+    fi
+  fi
+  mapfile -d '' files <"$list"
+  [[ -n "$planned" ]] || cache_stats 0 "${#files[@]}"
+  rc=0
+  if [[ -n "$baseline" ]]; then
     if ((${#files[@]} > 0)); then
-      scan_run_tool /dev/null "$err" -- detect-secrets scan --baseline "$raw" -- "${files[@]}" || rc=$?
+      scan_run_tool /dev/null "$err" -- detect-secrets "${SCAN_ARGS[@]}" --baseline "$raw" -- "${files[@]}" || rc=$?
     else
       jq '.results = {}' "$raw" >"$raw.empty" && mv "$raw.empty" "$raw"
     fi
   else
-    printf '{"results": {}}\n' >"$committed"
     if ((${#files[@]} > 0)); then
-      scan_run_tool "$raw" "$err" -- detect-secrets scan -- "${files[@]}" || rc=$?
+      scan_run_tool "$raw" "$err" -- detect-secrets "${SCAN_ARGS[@]}" -- "${files[@]}" || rc=$?
     else
       printf '{"results": {}}\n' >"$raw"
     fi
   fi
   ((rc == 0)) || scan_error "detect-secrets exited $rc: $(stderr_tail "$err")"
   require_json "$raw" "detect-secrets' output"
-  if ((${#files[@]} > 0)) && [[ -e "$BASELINE_NAME" ]] &&
+  if ((${#files[@]} > 0)) && [[ -n "$baseline" ]] &&
     jq -e --arg mark "$UNWRITTEN" '.generated_at == $mark' "$raw" >/dev/null; then
     scan_error "detect-secrets exited 0 without writing its results"
+  fi
+  if [[ -n "$planned" ]]; then
+    cache_merge "$raw" "$raw" "$baseline"
+    raw="$SCAN_WORK/merged.json"
   fi
   keep_raw "$raw"
   normalize normalize-detect-secrets.jq "$raw" "$SCAN_WORK/findings.json" --slurpfile baseline "$committed"

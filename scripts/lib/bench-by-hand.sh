@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Summary: the benchmark's reference: pip-audit, bandit and detect-secrets run by hand, one after the other,
+# with the settings the gate uses (the same lock export, flags, targets, config, file list and baseline).
+# Usage: scripts/lib/bench-by-hand.sh PROJECT OUT   (env: BANDIT_TARGETS, PIP_AUDIT_OSV_URL)
+#
+# Writes OUT/pip-audit.json, OUT/bandit.json and OUT/detect-secrets.json, the tools' own reports.
+# Exit: 0 when every tool ran (findings or not), 2 when one could not.
+set -euo pipefail
+
+# fail MESSAGE: say what broke and exit 2.
+fail() {
+  printf 'bench-by-hand: %s\n' "$1" >&2
+  exit 2
+}
+
+# run_pip_audit OUT: the lock exported as scan-pip-audit.sh exports it, audited with its flags.
+run_pip_audit() {
+  local out=$1 rc=0
+  local -a service=()
+  UV_OFFLINE=1 uv export --frozen --format requirements-txt --all-groups --all-extras --no-emit-project \
+    --no-header --no-annotate --quiet >"$out/requirements.marked" || fail "uv export failed"
+  sed -E 's/^([A-Za-z0-9][^ ;]*==[^ ;]+) ; [^\\]*/\1 /' "$out/requirements.marked" >"$out/requirements.txt"
+  [[ -n "${PIP_AUDIT_OSV_URL:-}" ]] && service=(--vulnerability-service osv --osv-url "$PIP_AUDIT_OSV_URL")
+  pip-audit --strict --disable-pip --progress-spinner off --format json --desc on --aliases on --timeout 30 \
+    -r "$out/requirements.txt" --require-hashes "${service[@]}" --output "$out/pip-audit.json" || rc=$?
+  ((rc == 0 || rc == 1)) || fail "pip-audit exited $rc"
+}
+
+# run_bandit OUT: bandit -r over BANDIT_TARGETS with pyproject.toml's [tool.bandit].
+run_bandit() {
+  local out=$1 rc=0
+  local -a targets config=()
+  read -r -a targets <<<"${BANDIT_TARGETS:-apps config}"
+  [[ -f pyproject.toml ]] && config=(-c pyproject.toml)
+  bandit -r -f json -q "${config[@]}" -- "${targets[@]}" >"$out/bandit.json" || rc=$?
+  ((rc == 0 || rc == 1)) || fail "bandit exited $rc"
+}
+
+# run_detect_secrets OUT: detect-secrets over git's tracked and unignored files, less the gate's exclusions.
+run_detect_secrets() {
+  local out=$1 file
+  local -a files=() listed
+  mapfile -d '' listed < <(git ls-files -z --cached --others --exclude-standard --deduplicate)
+  for file in "${listed[@]}"; do
+    case "${file##*/}" in .env.sample | uv.lock | .secrets.baseline) continue ;; esac
+    [[ -f "$file" && ! -L "$file" ]] && files+=("$file")
+  done
+  if [[ -e .secrets.baseline ]]; then
+    cp .secrets.baseline "$out/detect-secrets.json"
+    detect-secrets scan --no-verify --baseline "$out/detect-secrets.json" -- "${files[@]}" || fail "detect-secrets failed"
+  else
+    detect-secrets scan --no-verify -- "${files[@]}" >"$out/detect-secrets.json" || fail "detect-secrets failed"
+  fi
+}
+
+main() {
+  local project=${1:?usage: bench-by-hand.sh PROJECT OUT} out=${2:?usage: bench-by-hand.sh PROJECT OUT}
+  mkdir -p "$out"
+  out=$(cd "$out" && pwd)
+  cd "$project"
+  run_pip_audit "$out"
+  run_bandit "$out"
+  run_detect_secrets "$out"
+}
+
+main "$@"

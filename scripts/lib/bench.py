@@ -1,0 +1,331 @@
+#!/usr/bin/env python3
+"""Summary: the benchmark behind `make bench` (scripts/bench.sh runs it with the locked tools on PATH).
+Usage: python3 scripts/lib/bench.py [--repeats N] [--corpus DIR] [--keep]
+
+Corpus: the Django source that `uv sync` installed in .venv, copied into a temporary git repository with this
+repository's pyproject.toml and uv.lock (so that pip-audit audits the same lock and bandit reads the same
+[tool.bandit]); every file is committed, so "all files" and "tracked files" are the same set.
+
+Runs, alternating, N times each: (a) the three tools by hand, one after the other, with the gate's settings
+(scripts/lib/bench-by-hand.sh); (b) the gate with an empty cache; (c) the gate again on the unchanged tree;
+(d) the gate after one Python file changed (a comment appended; the file is restored afterwards).
+pip-audit asks a local OSV server (tests/support/osv_server.py) in (a) and in the gate alike.
+Then the same on this repository itself, (a), (b) and (c), for the harness's own overhead.
+
+Measures wall time, CPU time (user + system of the run and every process it waited for, os.wait4) and max RSS
+(the largest single process of the run). Prints the medians, the ratios to (a) with the issue's targets, and
+whether each run's findings and raw reports are exactly (a)'s.
+Exit: 0 done (a target missed is printed, not failed: timings are noisy), 1 a run found something else than
+(a), 2 the benchmark could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests"))
+
+from support.osv_server import OsvServer  # noqa: E402
+
+SCANS = ("pip-audit", "bandit", "detect-secrets")
+EDITED = "utils/text.py"  # the file (d) changes, relative to the corpus
+TARGETS = {"b": 0.93, "c": 0.10, "d": 0.15}
+LABELS = {
+    "a": "(a) tools by hand, one after the other",
+    "b": "(b) gate, empty cache",
+    "c": "(c) gate again, tree unchanged",
+    "d": "(d) gate, one file changed",
+}
+
+
+class BenchError(Exception):
+    pass
+
+
+@dataclass
+class Sample:
+    wall: float
+    cpu: float
+    rss_mb: float
+    rc: int
+
+
+@dataclass
+class Variant:
+    key: str
+    samples: list[Sample] = field(default_factory=list)
+    mismatches: list[str] = field(default_factory=list)
+    cache: list[str] = field(default_factory=list)
+
+    def median(self, attr: str) -> float:
+        return statistics.median(getattr(s, attr) for s in self.samples)
+
+    def spread(self, attr: str) -> str:
+        values = [getattr(s, attr) for s in self.samples]
+        return f"{min(values):.1f}-{max(values):.1f}"
+
+
+def measure(cmd: list[str], env: dict[str, str], log: Path) -> Sample:
+    """Run cmd; its wall time, CPU time (with every process it waited for) and the largest process's RSS."""
+    with open(log, "wb") as out:
+        start = time.monotonic()
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.monotonic() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    rss = usage.ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
+    return Sample(wall, usage.ru_utime + usage.ru_stime, rss, proc.returncode)
+
+
+def jq(program: str, infile: Path, *args: str) -> Any:
+    proc = subprocess.run(["jq", "-L", str(REPO / "jq"), "-f", str(REPO / "jq" / program), *args, str(infile)],
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise BenchError(f"jq {program} on {infile}: {proc.stderr.strip()}")
+    return json.loads(proc.stdout)
+
+
+def finding_keys(findings: list[dict[str, Any]]) -> list[tuple]:
+    return sorted((f["id"], f["location"]["path"], f["location"]["line"] or 0, f["location"]["detail"] or "")
+                  for f in findings)
+
+
+def raw_view(scan: str, raw: Any) -> Any:
+    """A raw report without what differs between two runs of the same scan: the time, the temporary path of the
+    detect-secrets working baseline."""
+    raw = json.loads(json.dumps(raw))
+    if isinstance(raw, dict):
+        raw.pop("generated_at", None)
+        for item in raw.get("filters_used") or []:
+            if isinstance(item, dict) and item.get("path", "").endswith("is_baseline_file"):
+                item["filename"] = "<working copy>"
+    return raw
+
+
+@dataclass
+class Reference:
+    findings: dict[str, list[tuple]]
+    raws: dict[str, Any]
+
+
+def reference(project: Path, out: Path) -> Reference:
+    """(a)'s findings, normalized by the gate's own jq programs, and its raw reports as the gate keeps them."""
+    baseline = project / ".secrets.baseline"
+    committed = out / "baseline-committed.json"
+    committed.write_text(baseline.read_text() if baseline.exists() else '{"results": {}}')
+    findings = {
+        "pip-audit": finding_keys(jq("normalize-pip-audit.jq", out / "pip-audit.json", "--arg", "lockfile", "uv.lock")),
+        "bandit": finding_keys(jq("normalize-bandit.jq", out / "bandit.json")),
+        "detect-secrets": finding_keys(jq("normalize-detect-secrets.jq", out / "detect-secrets.json",
+                                          "--slurpfile", "baseline", str(committed))),
+    }
+    raws = {
+        "pip-audit": raw_view("pip-audit", json.loads((out / "pip-audit.json").read_text())),
+        "bandit": raw_view("bandit", jq("sanitize-bandit.jq", out / "bandit.json")),
+        "detect-secrets": raw_view("detect-secrets", json.loads((out / "detect-secrets.json").read_text())),
+    }
+    return Reference(findings, raws)
+
+
+def compare(ref: Reference, reports: Path) -> tuple[list[str], dict[str, Any]]:
+    """What differs between the gate's results in reports and the reference; the results' cache fields."""
+    differences, caches = [], {}
+    for scan in SCANS:
+        result = json.loads((reports / f"{scan}.json").read_text())
+        if result["status"] == "error":
+            differences.append(f"{scan}: error: {result['error']}")
+            continue
+        found = finding_keys(result["findings"] + result["below_threshold"] + result["suppressed"])
+        if found != ref.findings[scan]:
+            missing = sorted(set(ref.findings[scan]) - set(found))[:3]
+            extra = sorted(set(found) - set(ref.findings[scan]))[:3]
+            differences.append(f"{scan}: {len(found)} findings, by hand {len(ref.findings[scan])}; "
+                               f"missing {missing}, extra {extra}")
+        raw = raw_view(scan, json.loads((reports / f"{scan}.raw.json").read_text()))
+        if raw != ref.raws[scan]:
+            differences.append(f"{scan}: the raw report differs from the one by hand")
+        caches[scan] = result.get("cache")
+    return differences, caches
+
+
+def cache_text(caches: dict[str, Any]) -> str:
+    parts = []
+    for scan in ("bandit", "detect-secrets"):
+        c = caches.get(scan) or {}
+        if c.get("enabled"):
+            parts.append(f"{c['hits']}/{c['hits'] + c['misses']}")
+        else:
+            parts.append("off")
+    return ", ".join(parts)
+
+
+def git(cwd: Path, *args: str) -> None:
+    env = dict(os.environ, GIT_CONFIG_GLOBAL=os.devnull, GIT_CONFIG_NOSYSTEM="1")
+    subprocess.run(["git", "-c", "user.name=bench", "-c", "user.email=bench@example.invalid",
+                    "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false", "-c", "core.hooksPath=/dev/null",
+                    *args], cwd=cwd, env=env, check=True, capture_output=True)
+
+
+def make_corpus(dest: Path) -> tuple[Path, str]:
+    """The Django source of .venv as a git repository in dest; (path, a description)."""
+    found = sorted((REPO / ".venv" / "lib").glob("python3*/site-packages/django"))
+    if not found:
+        raise BenchError("no Django in .venv (run 'make setup')")
+    source = found[0]
+    version = next(iter(sorted(source.parent.glob("django-*.dist-info"))), None)
+    corpus = dest / "django"
+    shutil.copytree(source, corpus, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for name in ("pyproject.toml", "uv.lock"):
+        shutil.copy2(REPO / name, corpus / name)
+    git(corpus, "init", "-q")
+    git(corpus, "add", "-A")
+    git(corpus, "commit", "-q", "-m", "corpus")
+    files = [p for p in corpus.rglob("*") if p.is_file() and ".git" not in p.relative_to(corpus).parts]
+    python = sum(1 for p in files if p.suffix == ".py")
+    name = version.name.removesuffix(".dist-info").replace("-", " ") if version else "Django"
+    return corpus, f"{name} source: {len(files)} files, {python} Python"
+
+
+class Bench:
+    def __init__(self, work: Path, osv_url: str) -> None:
+        self.work = work
+        self.osv_url = osv_url
+        self.run_number = 0
+
+    def env(self, project: Path, reports: Path, cache: Path, targets: str | None) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("PIP_AUDIT_", "BANDIT_", "SECURITY_", "GITHUB_STEP_SUMMARY"))}
+        env.update(PROJECT_DIR=str(project), SECURITY_REPORT_DIR=str(reports), SECURITY_CACHE_DIR=str(cache),
+                   PIP_AUDIT_OSV_URL=self.osv_url)
+        if targets:
+            env["BANDIT_TARGETS"] = targets
+        return env
+
+    def by_hand(self, project: Path, targets: str | None) -> tuple[Sample, Reference]:
+        self.run_number += 1
+        out = self.work / f"run-{self.run_number}-a"
+        env = self.env(project, out, self.work / "unused-cache", targets)
+        sample = measure([str(REPO / "scripts" / "lib" / "bench-by-hand.sh"), str(project), str(out)], env,
+                         self.work / f"run-{self.run_number}-a.log")
+        if sample.rc != 0:
+            raise BenchError(f"the tools by hand failed (exit {sample.rc}): see {self.work}/run-{self.run_number}-a.log")
+        return sample, reference(project, out)
+
+    def gate(self, key: str, project: Path, cache: Path, targets: str | None) -> tuple[Sample, Path]:
+        self.run_number += 1
+        reports = self.work / f"run-{self.run_number}-{key}"
+        env = self.env(project, reports, cache, targets)
+        sample = measure([str(REPO / "scripts" / "run-gate.sh"), "security-code", *SCANS], env,
+                         self.work / f"run-{self.run_number}-{key}.log")
+        if sample.rc not in (0, 1):
+            raise BenchError(f"the gate could not complete (exit {sample.rc}): see {reports}")
+        return sample, reports
+
+
+def run_variants(bench: Bench, project: Path, targets: str | None, keys: str, repeats: int,
+                 edit: str | None) -> dict[str, Variant]:
+    variants = {k: Variant(k) for k in keys}
+    cache = bench.work / f"cache-{project.name}"
+    for rep in range(1, repeats + 1):
+        sample, ref = bench.by_hand(project, targets)
+        variants["a"].samples.append(sample)
+        for key in keys[1:]:
+            if key == "b":
+                shutil.rmtree(cache, ignore_errors=True)
+            original = None
+            if key == "d":
+                path = project / edit
+                original = path.read_bytes()
+                path.write_bytes(original + f"\n# benchmark edit {rep}\n".encode())
+            try:
+                sample, reports = bench.gate(key, project, cache, targets)
+            finally:
+                if original is not None:
+                    (project / edit).write_bytes(original)
+            differences, caches = compare(ref, reports)
+            variants[key].samples.append(sample)
+            variants[key].mismatches += [f"run {rep}: {d}" for d in differences]
+            variants[key].cache.append(cache_text(caches))
+        print(f"  repetition {rep}/{repeats}: " + ", ".join(
+            f"{k} {variants[k].samples[-1].wall:.1f}s" for k in keys), file=sys.stderr, flush=True)
+    return variants
+
+
+def print_table(title: str, variants: dict[str, Variant], targets: dict[str, float]) -> bool:
+    """The table of one corpus; True when every run found exactly what (a) found."""
+    a = variants["a"].median("wall")
+    print(title)
+    header = (f"{'':40} {'wall s (min-max)':>18} {'CPU s':>7} {'max RSS MB':>10} {'x (a)':>6} {'target':>7}"
+              f"  {'met':>3}  {'same as (a)':>11}  cache hits: bandit, detect-secrets")
+    print(header)
+    print("-" * len(header))
+    identical = True
+    for key, v in variants.items():
+        ratio = v.median("wall") / a
+        target = targets.get(key)
+        met = "-" if target is None else ("yes" if ratio <= target else "NO")
+        same = "reference" if key == "a" else ("yes" if not v.mismatches else "NO")
+        identical &= not v.mismatches
+        cache = " | ".join(sorted(set(v.cache))) if v.cache else "-"
+        print(f"{LABELS[key]:40} {v.median('wall'):7.1f} ({v.spread('wall'):>9}) {v.median('cpu'):7.1f} "
+              f"{v.median('rss_mb'):10.0f} {ratio:6.2f} {'<= %.2f' % target if target else '':>7}  {met:>3}  "
+              f"{same:>11}  {cache}")
+    for key, v in variants.items():
+        for m in v.mismatches:
+            print(f"  {key}: DIFFERS: {m}")
+    print()
+    return identical
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--repeats", type=int, default=int(os.environ.get("BENCH_REPEATS", "3")))
+    p.add_argument("--keep", action="store_true", help="keep the work directory (reports, logs, corpus)")
+    args = p.parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="security-bench."))
+    try:
+        corpus, description = make_corpus(work)
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        with OsvServer() as osv:
+            bench = Bench(work, osv.url)
+            print(f"make bench: {description}; {args.repeats} alternating runs of each; {cpus} CPUs", file=sys.stderr)
+            large = run_variants(bench, corpus, ".", "abcd", args.repeats, EDITED)
+            print("make bench: this repository", file=sys.stderr)
+            small = run_variants(bench, REPO, None, "abc", args.repeats, None)
+        print()
+        ok = print_table(f"{description} (BANDIT_TARGETS=.); {cpus} CPUs; median of {args.repeats} runs, "
+                         "alternating", large, TARGETS)
+        ok &= print_table(f"This repository ({REPO}), tools installed; median of {args.repeats} runs", small, {})
+        a = small["a"].median("wall")
+        for key in ("b", "c"):
+            overhead = small[key].median("wall") - a
+            print(f"harness overhead on this repository, {LABELS[key][4:]}: {overhead:+.2f} s wall "
+                  f"({small[key].median('cpu') - small['a'].median('cpu'):+.2f} s CPU) against the tools by hand "
+                  f"(target: under 1 s) {'met' if overhead < 1 else 'MISSED'}")
+        print("\nfindings and raw reports of every gate run: " + ("identical to the tools by hand" if ok
+              else "DIFFERENT from the tools by hand (see above)"))
+        return 0 if ok else 1
+    except (BenchError, subprocess.CalledProcessError, OSError) as e:
+        print(f"bench: error: {e}", file=sys.stderr)
+        return 2
+    finally:
+        if args.keep:
+            print(f"(work directory kept: {work})", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
