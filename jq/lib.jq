@@ -9,8 +9,13 @@ def severity_rank: {"UNKNOWN": 0, "LOW": 1, "MEDIUM": 2, "HIGH": 3, "CRITICAL": 
 # expect(cond; message): the input unchanged when cond holds, else an error carrying message.
 def expect(cond; message): if cond then . else error(message) end;
 
-# redact_quoted: a tool's message with every quoted literal replaced, so that no secret value is repeated.
-def redact_quoted: gsub("'[^']*'"; "'<redacted>'") | gsub("\"[^\"]*\""; "\"<redacted>\"");
+# redact_quoted: a tool's message with its quoted literals replaced, so that no secret value is repeated. Greedy,
+# from the first quote to the last: the value may itself hold quotes and line breaks.
+def redact_quoted: gsub("'[\\s\\S]*'"; "'<redacted>'") | gsub("\"[\\s\\S]*\""; "\"<redacted>\"");
+
+# one_line: text with its control characters escaped (line breaks as \n), for one line of a terminal or CI log: a
+# file name cannot start a line of its own there (a forged verdict, or a CI workflow command).
+def one_line: tostring | gsub("\n"; "\\n") | gsub("\r"; "\\r") | gsub("\t"; "\\t") | gsub("[[:cntrl:]]"; "?");
 
 # location(path; line; detail): a finding's location.
 def location(path; line; detail): {path: path, line: line, detail: detail};

@@ -8,6 +8,8 @@ include "lib";
 def key: [.filename, .type, .hashed_secret];
 
 expect(type == "object" and (.results | type) == "object"; "detect-secrets' report lacks its results")
+| expect((has("plugins_used") | not) or ((.plugins_used | type) == "array" and (.plugins_used | length) > 0);
+         "detect-secrets ran with no plugin (plugins_used of .secrets.baseline is empty), so it could find no secret")
 | ($baseline[0] | expect(type == "object" and (.results | type) == "object"; ".secrets.baseline lacks its results")
    | [.results[][]] | map({key: (key | tojson), value: .}) | from_entries) as $known
 | [.results[][]]

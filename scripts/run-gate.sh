@@ -13,15 +13,24 @@ GATE=""
 RUN_DIR=""
 declare -a SCANS=() PIDS=()
 
-# stop_scans SIGNAL: on an interruption, stop every running scan (each stops its tool), then exit non-zero.
+# stop_scans SIGNAL: on an interruption, stop every running scan (each stops its tool and leaves an "error"
+# result), turn the results of scans that had already passed into errors and remove the summaries: an
+# interrupted run says pass nowhere. Then exit non-zero.
 # shellcheck disable=SC2329 # invoked by the INT and TERM traps
 stop_scans() {
-  local pid
+  local pid scan
   trap - INT TERM
   for pid in "${PIDS[@]}"; do
     kill -TERM "$pid" 2>/dev/null || true
   done
   wait 2>/dev/null || true
+  rm -f -- "$SECURITY_REPORT_DIR/$GATE.md" "$SECURITY_REPORT_DIR/$GATE.sarif"
+  for scan in "${SCANS[@]}"; do
+    jq -e '.status == "pass"' "$SECURITY_REPORT_DIR/$scan.json" >/dev/null 2>&1 || continue
+    SCAN_NAME=$scan SCAN_TARGET=$PROJECT_DIR write_error_result \
+      "the $scan scan passed, but the $GATE run was interrupted by SIG$1 before every scan finished" ||
+      SCAN_NAME=$scan forget_result
+  done
   printf '%s: interrupted by SIG%s; no scan result of this run says pass\n' "$GATE" "$1" >&2
   rm -rf -- "$RUN_DIR"
   [[ "$1" == INT ]] && exit 130
@@ -42,18 +51,51 @@ lock_reports() {
   fi
 }
 
-# run_scans: start every scan in the background, its output to RUN_DIR/SCAN.log and its exit status to SCAN.rc.
-run_scans() {
-  local scan
+# clear_previous_results: before anything else can fail, replace each scan's result with an "error" placeholder
+# and remove the gate's summaries, so that no earlier run's "pass" can be read as this run's result.
+clear_previous_results() {
+  local scan unwritable=""
+  rm -f -- "$SECURITY_REPORT_DIR/$GATE.md" "$SECURITY_REPORT_DIR/$GATE.sarif"
   for scan in "${SCANS[@]}"; do
-    (
-      rc=0
-      "$GATE_ROOT/scripts/scan-$scan.sh" >"$RUN_DIR/$scan.log" 2>&1 || rc=$?
-      printf '%s\n' "$rc" >"$RUN_DIR/$scan.rc"
-    ) &
+    rm -f -- "$SECURITY_REPORT_DIR/$scan.raw.json"
+    SCAN_NAME=$scan SCAN_TARGET=$PROJECT_DIR \
+      write_error_result "the $scan scan did not complete (not started, interrupted or crashed)" ||
+      { SCAN_NAME=$scan forget_result; unwritable=1; }
+  done
+  SCAN_NAME=""
+  if [[ -n "$unwritable" ]]; then
+    printf '%s: error: cannot write to the report directory %s (full or read-only)\n' "$GATE" "$SECURITY_REPORT_DIR" >&2
+    rm -rf -- "$RUN_DIR"
+    exit "$EXIT_ERROR"
+  fi
+}
+
+# check_jq: stop with every scan's result saying why, unless jq can run the gate's programs.
+check_jq() {
+  local problem scan
+  problem=$(jq_problem)
+  [[ -n "$problem" ]] || return 0
+  for scan in "${SCANS[@]}"; do
+    SCAN_NAME=$scan SCAN_TARGET=$PROJECT_DIR write_error_result "$scan could not be completed: $problem" || true
+  done
+  printf '%s: error: %s\n' "$GATE" "$problem" >&2
+  rm -rf -- "$RUN_DIR"
+  exit "$EXIT_ERROR"
+}
+
+# run_scans: start every scan in the background, its output to RUN_DIR/SCAN.log and its exit status to SCAN.rc.
+# The scan scripts are this shell's own children, so that stop_scans' TERM reaches them (and so their tools).
+run_scans() {
+  local scan i rc
+  for scan in "${SCANS[@]}"; do
+    "$GATE_ROOT/scripts/scan-$scan.sh" >"$RUN_DIR/$scan.log" 2>&1 &
     PIDS+=($!)
   done
-  wait
+  for i in "${!SCANS[@]}"; do
+    rc=0
+    wait "${PIDS[i]}" || rc=$?
+    printf '%s\n' "$rc" >"$RUN_DIR/${SCANS[i]}.rc"
+  done
 }
 
 # scan_exit SCAN: the scan's exit status, cross-checked with the status in its result file: they must agree,
@@ -94,8 +136,8 @@ write_summaries() {
     results+=("$SECURITY_REPORT_DIR/$scan.json")
   done
   md="$RUN_DIR/summary.md"
-  if jq -r -s -L "$JQ_DIR" --arg gate "$GATE" -f "$JQ_DIR/summary.jq" "${results[@]}" >"$md"; then
-    publish "$md" "$SECURITY_REPORT_DIR/$GATE.md"
+  if jq -r -s -L "$JQ_DIR" --arg gate "$GATE" -f "$JQ_DIR/summary.jq" "${results[@]}" >"$md" &&
+    publish "$md" "$SECURITY_REPORT_DIR/$GATE.md"; then
     if [[ -n "${GITHUB_STEP_SUMMARY:-}" ]]; then
       cat "$md" >>"$GITHUB_STEP_SUMMARY" || printf '%s: could not append to GITHUB_STEP_SUMMARY\n' "$GATE" >&2
     fi
@@ -108,7 +150,10 @@ write_summaries() {
       printf '%s: error: could not write the SARIF file\n' "$GATE" >&2
       return 1
     fi
-    publish "$RUN_DIR/gate.sarif" "$SECURITY_REPORT_DIR/$GATE.sarif"
+    publish "$RUN_DIR/gate.sarif" "$SECURITY_REPORT_DIR/$GATE.sarif" || {
+      printf '%s: error: could not write the SARIF file to %s\n' "$GATE" "$SECURITY_REPORT_DIR" >&2
+      return 1
+    }
   fi
 }
 
@@ -118,11 +163,12 @@ main() {
   shift
   SCANS=("$@")
   ((${#SCANS[@]} > 0)) || { printf 'usage: run-gate.sh GATE SCAN...\n' >&2; exit "$EXIT_ERROR"; }
-  command -v jq >/dev/null 2>&1 || { printf '%s: error: jq is required and was not found on PATH\n' "$GATE" >&2; exit "$EXIT_ERROR"; }
   lock_reports
   RUN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/$GATE.XXXXXX")
   trap 'stop_scans INT' INT
   trap 'stop_scans TERM' TERM
+  clear_previous_results
+  check_jq
   printf '%s: running %s on %s\n' "$GATE" "${SCANS[*]}" "$PROJECT_DIR"
   run_scans
   for scan in "${SCANS[@]}"; do

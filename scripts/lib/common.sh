@@ -13,6 +13,7 @@ readonly GATE_ROOT
 readonly JQ_DIR="$GATE_ROOT/jq"
 readonly RESULT_SCHEMA_VERSION=1
 readonly EXIT_PASS=0 EXIT_FAIL=1 EXIT_ERROR=2
+readonly JQ_MIN_VERSION=1.6 # jq/*.jq use IN(), which jq 1.5 lacks
 
 [[ -n "${SECURITY_DEBUG:-}" ]] && set -x
 
@@ -50,11 +51,15 @@ now_utc() {
 }
 
 # publish FILE DEST: move FILE onto DEST atomically (same directory), so readers never see half a result.
+# Returns non-zero, DEST untouched, when the copy cannot be written (the disk is full or read-only).
 publish() {
   local tmp
-  tmp=$(mktemp "$(dirname "$2")/.$(basename "$2").XXXXXX")
-  cat "$1" >"$tmp"
-  mv -f "$tmp" "$2"
+  tmp=$(mktemp "$(dirname "$2")/.$(basename "$2").XXXXXX") || return 1
+  if cat "$1" >"$tmp" && mv -f "$tmp" "$2"; then
+    return 0
+  fi
+  rm -f -- "$tmp"
+  return 1
 }
 
 # result_path: where this scan's result lives.
@@ -62,17 +67,45 @@ result_path() {
   printf '%s/%s.json' "$SECURITY_REPORT_DIR" "$SCAN_NAME"
 }
 
-# write_error_result MESSAGE: publish a result with status "error", built without jq.
+# write_error_result MESSAGE: publish a result of SCAN_NAME with status "error", built without jq (and without
+# SCAN_WORK: run-gate.sh uses it too). Returns non-zero when it cannot be written.
 write_error_result() {
-  local msg=$1 file
-  file="$SCAN_WORK/error-result.json"
-  printf '{"schema_version":%s,"scan":%s,"status":"error","error":%s,"target":%s,"policy":null,' \
-    "$RESULT_SCHEMA_VERSION" "$(json_string "$SCAN_NAME")" "$(json_string "$msg")" \
-    "$(json_string "$SCAN_TARGET")" >"$file"
-  printf '"findings":[],"below_threshold":[],"suppressed":[],"expired_suppressions":[],' >>"$file"
-  printf '"counts":{"findings":0,"below_threshold":0,"suppressed":0},"finished_at":%s}\n' \
-    "$(json_string "$(now_utc)")" >>"$file"
-  publish "$file" "$(result_path)"
+  local msg=$1 tmp
+  tmp=$(mktemp "$SECURITY_REPORT_DIR/.$SCAN_NAME.json.XXXXXX") || return 1
+  if printf '{"schema_version":%s,"scan":%s,"status":"error","error":%s,"target":%s,"policy":null,%s%s%s}\n' \
+    "$RESULT_SCHEMA_VERSION" "$(json_string "$SCAN_NAME")" "$(json_string "$msg")" "$(json_string "$SCAN_TARGET")" \
+    '"findings":[],"below_threshold":[],"suppressed":[],"expired_suppressions":[],' \
+    '"counts":{"findings":0,"below_threshold":0,"suppressed":0},' "\"finished_at\":$(json_string "$(now_utc)")" >"$tmp" &&
+    mv -f "$tmp" "$(result_path)"; then
+    return 0
+  fi
+  rm -f -- "$tmp"
+  return 1
+}
+
+# forget_result: remove SCAN_NAME's result and raw output, for when not even an "error" result can be written.
+forget_result() {
+  rm -f -- "$(result_path)" "$SECURITY_REPORT_DIR/$SCAN_NAME.raw.json"
+}
+
+# jq_problem: why the jq on PATH cannot run the gate's programs (missing, or older than JQ_MIN_VERSION), as one
+# line; nothing when it can. Checked up front, so an old jq is named instead of failing obscurely later.
+jq_problem() {
+  local version
+  if ! command -v jq >/dev/null 2>&1; then
+    printf 'jq was not found on PATH (the gate needs jq %s or later)\n' "$JQ_MIN_VERSION"
+    return 0
+  fi
+  version=$(jq --version 2>/dev/null) || version=""
+  if [[ "$version" =~ ^jq-([0-9]+)\.([0-9]+) ]]; then
+    if ((BASH_REMATCH[1] < 1 || (BASH_REMATCH[1] == 1 && BASH_REMATCH[2] < 6))); then
+      printf 'jq %s is too old: the gate needs jq %s or later\n' "${version#jq-}" "$JQ_MIN_VERSION"
+    fi
+  elif ! jq -n -e '1 | IN(1)' >/dev/null 2>&1; then
+    printf "jq (version '%s') cannot run the gate's programs: the gate needs jq %s or later\n" \
+      "$version" "$JQ_MIN_VERSION"
+  fi
+  return 0
 }
 
 # on_signal SIGNAL: stop the running tool, leave the "error" placeholder in place, exit non-zero.
@@ -83,6 +116,7 @@ on_signal() {
     wait "$SCAN_TOOL_PID" 2>/dev/null || true
   fi
   trap - EXIT
+  write_error_result "the $SCAN_NAME scan was interrupted by SIG$sig before it finished" 2>/dev/null || true
   log "interrupted by SIG$sig: no result for this run"
   cleanup_work
   [[ "$sig" == INT ]] && exit 130
@@ -117,22 +151,55 @@ scan_begin() {
   trap 'on_signal INT' INT
   trap 'on_signal TERM' TERM
   if ! write_error_result "the $SCAN_NAME scan did not complete (still running, interrupted or crashed)"; then
-    log "error: cannot write to the report directory $SECURITY_REPORT_DIR"
+    forget_result
+    log "error: cannot write to the report directory $SECURITY_REPORT_DIR (full or read-only): no result for this run"
     trap - EXIT
     cleanup_work
     exit "$EXIT_ERROR"
   fi
   rm -f -- "$SECURITY_REPORT_DIR/$SCAN_NAME.raw.json"
+  local problem
+  problem=$(jq_problem)
+  [[ -z "$problem" ]] || scan_error "$problem"
+  [[ "$SCAN_TIMEOUT" =~ ^[1-9][0-9]*$ ]] ||
+    scan_error "SCAN_TIMEOUT must be a whole number of seconds above 0, not '$SCAN_TIMEOUT'"
 }
 
 # scan_error MESSAGE: publish an "error" result and exit 2.
 scan_error() {
   local msg="$SCAN_NAME could not be completed: $1"
   trap - EXIT
-  write_error_result "$msg" || log "error: could not write the result file either"
-  report_result "$(result_path)" || printf '%s: ERROR\n  %s\n' "$SCAN_NAME" "$msg"
+  if write_error_result "$msg"; then
+    report_result "$(result_path)" && { cleanup_work; exit "$EXIT_ERROR"; }
+  else
+    log "error: could not write the result file either"
+  fi
+  printf '%s: ERROR - %s\n' "$SCAN_NAME" "$(printf '%s' "$msg" | tr '\000-\037' ' ')"
   cleanup_work
   exit "$EXIT_ERROR"
+}
+
+# links_out_of_tree PATH...: the symlinks among and under PATHs (absolute, in PROJECT_DIR) through which a
+# tool would read outside the project, as "LINK -> TARGET, ..." (at most 5); nothing when there are none.
+# Links to directories under a PATH are left out: tools that walk a tree (os.walk) do not follow them.
+links_out_of_tree() {
+  local root path link resolved
+  local -a found=()
+  root=$(realpath -- "$PROJECT_DIR")
+  for path in "$@"; do
+    resolved=$(realpath -m -- "$path")
+    [[ "$resolved" == "$root" || "$resolved" == "$root"/* ]] || found+=("${path#"$PROJECT_DIR"/} -> $resolved")
+  done
+  while IFS= read -r -d '' link; do
+    [[ -d "$link" ]] && continue
+    resolved=$(realpath -m -- "$link")
+    [[ "$resolved" == "$root"/* ]] || found+=("${link#"$PROJECT_DIR"/} -> $resolved")
+  done < <(find "$@" -mindepth 1 -type l -print0 2>/dev/null)
+  ((${#found[@]} == 0)) && return 0
+  printf '%s' "${found[0]}"
+  ((${#found[@]} == 1)) || printf ', %s' "${found[@]:1:4}"
+  ((${#found[@]} <= 5)) || printf ' and %s more' "$((${#found[@]} - 5))"
+  printf '\n'
 }
 
 # require_command NAME: error out when NAME is not on PATH.
@@ -164,15 +231,18 @@ stderr_tail() {
 # scan_run_tool OUT ERR -- CMD...: run CMD under SCAN_TIMEOUT with stdout to OUT and stderr to ERR.
 # Returns the tool's exit status; a timeout or a death by signal is a scan error (exits 2).
 scan_run_tool() {
-  local out=$1 err=$2 rc
+  local out=$1 err=$2 rc started
   shift 3
   find_timeout
+  started=$SECONDS
   "$TIMEOUT_CMD" --kill-after=10 "$SCAN_TIMEOUT" "$@" >"$out" 2>"$err" </dev/null &
   SCAN_TOOL_PID=$!
   rc=0
   wait "$SCAN_TOOL_PID" || rc=$?
   SCAN_TOOL_PID=""
-  if ((rc == 124 || rc == 137)); then
+  # timeout exits 124 when the tool stopped at its TERM, 137 when it needed a KILL; 137 before the time was up
+  # is a tool killed by someone else (the OOM killer, say).
+  if ((rc == 124 || (rc == 137 && SECONDS - started >= SCAN_TIMEOUT))); then
     scan_error "$1 did not finish within SCAN_TIMEOUT=${SCAN_TIMEOUT}s"
   fi
   if ((rc > 128)); then
@@ -191,7 +261,9 @@ run_jq() {
 # require_json FILE WHAT: error out unless FILE holds exactly one JSON value.
 require_json() {
   local file=$1 what=$2
-  [[ -s "$file" ]] || scan_error "$what is empty or missing"
+  if [[ ! -s "$file" ]] || ! grep -q '[^[:space:]]' "$file" 2>/dev/null; then
+    scan_error "$what is empty or missing"
+  fi
   jq -e -n '[inputs] | length == 1' "$file" >/dev/null 2>&1 ||
     scan_error "$what is not valid JSON (truncated or garbage)"
 }
@@ -240,9 +312,20 @@ scan_finish() {
     --arg finished_at "$(now_utc)" --arg error "$problem" --argjson schema_version "$RESULT_SCHEMA_VERSION" \
     --argjson policy "$policy" --slurpfile findings "$findings" --slurpfile suppressions "$supp" 2>"$err" ||
     scan_error "applying the gate failed: $(jq_error_text "$err")"
+  # Optional fields a scan adds to its result (a JSON object in SCAN_RESULT_EXTRA, e.g. its cache statistics).
+  if [[ -n "${SCAN_RESULT_EXTRA:-}" ]]; then
+    if ! jq --argjson extra "$SCAN_RESULT_EXTRA" '. + $extra' "$result" >"$result.extra" 2>"$err" ||
+      ! mv -f "$result.extra" "$result"; then
+      scan_error "adding $SCAN_RESULT_EXTRA to the result failed: $(jq_error_text "$err")"
+    fi
+  fi
   status=$(jq -r '.status' "$result") || scan_error "the gate wrote no status"
   trap - EXIT
-  publish "$result" "$(result_path)"
+  if ! publish "$result" "$(result_path)"; then
+    log "error: cannot write the result to the report directory $SECURITY_REPORT_DIR (full or read-only)"
+    cleanup_work
+    exit "$EXIT_ERROR"
+  fi
   report_result "$(result_path)"
   cleanup_work
   case "$status" in
@@ -254,7 +337,8 @@ scan_finish() {
 
 # keep_raw FILE: keep the tool's (sanitized) raw output beside the result.
 keep_raw() {
-  publish "$1" "$SECURITY_REPORT_DIR/$SCAN_NAME.raw.json"
+  publish "$1" "$SECURITY_REPORT_DIR/$SCAN_NAME.raw.json" ||
+    scan_error "cannot write $SCAN_NAME.raw.json to the report directory $SECURITY_REPORT_DIR (full or read-only)"
 }
 
 # report_result RESULT: print the scan's verdict and findings for a terminal.

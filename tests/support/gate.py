@@ -110,7 +110,8 @@ def path_without(folder: Path, *missing: str) -> str:
     """A PATH of symlinks to everything the gate uses except the named tools."""
     folder.mkdir(parents=True, exist_ok=True)
     wanted = ["bash", "env", "jq", "git", "timeout", "mktemp", "date", "cat", "mv", "rm", "mkdir", "tr", "sed",
-              "tail", "head", "cut", "grep", "dirname", "basename", "sort", "flock", "uv", *CODE_SCANS, "trivy"]
+              "tail", "head", "cut", "grep", "dirname", "basename", "sort", "flock", "find", "realpath", "uv",
+              *CODE_SCANS, "trivy"]
     search = tool_path()
     for name in wanted:
         if name in missing:
