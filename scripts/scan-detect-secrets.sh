@@ -44,6 +44,17 @@ list_files() {
   return 0
 }
 
+# unscannable LIST BASELINE OUT: in OUT, a message naming the listed files detect-secrets would skip without a
+# word (unreadable, or text that is not UTF-8), or nothing when it can read them all.
+unscannable() {
+  local list=$1 baseline=$2 out=$3 python listing="$SCAN_WORK/unscannable.json"
+  python=$(python_of detect-secrets) || python=python3
+  "$python" "$GATE_ROOT/scripts/lib/unscannable.py" "$list" ${baseline:+"$baseline"} >"$listing" 2>"$listing.err" ||
+    scan_error "could not check which files detect-secrets can read: $(stderr_tail "$listing.err")"
+  jq -r -f "$JQ_DIR/problems-detect-secrets.jq" "$listing" >"$out" ||
+    scan_error "could not read the list of files detect-secrets cannot read"
+}
+
 # baseline_copy OUT: a working copy of the project's baseline, marked so a run that did not rewrite it shows.
 baseline_copy() {
   local out=$1
@@ -99,6 +110,7 @@ main() {
   else
     printf '{"results": {}}\n' >"$committed"
   fi
+  unscannable "$list" "$baseline" "$SCAN_WORK/problems"
   planned=""
   if [[ -s "$list" ]]; then
     cache_begin detect-secrets
@@ -135,7 +147,8 @@ main() {
   fi
   keep_raw "$raw"
   normalize normalize-detect-secrets.jq "$raw" "$SCAN_WORK/findings.json" --slurpfile baseline "$committed"
-  scan_finish "$SCAN_WORK/findings.json" '{"fail_on": ["CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"], "min_confidence": null, "count_unfixed": true}'
+  scan_finish "$SCAN_WORK/findings.json" '{"fail_on": ["CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"], "min_confidence": null, "count_unfixed": true}' \
+    "$(cat "$SCAN_WORK/problems")"
 }
 
 main "$@"

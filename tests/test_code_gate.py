@@ -462,3 +462,17 @@ def test_gate_reports_exactly_what_the_tools_report_by_hand(tmp_path, reports, o
                    capture_output=True, check=False)
     by_hand = sorted((v["id"], d["name"]) for d in json.loads(audit.read_text())["dependencies"] for v in d["vulns"])
     assert sorted((f["id"], f["package"]["name"]) for f in run.result("pip-audit")["findings"]) == by_hand and by_hand
+
+
+def test_text_detect_secrets_cannot_decode_is_an_error_not_a_silent_skip(tmp_path, reports, osv):
+    """detect-secrets skips a file that is not UTF-8 without a word: the gate names it instead of passing."""
+    project = make_project(tmp_path / "p", commit=False)
+    (project / "config" / "legacy.py").write_bytes(f"# caf\xe9\nKEY = '{AWS_KEY}'\n".encode("latin-1"))
+    (project / "config" / "logo.bin").write_bytes(b"\x89PNG\x00\xff\xfe binary")  # a NUL byte: binary, skipped
+    git_commit_all(project)
+    run = gate(project, reports, osv)
+    result = run.result("detect-secrets")
+    assert run.rc == 2 and result["status"] == "error", run.output
+    assert "config/legacy.py is text but not UTF-8" in result["error"]
+    assert "logo.bin" not in result["error"]
+    assert AWS_KEY not in run.output and AWS_KEY not in run.everything_written()
