@@ -50,20 +50,9 @@ def make_project(root: Path, extra: dict[str, str] | None = None, *, commit: boo
     return root
 
 
-@pytest.fixture(scope="module")
-def osv():
-    with OsvServer() as server:
-        yield server
-
-
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     return make_project(tmp_path / "project")
-
-
-@pytest.fixture
-def reports(tmp_path: Path) -> Path:
-    return tmp_path / "reports"
 
 
 def gate(project: Path, reports: Path, osv: OsvServer, **kwargs):

@@ -8,7 +8,6 @@ made to: a crash, a hang, output of the wrong shape; the service and trivy DB fa
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import stat
@@ -36,11 +35,6 @@ def project(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def baselined_project(tmp_path_factory) -> Path:
     return clean_project(tmp_path_factory.mktemp("faults") / "project", baseline=True)
-
-
-@pytest.fixture
-def reports(tmp_path: Path) -> Path:
-    return tmp_path / "reports"
 
 
 def isolated(tmp_path: Path, **env: str) -> dict[str, str]:

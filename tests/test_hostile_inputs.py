@@ -35,17 +35,6 @@ CLEAN = {
 }
 
 
-@pytest.fixture(scope="module")
-def osv():
-    with OsvServer() as server:
-        yield server
-
-
-@pytest.fixture
-def reports(tmp_path: Path) -> Path:
-    return tmp_path / "reports"
-
-
 def project(root: Path, files: dict[str, str | bytes] | None = None, *, commit: bool = True) -> Path:
     write_tree(root, {**CLEAN, **(files or {})})
     write_uv_project(root, [("django", "5.2.19")])

@@ -33,11 +33,6 @@ def project(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def reports(tmp_path: Path) -> Path:
-    return tmp_path / "reports"
-
-
-@pytest.fixture
 def slow_scanners(tmp_path: Path) -> Path:
     """Stand-ins for the three code scanners that take SLOW_SECONDS, then pass."""
     folder = tmp_path / "bin"

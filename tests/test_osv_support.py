@@ -104,12 +104,6 @@ def query(name: str, version: str, ecosystem: str = "PyPI") -> dict[str, Any]:
     return {"package": {"name": name, "ecosystem": ecosystem}, "version": version}
 
 
-@pytest.fixture(scope="module")
-def osv() -> Any:
-    with OsvServer() as srv:
-        yield srv
-
-
 @pytest.mark.parametrize(
     ("name", "version", "ids"),
     [
