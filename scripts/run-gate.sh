@@ -18,7 +18,7 @@ declare -a SCANS=() PIDS=()
 # interrupted run says pass nowhere. Then exit non-zero.
 # shellcheck disable=SC2329 # invoked by the INT and TERM traps
 stop_scans() {
-  local pid scan
+  local pid scan status message
   trap - INT TERM
   for pid in "${PIDS[@]}"; do
     kill -TERM "$pid" 2>/dev/null || true
@@ -26,10 +26,17 @@ stop_scans() {
   wait 2>/dev/null || true
   rm -f -- "$SECURITY_REPORT_DIR/$GATE.md" "$SECURITY_REPORT_DIR/$GATE.sarif"
   for scan in "${SCANS[@]}"; do
-    jq -e '.status == "pass"' "$SECURITY_REPORT_DIR/$scan.json" >/dev/null 2>&1 || continue
-    SCAN_NAME=$scan SCAN_TARGET=$PROJECT_DIR write_error_result \
-      "the $scan scan passed, but the $GATE run was interrupted by SIG$1 before every scan finished" ||
-      SCAN_NAME=$scan forget_result
+    status=$(jq -r '.status' "$SECURITY_REPORT_DIR/$scan.json" 2>/dev/null) || status=unreadable
+    case "$status" in
+      fail) continue ;; # its findings are real, interrupted or not
+      pass) message="the $scan scan passed, but the $GATE run was interrupted by SIG$1 before every scan finished" ;;
+      *)
+        message=$(jq -r '.error // "no message"' "$SECURITY_REPORT_DIR/$scan.json" 2>/dev/null) || message="no result"
+        [[ "$message" == *"interrupted by SIG"* ]] && continue
+        message="the $GATE run was interrupted by SIG$1 while $scan ran (it reported: $message)"
+        ;;
+    esac
+    SCAN_NAME=$scan SCAN_TARGET=$PROJECT_DIR write_error_result "$message" || SCAN_NAME=$scan forget_result
   done
   printf '%s: interrupted by SIG%s; no scan result of this run says pass\n' "$GATE" "$1" >&2
   rm -rf -- "$RUN_DIR"

@@ -67,7 +67,10 @@ main() {
   cache_begin bandit
   REPORT=""
   PROBLEMS=""
-  cache_python && run_parallel "$config" "${targets[@]}"
+  # Not `cache_python && run_parallel`: set -e would be off inside run_parallel.
+  if cache_python; then
+    run_parallel "$config" "${targets[@]}"
+  fi
   [[ -n "$REPORT" ]] || run_plain "${targets[@]}"
   keep_raw "$REPORT"
   normalize normalize-bandit.jq "$REPORT" "$SCAN_WORK/findings.json"
