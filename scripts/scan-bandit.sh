@@ -106,10 +106,9 @@ run_plain() {
 }
 
 # run_chunks COUNT: bandit on each of the plan's COUNT chunks, JOBS at a time (cache.py run-chunks), all under
-# SCAN_TIMEOUT; then each chunk's report checked. One chunk runs under scan_run_tool itself (which would name
-# python3, not bandit, in its errors if it ran cache.py).
+# SCAN_TIMEOUT; then each chunk's report checked. A single chunk runs bandit directly.
 run_chunks() {
-  local chunks=$1 i rc=0 started=$SECONDS
+  local chunks=$1 i rc=0
   local -a files
   if ((chunks == 1)); then
     mapfile -d '' files <"$SCAN_WORK/chunk-0.args"
@@ -117,16 +116,8 @@ run_chunks() {
       rc=$?
     printf '%s\n' "$rc" >"$SCAN_WORK/chunk-0.rc"
   else
-    find_timeout
-    "$TIMEOUT_CMD" --kill-after=10 "$SCAN_TIMEOUT" python3 -S "$CACHE_PY" run-chunks --work "$SCAN_WORK" -- \
-      bandit "${BANDIT_ARGS[@]}" -- >"$SCAN_WORK/chunks.out" 2>"$SCAN_WORK/chunks.err" </dev/null &
-    SCAN_TOOL_PID=$!
-    wait "$SCAN_TOOL_PID" || rc=$?
-    SCAN_TOOL_PID=""
-    # As in scan_run_tool: 124 is a timeout, and so is 137 (KILL after TERM) once the time is up.
-    if ((rc == 124 || (rc == 137 && SECONDS - started >= SCAN_TIMEOUT))); then
-      scan_error "bandit did not finish within SCAN_TIMEOUT=${SCAN_TIMEOUT}s"
-    fi
+    scan_run_tool "$SCAN_WORK/chunks.out" "$SCAN_WORK/chunks.err" --name bandit -- \
+      python3 -S "$CACHE_PY" run-chunks --work "$SCAN_WORK" -- bandit "${BANDIT_ARGS[@]}" -- || rc=$?
     ((rc == 0)) || scan_error "bandit's processes could not be run (exit $rc): $(stderr_tail "$SCAN_WORK/chunks.err")"
   fi
   for ((i = 0; i < chunks; i++)); do

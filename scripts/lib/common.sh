@@ -3,7 +3,7 @@
 #
 # A scan script sources this file, then calls, in order:
 #   scan_begin NAME              claim reports/security/NAME.json (an "error" placeholder until the scan ends)
-#   scan_run_tool RAW -- CMD...  run the tool under SCAN_TIMEOUT, its stdout to RAW
+#   scan_run_tool OUT ERR -- CMD...  run the tool under SCAN_TIMEOUT, its stdout to OUT
 #   scan_finish FINDINGS POLICY  gate the normalized findings and publish the result, then exit 0/1/2
 # or scan_error MESSAGE at any point (publishes an "error" result, exits 2).
 # Exit contract: 0 pass, 1 findings at or over the threshold, 2 the scan could not be completed.
@@ -228,11 +228,18 @@ stderr_tail() {
   printf '%s' "$lines" | tr -s '\n\t' '  ' | cut -c1-600
 }
 
-# scan_run_tool OUT ERR -- CMD...: run CMD under SCAN_TIMEOUT with stdout to OUT and stderr to ERR.
-# Returns the tool's exit status; a timeout or a death by signal is a scan error (exits 2).
+# scan_run_tool OUT ERR [--name NAME] -- CMD...: run CMD under SCAN_TIMEOUT with stdout to OUT and stderr to
+# ERR. Returns the tool's exit status; a timeout or a death by signal is a scan error (exits 2) naming NAME
+# (default: CMD's own name; a helper that runs the tool for us passes the tool's name).
 scan_run_tool() {
-  local out=$1 err=$2 rc started
-  shift 3
+  local out=$1 err=$2 name="" rc started
+  shift 2
+  if [[ "$1" == --name ]]; then
+    name=$2
+    shift 2
+  fi
+  shift
+  name=${name:-$1}
   find_timeout
   started=$SECONDS
   "$TIMEOUT_CMD" --kill-after=10 "$SCAN_TIMEOUT" "$@" >"$out" 2>"$err" </dev/null &
@@ -243,10 +250,10 @@ scan_run_tool() {
   # timeout exits 124 when the tool stopped at its TERM, 137 when it needed a KILL; 137 before the time was up
   # is a tool killed by someone else (the OOM killer, say).
   if ((rc == 124 || (rc == 137 && SECONDS - started >= SCAN_TIMEOUT))); then
-    scan_error "$1 did not finish within SCAN_TIMEOUT=${SCAN_TIMEOUT}s"
+    scan_error "$name did not finish within SCAN_TIMEOUT=${SCAN_TIMEOUT}s"
   fi
   if ((rc > 128)); then
-    scan_error "$1 was killed by signal $((rc - 128)): $(stderr_tail "$err")"
+    scan_error "$name was killed by signal $((rc - 128)): $(stderr_tail "$err")"
   fi
   return "$rc"
 }
