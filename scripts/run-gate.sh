@@ -2,8 +2,11 @@
 # Summary: run a gate's scans at the same time, print each scan's output as one block, write the summaries.
 # Usage: scripts/run-gate.sh GATE SCAN...     e.g. scripts/run-gate.sh security-code pip-audit bandit detect-secrets
 #
-# Every scan runs to its end whatever the others do. Writes SECURITY_REPORT_DIR/GATE.md (Markdown summary, also
-# appended to GITHUB_STEP_SUMMARY when set) and SECURITY_REPORT_DIR/GATE.sarif.
+# Every scan runs to its end whatever the others do. The scans start together; a tool run that spreads over
+# every core (bandit split into processes, detect-secrets' pool) takes the cores in turn with the others
+# (SECURITY_CORES_LOCK, see take_cores in scripts/lib/common.sh), which on a busy machine is faster than all of
+# them at once. Writes SECURITY_REPORT_DIR/GATE.md (Markdown summary, also appended to GITHUB_STEP_SUMMARY when
+# set) and SECURITY_REPORT_DIR/GATE.sarif.
 # Exit: 0 every scan passed, 1 a scan found something over its threshold, 2 a scan could not be completed.
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
@@ -177,6 +180,7 @@ main() {
   clear_previous_results
   check_jq
   printf '%s: running %s on %s\n' "$GATE" "${SCANS[*]}" "$PROJECT_DIR"
+  export SECURITY_CORES_LOCK="$RUN_DIR/cores.lock"
   run_scans
   for scan in "${SCANS[@]}"; do
     printf '\n'

@@ -116,7 +116,7 @@ run_chunks() {
       rc=$?
     printf '%s\n' "$rc" >"$SCAN_WORK/chunk-0.rc"
   else
-    scan_run_tool "$SCAN_WORK/chunks.out" "$SCAN_WORK/chunks.err" --name bandit -- \
+    scan_run_tool "$SCAN_WORK/chunks.out" "$SCAN_WORK/chunks.err" --name bandit --all-cores -- \
       python3 -S "$CACHE_PY" run-chunks --work "$SCAN_WORK" -- bandit "${BANDIT_ARGS[@]}" -- || rc=$?
     ((rc == 0)) || scan_error "bandit's processes could not be run (exit $rc): $(stderr_tail "$SCAN_WORK/chunks.err")"
   fi

@@ -8,7 +8,8 @@
 # `# pragma: allowlist secret` is honoured by detect-secrets itself. No secret value is ever printed or kept.
 # Files whose content, baseline entries, detect-secrets version and settings are unchanged since an earlier run
 # are answered from the scan cache (SECURITY_CACHE, SECURITY_CACHE_DIR; scripts/lib/cache.sh): detect-secrets
-# scans the others, and the report is the one a scan of every file gives.
+# scans the others, and the report is the one a scan of every file gives. detect-secrets runs through
+# scripts/lib/batched-pool.py, which hands its worker processes a few files at a time instead of one.
 # Exit: 0 pass, 1 findings, 2 the scan could not be completed.
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
@@ -22,6 +23,7 @@ readonly UNWRITTEN=not-written-by-this-run
 # --no-verify: never send a found secret to its provider to check it (detect-secrets does by default, and then
 # drops the ones the provider calls invalid): results must not depend on the network, nor secrets leave.
 readonly SCAN_ARGS=(scan --no-verify)
+declare -a DS_RUN=()
 
 # list_files OUT: the NUL-separated files to scan, relative to the project (run from PROJECT_DIR).
 list_files() {
@@ -90,6 +92,21 @@ cache_merge() {
   ((rc == 0)) || scan_error "the scan cache failed: $(stderr_tail "$out.err")"
 }
 
+# detect_secrets_run COUNT: in the array DS_RUN, scan_run_tool's options and command for detect-secrets on COUNT
+# files. A Python entry point runs under scripts/lib/batched-pool.py (the same tool and arguments, its worker
+# processes handed files a few at a time); with more than one file it spreads over every core (--all-cores).
+detect_secrets_run() {
+  local count=$1 python entry
+  DS_RUN=(--name detect-secrets)
+  ((count <= 1)) || DS_RUN+=(--all-cores)
+  entry=$(command -v detect-secrets)
+  if python=$(python_of detect-secrets); then
+    DS_RUN+=(-- "$python" "$GATE_ROOT/scripts/lib/batched-pool.py" "$entry")
+  else
+    DS_RUN+=(-- detect-secrets)
+  fi
+}
+
 main() {
   local list raw err rc committed baseline="" planned
   local -a files
@@ -121,16 +138,17 @@ main() {
   fi
   mapfile -d '' files <"$list"
   [[ -n "$planned" ]] || cache_stats 0 "${#files[@]}"
+  detect_secrets_run "${#files[@]}"
   rc=0
   if [[ -n "$baseline" ]]; then
     if ((${#files[@]} > 0)); then
-      scan_run_tool /dev/null "$err" -- detect-secrets "${SCAN_ARGS[@]}" --baseline "$raw" -- "${files[@]}" || rc=$?
+      scan_run_tool /dev/null "$err" "${DS_RUN[@]}" "${SCAN_ARGS[@]}" --baseline "$raw" -- "${files[@]}" || rc=$?
     else
       jq '.results = {}' "$raw" >"$raw.empty" && mv "$raw.empty" "$raw"
     fi
   else
     if ((${#files[@]} > 0)); then
-      scan_run_tool "$raw" "$err" -- detect-secrets "${SCAN_ARGS[@]}" -- "${files[@]}" || rc=$?
+      scan_run_tool "$raw" "$err" "${DS_RUN[@]}" "${SCAN_ARGS[@]}" -- "${files[@]}" || rc=$?
     else
       printf '{"results": {}}\n' >"$raw"
     fi

@@ -76,10 +76,11 @@ def run_gate(
     env: dict[str, str] | None = None,
     path: str | None = None,
     timeout: float = 300,
+    scans: tuple[str, ...] | None = None,
 ) -> GateRun:
-    """Run scripts/run-gate.sh GATE with the gate's scans, as `make GATE` does."""
+    """Run scripts/run-gate.sh GATE with the gate's scans (as `make GATE` does), or with the given ones."""
     proc = subprocess.run(
-        [str(SCRIPTS / "run-gate.sh"), gate, *GATE_SCANS[gate]],
+        [str(SCRIPTS / "run-gate.sh"), gate, *(scans or GATE_SCANS[gate])],
         env=gate_env(project, reports, env, path),
         capture_output=True, text=True, timeout=timeout, check=False,
     )

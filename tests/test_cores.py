@@ -1,0 +1,165 @@
+"""Sharing the cores: the scans of a gate run start together, the tools that spread over every core take turns,
+and detect-secrets' worker processes are handed files a few at a time. None of it changes a result.
+
+Real bandit and detect-secrets on fixture trees large enough for bandit to split (over 100 Python files) and for
+detect-secrets' batches to hold several files. To see when each tool ran, the tools on PATH are thin wrappers
+that note their start and end and run the real tool.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from support.gate import REPO_ROOT, VENV_BIN, fake_tool, run_gate, tool_path
+from support.projects import git_commit_all, write_tree
+
+LAUNCHER = REPO_ROOT / "scripts" / "lib" / "batched-pool.py"
+WAITING = "waiting for another scan's tool to free the cores"
+# Planted secrets, built at run time so that this file holds none of them whole.
+AWS_KEY = "AKIA" + "QYLPMN5HFIQR7XYZ"
+KEYWORD_LINE = "db_" + "pass" + "word = " + repr("Zq8#mK2" + "$vL9!pW4x") + "\n"
+
+
+SCANS = ("bandit", "detect-secrets")
+
+
+def module_name(i: int) -> str:
+    return f"apps/m{i // 40}/mod_{i}.py"
+
+
+def with_secrets(count: int) -> set[str]:
+    """The modules many_files(count) plants a secret in."""
+    return {module_name(i) for i in range(count) if i % 13 == 0 or i % 17 == 0}
+
+
+def many_files(root: Path, count: int) -> Path:
+    """count Python modules, some with a bandit finding (eval) and some with a secret."""
+    files = {".gitignore": "reports/\n", "apps/__init__.py": "", "config/__init__.py": ""}
+    for i in range(count):
+        body = f"VALUE_{i} = {i}\n"
+        if i % 9 == 0:
+            body += "\n\ndef run(x):\n    return eval(x)\n"
+        if i % 13 == 0:
+            body += f"KEY_{i} = '{AWS_KEY}'\n"
+        if i % 17 == 0:
+            body += KEYWORD_LINE
+        files[module_name(i)] = body
+    write_tree(root, files)
+    git_commit_all(root)
+    return root
+
+
+def timed_wrapper(folder: Path, tool: str, log: Path) -> None:
+    """A TOOL on PATH that runs the real one and notes, in log, each run's start and end (not --version's)."""
+    fake_tool(folder, tool, (
+        'if [[ "${1:-}" == --version ]]; then exec "' + str(VENV_BIN / tool) + '" "$@"; fi\n'
+        f'echo "{tool} start $(date +%s.%N) $$" >>"{log}"\n'
+        'rc=0\n'
+        f'"{VENV_BIN / tool}" "$@" || rc=$?\n'
+        f'echo "{tool} end $(date +%s.%N) $$" >>"{log}"\n'
+        'exit "$rc"\n'
+    ))
+
+
+def intervals(log: Path) -> dict[str, list[tuple[float, float]]]:
+    """tool -> [(start, end)] of each run the wrappers noted."""
+    starts: dict[str, float] = {}
+    runs: dict[str, list[tuple[float, float]]] = {}
+    for line in log.read_text().splitlines():
+        tool, what, when, pid = line.split()
+        if what == "start":
+            starts[pid] = float(when)
+        else:
+            runs.setdefault(tool, []).append((starts.pop(pid), float(when)))
+    assert not starts, f"runs that never ended: {starts}"
+    return runs
+
+
+def overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def test_tools_that_use_every_core_take_turns_while_the_scans_run_together(tmp_path):
+    project = many_files(tmp_path / "project", 240)
+    log = tmp_path / "runs.log"
+    for tool in ("bandit", "detect-secrets"):
+        timed_wrapper(tmp_path / "bin", tool, log)
+    env = {"BANDIT_JOBS": "2", "SECURITY_CACHE": "off"}
+    run = run_gate("security-code", project, tmp_path / "reports", env=env, path=tool_path(tmp_path / "bin"),
+                   scans=SCANS)
+    assert run.rc == 1, run.output
+
+    runs = intervals(log)
+    assert len(runs["bandit"]) == 2 and overlap(*runs["bandit"]), runs  # bandit split over both cores
+    assert len(runs["detect-secrets"]) == 1, runs
+    for chunk in runs["bandit"]:
+        assert not overlap(chunk, runs["detect-secrets"][0]), runs
+    # The scan that waited had started while the other one's tool ran.
+    assert run.output.count(WAITING) == 1, run.output
+    assert "B307" in run.ids("bandit")
+    assert {f["location"]["path"] for f in run.result("detect-secrets")["findings"]} == with_secrets(240)
+
+
+def test_detect_secrets_handed_files_in_batches_reports_what_its_command_line_reports(tmp_path):
+    project = many_files(tmp_path / "project", 150)
+    run = run_gate("security-code", project, tmp_path / "reports", env={"SECURITY_CACHE": "off"}, scans=SCANS)
+    assert run.rc == 1, run.output
+    files = subprocess.run(["git", "ls-files"], cwd=project, capture_output=True, text=True,
+                           check=True).stdout.split()
+    by_hand = subprocess.run([str(VENV_BIN / "detect-secrets"), "scan", "--no-verify", "--", *files], cwd=project,
+                             capture_output=True, text=True, check=True)
+    expected = json.loads(by_hand.stdout)
+    kept = json.loads((run.reports / "detect-secrets.raw.json").read_text())
+    for report in (expected, kept):
+        report.pop("generated_at")
+    assert set(expected["results"]) == with_secrets(150)
+    assert kept == expected
+
+
+def load_launcher():
+    spec = importlib.util.spec_from_file_location("batched_pool", LAUNCHER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_batches_are_a_few_files_and_never_starve_a_worker():
+    launcher = load_launcher()
+    assert launcher.batch_size(3664, 2) == launcher.MAX_BATCH  # Django: the most per hand-out
+    assert launcher.batch_size(80, 2) == 10  # every worker still gets four hand-outs or more
+    assert launcher.batch_size(5, 2) == 1
+    assert launcher.batch_size(0, 0) == 1
+
+
+ENTRY = '''\
+import multiprocessing, os, sys
+
+
+def where(item):
+    return item, os.getpid()
+
+
+if __name__ == "__main__":
+    with multiprocessing.Pool(2) as pool:
+        results = list(pool.imap_unordered(where, list(range(int(sys.argv[1])))))
+    assert sorted(item for item, _ in results) == list(range(int(sys.argv[1])))
+    pid_of = dict(results)
+    batch = 16
+    same = all(len({pid_of[i] for i in range(start, start + batch)}) == 1 for start in range(0, 256, batch))
+    print("batched" if same else "one at a time", sys.argv[2])
+    sys.exit(int(sys.argv[3]))
+'''
+
+
+def test_launcher_runs_the_entry_point_with_its_arguments_exit_status_and_batches(tmp_path):
+    entry = tmp_path / "bin" / "tool"
+    entry.parent.mkdir()
+    entry.write_text(ENTRY)
+    proc = subprocess.run([sys.executable, str(LAUNCHER), str(entry), "256", "argument", "3"],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stdout.split() == ["batched", "argument"]
