@@ -2,7 +2,7 @@
 # Summary: benchmark the code gate against pip-audit, bandit and detect-secrets run by hand, on Django's source.
 # Usage: scripts/bench.sh [--repeats N] [--keep]      (make bench; BENCH_REPEATS=N also sets the repetitions)
 #
-# Times, alternating and repeated (median of BENCH_REPEATS, default 3): (a) the three tools by hand, one after
+# Times, alternating and repeated (median of BENCH_REPEATS, default 5): (a) the three tools by hand, one after
 # the other, with the gate's settings; (b) the gate with an empty cache; (c) the gate again on the unchanged
 # tree; (d) the gate after one file changed. The corpus is the Django source installed in .venv, copied into a
 # temporary git repository; pip-audit asks a local OSV server in (a) and the gate alike. Prints wall time, CPU

@@ -24,7 +24,7 @@ Variables (environment or make arguments; README "Configuration" has the details
   SECURITY_CACHE         on|off: reuse per-file bandit and detect-secrets results (default: on)
   SECURITY_CACHE_DIR     where that cache lives (default: .cache/security)
   BANDIT_JOBS            bandit processes at once (default: one per core, when enough files)
-  BENCH_REPEATS          repetitions of each measurement in make bench (default: 3)
+  BENCH_REPEATS          repetitions of each measurement in make bench (default: 5)
   SECURITY_DEBUG=1       trace the scripts (set -x)
 VARS
 }

@@ -291,7 +291,7 @@ def print_table(title: str, variants: dict[str, Variant], targets: dict[str, flo
 
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--repeats", type=int, default=int(os.environ.get("BENCH_REPEATS", "3")))
+    p.add_argument("--repeats", type=int, default=int(os.environ.get("BENCH_REPEATS", "5")))
     p.add_argument("--keep", action="store_true", help="keep the work directory (reports, logs, corpus)")
     args = p.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="security-bench."))
