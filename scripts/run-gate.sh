@@ -4,8 +4,8 @@
 #
 # Every scan runs to its end whatever the others do. The scans start together; a tool run that spreads over
 # every core (bandit split into processes, detect-secrets' pool) takes the cores in turn with the others
-# (SECURITY_CORES_LOCK, see take_cores in scripts/lib/common.sh), which on a busy machine is faster than all of
-# them at once. Writes SECURITY_REPORT_DIR/GATE.md (Markdown summary, also appended to GITHUB_STEP_SUMMARY when
+# (SECURITY_CORES_LOCK, see take_cores in scripts/lib/common.sh): on two cores that measured faster and steadier
+# than both at once. Writes SECURITY_REPORT_DIR/GATE.md (Markdown summary, also appended to GITHUB_STEP_SUMMARY when
 # set) and SECURITY_REPORT_DIR/GATE.sarif.
 # Exit: 0 every scan passed, 1 a scan found something over its threshold, 2 a scan could not be completed.
 set -euo pipefail

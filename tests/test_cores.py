@@ -22,8 +22,6 @@ WAITING = "waiting for another scan's tool to free the cores"
 # Planted secrets, built at run time so that this file holds none of them whole.
 AWS_KEY = "AKIA" + "QYLPMN5HFIQR7XYZ"
 KEYWORD_LINE = "db_" + "pass" + "word = " + repr("Zq8#mK2" + "$vL9!pW4x") + "\n"
-
-
 SCANS = ("bandit", "detect-secrets")
 
 
