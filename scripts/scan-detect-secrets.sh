@@ -24,6 +24,7 @@ readonly UNWRITTEN=not-written-by-this-run
 # drops the ones the provider calls invalid): results must not depend on the network, nor secrets leave.
 readonly SCAN_ARGS=(scan --no-verify)
 declare -a DS_RUN=()
+DS_PYTHON="" # detect-secrets' interpreter when it is a Python entry point (python_of), else empty
 
 # list_files OUT: the NUL-separated files to scan, relative to the project (run from PROJECT_DIR).
 list_files() {
@@ -49,9 +50,8 @@ list_files() {
 # unscannable LIST BASELINE OUT: in OUT, a message naming the listed files detect-secrets would skip without a
 # word (unreadable, or text that is not UTF-8), or nothing when it can read them all.
 unscannable() {
-  local list=$1 baseline=$2 out=$3 python listing="$SCAN_WORK/unscannable.json"
-  python=$(python_of detect-secrets) || python=python3
-  "$python" "$GATE_ROOT/scripts/lib/unscannable.py" "$list" ${baseline:+"$baseline"} >"$listing" 2>"$listing.err" ||
+  local list=$1 baseline=$2 out=$3 listing="$SCAN_WORK/unscannable.json"
+  "${DS_PYTHON:-python3}" "$GATE_ROOT/scripts/lib/unscannable.py" "$list" ${baseline:+"$baseline"} >"$listing" 2>"$listing.err" ||
     scan_error "could not check which files detect-secrets can read: $(stderr_tail "$listing.err")"
   jq -r -f "$JQ_DIR/problems-detect-secrets.jq" "$listing" >"$out" ||
     scan_error "could not read the list of files detect-secrets cannot read"
@@ -96,12 +96,11 @@ cache_merge() {
 # files. A Python entry point runs under scripts/lib/batched-pool.py (the same tool and arguments, its worker
 # processes handed files a few at a time); with more than one file it spreads over every core (--all-cores).
 detect_secrets_run() {
-  local count=$1 python entry
+  local count=$1
   DS_RUN=(--name detect-secrets)
   ((count <= 1)) || DS_RUN+=(--all-cores)
-  entry=$(command -v detect-secrets)
-  if python=$(python_of detect-secrets); then
-    DS_RUN+=(-- "$python" "$GATE_ROOT/scripts/lib/batched-pool.py" "$entry")
+  if [[ -n "$DS_PYTHON" ]]; then
+    DS_RUN+=(-- "$DS_PYTHON" "$GATE_ROOT/scripts/lib/batched-pool.py" "$(command -v detect-secrets)")
   else
     DS_RUN+=(-- detect-secrets)
   fi
@@ -114,6 +113,7 @@ main() {
   require_command detect-secrets
   require_command git
   cd "$PROJECT_DIR"
+  DS_PYTHON=$(python_of detect-secrets) || DS_PYTHON=""
 
   list="$SCAN_WORK/files"
   list_files "$list"

@@ -97,8 +97,7 @@ def test_interrupted_while_a_scan_waits_for_the_cores_stops_both_and_leaves_no_p
                       env={"SECURITY_CACHE_DIR": str(tmp_path / "cache"), "BANDIT_JOBS": "2"})
 
     def running(tool: str) -> int:
-        pids = slow_scanners / f"{tool}.pids"
-        return len(pids_alive([int(p) for p in pids.read_text().split()])) if pids.exists() else 0
+        return len(pids_alive(recorded_pids(slow_scanners, tool)))
 
     # pip-audit's stand-in runs, and either bandit's two processes or detect-secrets (each stand-in with its
     # sleeping child); the other one waits for the cores.

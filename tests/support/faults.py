@@ -104,9 +104,9 @@ def fake_scanner(folder: Path, tool: str, behaviour: str) -> Path:
     return fake_tool(folder, tool, "\n".join(lines) + "\n")
 
 
-def recorded_pids(folder: Path) -> list[int]:
-    """Every pid the stand-ins in folder recorded."""
-    return [int(line) for f in folder.glob("*.pids") for line in f.read_text().split()]
+def recorded_pids(folder: Path, tool: str = "*") -> list[int]:
+    """Every pid the stand-ins in folder recorded (those of tool alone, when named)."""
+    return [int(line) for f in folder.glob(f"{tool}.pids") for line in f.read_text().split()]
 
 
 def pid_alive(pid: int) -> bool:
