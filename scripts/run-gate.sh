@@ -98,7 +98,7 @@ check_jq() {
 run_scans() {
   local scan i rc
   for scan in "${SCANS[@]}"; do
-    "$GATE_ROOT/scripts/scan-$scan.sh" >"$RUN_DIR/$scan.log" 2>&1 &
+    "$SCANS_DIR/$scan/run.sh" >"$RUN_DIR/$scan.log" 2>&1 &
     PIDS+=($!)
   done
   for i in "${!SCANS[@]}"; do

@@ -95,7 +95,7 @@ def bandit_by_hand(project: Path, *targets: str) -> Any:
     proc = subprocess.run([str(VENV_BIN / "bandit"), "-r", "-f", "json", "-q", "-c", "pyproject.toml", "--", *targets],
                           cwd=project, capture_output=True, text=True, check=False)
     assert proc.returncode in (0, 1), proc.stderr
-    sanitized = subprocess.run(["jq", "-L", str(REPO_ROOT / "jq"), "-f", str(REPO_ROOT / "jq" / "sanitize-bandit.jq")],
+    sanitized = subprocess.run(["jq", "-L", str(REPO_ROOT / "jq"), "-f", str(REPO_ROOT / "scans" / "bandit" / "sanitize.jq")],
                                input=proc.stdout, capture_output=True, text=True, check=True).stdout
     report = json.loads(sanitized)
     report.pop("generated_at")

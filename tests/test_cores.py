@@ -17,7 +17,7 @@ from pathlib import Path
 from support.gate import REPO_ROOT, VENV_BIN, fake_tool, run_gate, tool_path
 from support.projects import git_commit_all, write_tree
 
-LAUNCHER = REPO_ROOT / "scripts" / "lib" / "batched-pool.py"
+LAUNCHER = REPO_ROOT / "scans" / "detect-secrets" / "batched-pool.py"
 WAITING = "waiting for another scan's tool to free the cores"
 # Planted secrets, built at run time so that this file holds none of them whole.
 AWS_KEY = "AKIA" + "QYLPMN5HFIQR7XYZ"

@@ -114,7 +114,7 @@ def test_sigterm_to_a_scan_run_alone_stops_its_tool(project, reports, tmp_path):
     scanners = tmp_path / "bin"
     fake_scanner(scanners, "bandit", SLOW_PASS)
     plant_stale_pass(reports, ["bandit"])
-    proc = start_command([str(REPO_ROOT / "scripts" / "scan-bandit.sh")], project, reports,
+    proc = start_command([str(REPO_ROOT / "scans" / "bandit" / "run.sh")], project, reports,
                          path=tool_path(scanners), env={"SECURITY_CACHE_DIR": str(tmp_path / "cache")})
     assert wait_until(lambda: scanners_running(scanners, 2)), finish(proc, 5)
     os.kill(proc.pid, signal.SIGTERM)

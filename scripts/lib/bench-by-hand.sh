@@ -13,7 +13,7 @@ fail() {
   exit 2
 }
 
-# run_pip_audit OUT: the lock exported as scan-pip-audit.sh exports it, audited with its flags.
+# run_pip_audit OUT: the lock exported as scans/pip-audit/run.sh exports it, audited with its flags.
 run_pip_audit() {
   local out=$1 rc=0
   local -a service=()

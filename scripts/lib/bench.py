@@ -90,7 +90,8 @@ def measure(cmd: list[str], env: dict[str, str], log: Path) -> Sample:
 
 
 def jq(program: str, infile: Path, *args: str) -> Any:
-    proc = subprocess.run(["jq", "-L", str(REPO / "jq"), "-f", str(REPO / "jq" / program), *args, str(infile)],
+    """PROGRAM (a path under scans/, e.g. "bandit/normalize.jq") run on INFILE with the gate's jq library."""
+    proc = subprocess.run(["jq", "-L", str(REPO / "jq"), "-f", str(REPO / "scans" / program), *args, str(infile)],
                           capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise BenchError(f"jq {program} on {infile}: {proc.stderr.strip()}")
@@ -126,14 +127,14 @@ def reference(project: Path, out: Path) -> Reference:
     committed = out / "baseline-committed.json"
     committed.write_text(baseline.read_text() if baseline.exists() else '{"results": {}}')
     findings = {
-        "pip-audit": finding_keys(jq("normalize-pip-audit.jq", out / "pip-audit.json", "--arg", "lockfile", "uv.lock")),
-        "bandit": finding_keys(jq("normalize-bandit.jq", out / "bandit.json")),
-        "detect-secrets": finding_keys(jq("normalize-detect-secrets.jq", out / "detect-secrets.json",
+        "pip-audit": finding_keys(jq("pip-audit/normalize.jq", out / "pip-audit.json", "--arg", "lockfile", "uv.lock")),
+        "bandit": finding_keys(jq("bandit/normalize.jq", out / "bandit.json")),
+        "detect-secrets": finding_keys(jq("detect-secrets/normalize.jq", out / "detect-secrets.json",
                                           "--slurpfile", "baseline", str(committed))),
     }
     raws = {
         "pip-audit": raw_view("pip-audit", json.loads((out / "pip-audit.json").read_text())),
-        "bandit": raw_view("bandit", jq("sanitize-bandit.jq", out / "bandit.json")),
+        "bandit": raw_view("bandit", jq("bandit/sanitize.jq", out / "bandit.json")),
         "detect-secrets": raw_view("detect-secrets", json.loads((out / "detect-secrets.json").read_text())),
     }
     return Reference(findings, raws)

@@ -11,6 +11,7 @@
 GATE_ROOT=$(cd "${BASH_SOURCE[0]%/*}/../.." && pwd)
 readonly GATE_ROOT
 readonly JQ_DIR="$GATE_ROOT/jq"
+readonly SCANS_DIR="$GATE_ROOT/scans" # one folder per scan: scans/NAME/run.sh and its jq programs
 readonly RESULT_SCHEMA_VERSION=1
 readonly EXIT_PASS=0 EXIT_FAIL=1 EXIT_ERROR=2
 readonly JQ_MIN_VERSION=1.6 # jq/*.jq use IN(), which jq 1.5 lacks
@@ -27,6 +28,7 @@ SECURITY_SUPPRESSIONS=${SECURITY_SUPPRESSIONS:-$PROJECT_DIR/.security-suppressio
 export PROJECT_DIR SECURITY_REPORT_DIR SCAN_TIMEOUT SECURITY_SUPPRESSIONS
 
 SCAN_NAME=""
+SCAN_DIR="" # scans/SCAN_NAME: the scan's own programs
 SCAN_TARGET=""
 SCAN_WORK=""
 SCAN_TOOL_PID=""
@@ -141,6 +143,7 @@ on_exit() {
 # scan_begin NAME TARGET: start a scan; replaces any earlier result with an "error: did not complete" placeholder.
 scan_begin() {
   SCAN_NAME=$1
+  SCAN_DIR="$SCANS_DIR/$SCAN_NAME"
   SCAN_TARGET=$2
   if ! mkdir -p "$SECURITY_REPORT_DIR" 2>/dev/null || [[ ! -w "$SECURITY_REPORT_DIR" ]]; then
     log "error: the report directory $SECURITY_REPORT_DIR is not writable"
@@ -322,12 +325,12 @@ jq_error_text() {
   sed -e 's/^jq: error (at [^)]*): //' -e 's/ (not a string)$//' "$1" | head -n 3 | tr '\n' ' '
 }
 
-# normalize PROGRAM RAW OUT [ARGS...]: run a normalize program on RAW; a jq failure is a scan error.
+# normalize PROGRAM RAW OUT [ARGS...]: run the scan's normalize PROGRAM (in SCAN_DIR) on RAW; a jq failure is a scan error.
 normalize() {
   local program=$1 raw=$2 out=$3 err
   shift 3
   err="$SCAN_WORK/normalize.err"
-  run_jq "$out" -f "$JQ_DIR/$program" "$@" "$raw" 2>"$err" ||
+  run_jq "$out" -f "$SCAN_DIR/$program" "$@" "$raw" 2>"$err" ||
     scan_error "the tool's output has an unexpected shape: $(jq_error_text "$err")"
   jq -e 'type == "array"' "$out" >/dev/null 2>&1 ||
     scan_error "normalizing the tool's output did not give a list of findings"

@@ -91,7 +91,7 @@ def run_scan(scan: str, project: Path, reports: Path, env: dict[str, str] | None
              path: str | None = None, timeout: float = 300) -> GateRun:
     """Run one scan script alone."""
     proc = subprocess.run(
-        [str(SCRIPTS / f"scan-{scan}.sh")],
+        [str(REPO_ROOT / "scans" / scan / "run.sh")],
         env=gate_env(project, reports, env, path),
         capture_output=True, text=True, timeout=timeout, check=False,
     )

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Summary: audit the project's locked dependencies with pip-audit; any known vulnerability fails.
-# Usage: scripts/scan-pip-audit.sh
+# Usage: scans/pip-audit/run.sh
 #
 # Audits exactly the set pinned in the project's uv.lock (exported with hashes, markers dropped so that every
 # platform's pins are audited, no resolution, no pip), or the requirements files named in
@@ -10,7 +10,7 @@
 # Exit: 0 pass, 1 findings, 2 the scan could not be completed.
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
-source "${BASH_SOURCE[0]%/*}/lib/common.sh"
+source "${BASH_SOURCE[0]%/*}/../../scripts/lib/common.sh"
 
 PIP_AUDIT_REQUIREMENTS=${PIP_AUDIT_REQUIREMENTS:-}
 PIP_AUDIT_OSV_URL=${PIP_AUDIT_OSV_URL:-}
@@ -76,8 +76,8 @@ main() {
   [[ -s "$raw" ]] || scan_error "pip-audit exited $rc without a report: $(stderr_tail "$err")"
   require_json "$raw" "pip-audit's report"
   keep_raw "$raw"
-  normalize normalize-pip-audit.jq "$raw" "$SCAN_WORK/findings.json" --arg lockfile "$lockfile"
-  problems=$(jq -r --argjson expected "$expected" -f "$JQ_DIR/problems-pip-audit.jq" "$raw") ||
+  normalize normalize.jq "$raw" "$SCAN_WORK/findings.json" --arg lockfile "$lockfile"
+  problems=$(jq -r --argjson expected "$expected" -f "$SCAN_DIR/problems.jq" "$raw") ||
     scan_error "could not read pip-audit's skipped dependencies"
   if ((rc == 1)) && [[ -z "$problems" ]] && jq -e '[.dependencies[].vulns[]?] == []' "$raw" >/dev/null; then
     problems="pip-audit exited 1 without reporting a vulnerability: $(stderr_tail "$err")"

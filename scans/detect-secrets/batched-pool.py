@@ -1,5 +1,5 @@
 """Summary: run a Python tool's own entry point with its multiprocessing pool handing out work in batches.
-Usage: TOOL_PYTHON scripts/lib/batched-pool.py ENTRY_POINT ARGS...   (scan-detect-secrets.sh runs it)
+Usage: TOOL_PYTHON scans/detect-secrets/batched-pool.py ENTRY_POINT ARGS...   (scans/detect-secrets/run.sh runs it)
 
 detect-secrets scans its files in a multiprocessing pool with Pool.imap_unordered's default chunk size of 1:
 every file is a round trip between the parent and a worker, and on Django's 3,600 files the parent alone spends

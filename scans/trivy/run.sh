@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Summary: scan the service's container image with trivy; CRITICAL and HIGH vulnerabilities fail.
-# Usage: scripts/scan-trivy.sh
+# Usage: scans/trivy/run.sh
 #
 # The image scanned is, in order: IMAGE_TAR (a `docker save` or OCI tarball; no engine needed), IMAGE (an
 # existing image reference), or an image built from DOCKERFILE (default deploy/docker/Dockerfile) in
@@ -11,7 +11,7 @@
 # Exit: 0 pass, 1 findings, 2 the scan could not be completed.
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
-source "${BASH_SOURCE[0]%/*}/lib/common.sh"
+source "${BASH_SOURCE[0]%/*}/../../scripts/lib/common.sh"
 
 IMAGE=${IMAGE:-}
 IMAGE_TAR=${IMAGE_TAR:-}
@@ -28,7 +28,7 @@ fail_on_policy() {
     false) count_unfixed=true ;;
     *) scan_error "IGNORE_UNFIXED must be true or false, not '$IGNORE_UNFIXED'" ;;
   esac
-  jq -cn -L "$JQ_DIR" --arg list "$TRIVY_FAIL_ON" --argjson count_unfixed "$count_unfixed" -f "$JQ_DIR/policy-trivy.jq" \
+  jq -cn -L "$JQ_DIR" --arg list "$TRIVY_FAIL_ON" --argjson count_unfixed "$count_unfixed" -f "$SCAN_DIR/policy.jq" \
     >"$out" 2>"$SCAN_WORK/policy.err" || scan_error "TRIVY_FAIL_ON: $(jq_error_text "$SCAN_WORK/policy.err")"
 }
 
@@ -80,7 +80,7 @@ main() {
   ((rc == 0)) || scan_error "trivy exited $rc: $(stderr_tail "$err")"
   require_json "$raw" "trivy's report"
   keep_raw "$raw"
-  normalize normalize-trivy.jq "$raw" "$SCAN_WORK/findings.json" --arg dockerfile "$DOCKERFILE"
+  normalize normalize.jq "$raw" "$SCAN_WORK/findings.json" --arg dockerfile "$DOCKERFILE"
   scan_finish "$SCAN_WORK/findings.json" "$policy"
 }
 

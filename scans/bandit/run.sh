@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Summary: scan the project's Python code with bandit; any finding at or over the threshold fails.
-# Usage: scripts/scan-bandit.sh
+# Usage: scans/bandit/run.sh
 #
 # Scans BANDIT_TARGETS (default "apps config", relative to PROJECT_DIR) with [tool.bandit] from the project's
 # pyproject.toml. BANDIT_SEVERITY and BANDIT_CONFIDENCE (low, medium, high; default low = all) set the threshold.
@@ -13,9 +13,9 @@
 # Exit: 0 pass, 1 findings, 2 the scan could not be completed.
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
-source "${BASH_SOURCE[0]%/*}/lib/common.sh"
+source "${BASH_SOURCE[0]%/*}/../../scripts/lib/common.sh"
 # shellcheck source=scripts/lib/cache.sh
-source "${BASH_SOURCE[0]%/*}/lib/cache.sh"
+source "${BASH_SOURCE[0]%/*}/../../scripts/lib/cache.sh"
 
 BANDIT_TARGETS=${BANDIT_TARGETS:-apps config}
 BANDIT_SEVERITY=${BANDIT_SEVERITY:-low}
@@ -73,8 +73,8 @@ main() {
   fi
   [[ -n "$REPORT" ]] || run_plain "${targets[@]}"
   keep_raw "$REPORT"
-  normalize normalize-bandit.jq "$REPORT" "$SCAN_WORK/findings.json"
-  errors=$(jq -r -f "$JQ_DIR/problems-bandit.jq" "$REPORT") || scan_error "could not read bandit's errors"
+  normalize normalize.jq "$REPORT" "$SCAN_WORK/findings.json"
+  errors=$(jq -r -f "$SCAN_DIR/problems.jq" "$REPORT") || scan_error "could not read bandit's errors"
   [[ -n "$PROBLEMS" && -n "$errors" ]] && PROBLEMS+="; "
   scan_finish "$SCAN_WORK/findings.json" "$policy" "$PROBLEMS$errors"
 }
@@ -87,7 +87,7 @@ check_report() {
   # bandit exits 1 when it found issues and also when it broke: only its JSON tells which.
   ((rc == 0 || rc == 1)) || scan_error "bandit exited $rc: $(stderr_tail "$err")"
   require_json "$raw" "bandit's output (exit $rc: $(stderr_tail "$err"))"
-  run_jq "$out" -f "$JQ_DIR/sanitize-bandit.jq" "$raw" || scan_error "bandit's output has an unexpected shape"
+  run_jq "$out" -f "$SCAN_DIR/sanitize.jq" "$raw" || scan_error "bandit's output has an unexpected shape"
   if ((rc == 1)) && jq -e '.results == [] and .errors == []' "$raw" >/dev/null 2>&1; then
     PROBLEMS="bandit exited 1 without reporting a finding: $(stderr_tail "$err")"
   fi

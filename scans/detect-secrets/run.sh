@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Summary: scan every file of the project for committed secrets with detect-secrets.
-# Usage: scripts/scan-detect-secrets.sh
+# Usage: scans/detect-secrets/run.sh
 #
 # Scans the files git tracks and the untracked ones it does not ignore, except .env.sample, uv.lock, the
 # baseline itself and symlinks. The project's .secrets.baseline (when it has one) supplies detect-secrets'
@@ -9,13 +9,13 @@
 # Files whose content, baseline entries, detect-secrets version and settings are unchanged since an earlier run
 # are answered from the scan cache (SECURITY_CACHE, SECURITY_CACHE_DIR; scripts/lib/cache.sh): detect-secrets
 # scans the others, and the report is the one a scan of every file gives. detect-secrets runs through
-# scripts/lib/batched-pool.py, which hands its worker processes a few files at a time instead of one.
+# scans/detect-secrets/batched-pool.py, which hands its worker processes a few files at a time instead of one.
 # Exit: 0 pass, 1 findings, 2 the scan could not be completed.
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
-source "${BASH_SOURCE[0]%/*}/lib/common.sh"
+source "${BASH_SOURCE[0]%/*}/../../scripts/lib/common.sh"
 # shellcheck source=scripts/lib/cache.sh
-source "${BASH_SOURCE[0]%/*}/lib/cache.sh"
+source "${BASH_SOURCE[0]%/*}/../../scripts/lib/cache.sh"
 
 readonly BASELINE_NAME=.secrets.baseline
 readonly EXCLUDED_NAMES=(.env.sample uv.lock "$BASELINE_NAME")
@@ -53,7 +53,7 @@ unscannable() {
   local list=$1 baseline=$2 out=$3 listing="$SCAN_WORK/unscannable.json"
   "${DS_PYTHON:-python3}" "$GATE_ROOT/scripts/lib/unscannable.py" "$list" ${baseline:+"$baseline"} >"$listing" 2>"$listing.err" ||
     scan_error "could not check which files detect-secrets can read: $(stderr_tail "$listing.err")"
-  jq -r -f "$JQ_DIR/problems-detect-secrets.jq" "$listing" >"$out" ||
+  jq -r -f "$SCAN_DIR/problems.jq" "$listing" >"$out" ||
     scan_error "could not read the list of files detect-secrets cannot read"
 }
 
@@ -93,14 +93,14 @@ cache_merge() {
 }
 
 # detect_secrets_run COUNT: in the array DS_RUN, scan_run_tool's options and command for detect-secrets on COUNT
-# files. A Python entry point runs under scripts/lib/batched-pool.py (the same tool and arguments, its worker
+# files. A Python entry point runs under scans/detect-secrets/batched-pool.py (the same tool and arguments, its worker
 # processes handed files a few at a time); with more than one file it spreads over every core (--all-cores).
 detect_secrets_run() {
   local count=$1
   DS_RUN=(--name detect-secrets)
   ((count <= 1)) || DS_RUN+=(--all-cores)
   if [[ -n "$DS_PYTHON" ]]; then
-    DS_RUN+=(-- "$DS_PYTHON" "$GATE_ROOT/scripts/lib/batched-pool.py" "$(command -v detect-secrets)")
+    DS_RUN+=(-- "$DS_PYTHON" "$GATE_ROOT/scans/detect-secrets/batched-pool.py" "$(command -v detect-secrets)")
   else
     DS_RUN+=(-- detect-secrets)
   fi
@@ -164,7 +164,7 @@ main() {
     raw="$SCAN_WORK/merged.json"
   fi
   keep_raw "$raw"
-  normalize normalize-detect-secrets.jq "$raw" "$SCAN_WORK/findings.json" --slurpfile baseline "$committed"
+  normalize normalize.jq "$raw" "$SCAN_WORK/findings.json" --slurpfile baseline "$committed"
   scan_finish "$SCAN_WORK/findings.json" '{"fail_on": ["CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"], "min_confidence": null, "count_unfixed": true}' \
     "$(cat "$SCAN_WORK/problems")"
 }
