@@ -3,6 +3,10 @@
 #   $findings[0]      array of Finding (see README "Result schema"); a Finding may already carry .suppression
 #   $suppressions[0]  array of validated suppression entries (suppressions.jq)
 #   $policy           {"fail_on": [severity...], "min_confidence": severity|null, "count_unfixed": bool}
+#   $gaps             array of {id, message}: what the tool left out (scan_gap); each is an error unless an active
+#                     suppression entry of this scan has its id
+#   $excluded         array of {item, rule}: what was deliberately not scanned (scan_excluded), listed as is
+#   $coverage[0]      {inventory, scanned} or null (scan_coverage)
 #   $scan $target $today (YYYY-MM-DD) $finished_at $error ("" when the scan completed) $schema_version
 # Out: the scan's result object (README "Result schema"), with status "pass", "fail" or "error".
 include "lib";
@@ -22,6 +26,12 @@ def matches($f):
 
 def order: sort_by(.location.path, (.location.line // 0), .id);
 
+# gap_error($open): the error text naming the gaps nobody accepted (at most 5, then how many more).
+def gap_error($open):
+  "not covered: " + ($open[:5] | map(.message) | join("; "))
+  + (if ($open | length) > 5 then "; and \(($open | length) - 5) more (see coverage_gaps in the result)" else "" end)
+  + " (fix it, or accept an item in the suppression file with scan \"\($scan)\", its id, a reason and an expiry)";
+
 ($suppressions[0] | map(select(.scan == $scan))) as $mine
 | ($mine | map(select(.expires >= $today))) as $active
 | ($mine | map(select(.expires < $today))) as $expired
@@ -34,19 +44,32 @@ def order: sort_by(.location.path, (.location.line // 0), .id);
 | ($all | map(select(.suppression != null)) | order) as $suppressed
 | ($all | map(select(.suppression == null and over_threshold)) | order) as $failing
 | ($all | map(select(.suppression == null and (over_threshold | not))) | order) as $info
+| ($gaps | unique_by(.id) | map(
+    . as $g
+    | (first($active[] | select(.id == $g.id)) // null) as $s
+    | if $s == null then . else . + {suppression: {reason: $s.reason, expires: $s.expires}} end)) as $gapped
+| ($gapped | map(select(.suppression == null))) as $open
+| ($gapped | map(select(.suppression != null))) as $accepted
+| ([if $error != "" then $error else empty end, if ($open | length) > 0 then gap_error($open) else empty end]
+   | join("; ")) as $problem
 | {
     schema_version: $schema_version,
     scan: $scan,
-    status: (if $error != "" then "error"
+    status: (if $problem != "" then "error"
              elif ($failing | length) > 0 or ($expired | length) > 0 then "fail"
              else "pass" end),
-    error: (if $error != "" then $error else null end),
+    error: (if $problem != "" then $problem else null end),
     target: $target,
     policy: $policy,
     findings: $failing,
     below_threshold: $info,
     suppressed: $suppressed,
     expired_suppressions: $expired,
-    counts: {findings: ($failing | length), below_threshold: ($info | length), suppressed: ($suppressed | length)},
+    coverage_gaps: $open,
+    accepted_gaps: $accepted,
+    excluded: ($excluded | sort_by(.item)),
+    coverage: $coverage[0],
+    counts: {findings: ($failing | length), below_threshold: ($info | length), suppressed: ($suppressed | length),
+             coverage_gaps: ($open | length), accepted_gaps: ($accepted | length), excluded: ($excluded | length)},
     finished_at: $finished_at
   }

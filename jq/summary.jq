@@ -12,14 +12,22 @@ def overall: if any(.[]; .status == "error") then "error" elif any(.[]; .status 
 
 "## Security gate `\($gate)`: \(overall | verdict)",
 "",
-"| Scan | Verdict | Over threshold | Below threshold | Suppressed |",
-"|---|---|---|---|---|",
-(.[] | "| \(.scan) | \(.status | verdict) | \(.counts.findings) | \(.counts.below_threshold) | \(.counts.suppressed) |"),
-(.[] | select(.status != "pass" or .counts.below_threshold > 0 or .counts.suppressed > 0)
+"| Scan | Verdict | Over threshold | Below threshold | Suppressed | Not covered (accepted) | Excluded |",
+"|---|---|---|---|---|---|---|",
+(.[] | "| \(.scan) | \(.status | verdict) | \(.counts.findings) | \(.counts.below_threshold) | \(.counts.suppressed) | \(.counts.coverage_gaps // 0) (\(.counts.accepted_gaps // 0)) | \(.counts.excluded // 0) |"),
+(.[] | select(.status != "pass" or .counts.below_threshold > 0 or .counts.suppressed > 0
+              or (.counts.accepted_gaps // 0) > 0 or (.counts.excluded // 0) > 0)
  | "",
    "### \(.scan): \(.status | verdict)",
    (if .error != null then "", "**Could not complete:** \(.error | cell)" else empty end),
+   (if .coverage != null then "", "Coverage: \(.coverage.scanned) of \(.coverage.inventory) scanned." else empty end),
    (if (.findings | length) > 0 then "", "Findings over the threshold:", "", table(.findings) else empty end),
+   (if ((.coverage_gaps // []) | length) > 0 then "", "Not covered (each makes the scan an error):", "",
+      (.coverage_gaps[] | "- `\(.id | cell)`: \(.message | cell)") else empty end),
+   (if ((.accepted_gaps // []) | length) > 0 then "", "Not covered, accepted in the suppression file:", "",
+      (.accepted_gaps[] | "- `\(.id | cell)`: \(.message | cell) (\(.suppression.reason | cell); until \(.suppression.expires))") else empty end),
+   (if ((.excluded // []) | length) > 0 then "", "<details><summary>Excluded by rule: \(.excluded | length)</summary>", "",
+      (.excluded[] | "- `\(.item | cell)`: \(.rule | cell)"), "", "</details>" else empty end),
    (if (.expired_suppressions | length) > 0 then "", "Expired suppressions (each fails the scan):", "",
       (.expired_suppressions[] | "- `\(.id | cell)` expired \(.expires): \(.reason | cell)") else empty end),
    (if (.suppressed | length) > 0 then "", "Suppressed:", "",

@@ -6,6 +6,10 @@
 #   scan_run_tool OUT ERR -- CMD...  run the tool under SCAN_TIMEOUT, its stdout to OUT
 #   scan_finish FINDINGS POLICY  gate the normalized findings and publish the result, then exit 0/1/2
 # or scan_error MESSAGE at any point (publishes an "error" result, exits 2).
+# Coverage, recorded at any point between scan_begin and scan_finish (gate.jq turns it into the result):
+#   scan_gap ID MESSAGE          something the tool left out (an error unless a suppression entry accepts ID)
+#   scan_excluded ITEM RULE      something deliberately not scanned, and the rule that excluded it (listed)
+#   scan_coverage INVENTORY SCANNED  how many items the gate computed must be scanned, and how many the tool did
 # Exit contract: 0 pass, 1 findings at or over the threshold, 2 the scan could not be completed.
 
 GATE_ROOT=$(cd "${BASH_SOURCE[0]%/*}/../.." && pwd)
@@ -76,8 +80,8 @@ write_error_result() {
   tmp=$(mktemp "$SECURITY_REPORT_DIR/.$SCAN_NAME.json.XXXXXX") || return 1
   if printf '{"schema_version":%s,"scan":%s,"status":"error","error":%s,"target":%s,"policy":null,%s%s%s}\n' \
     "$RESULT_SCHEMA_VERSION" "$(json_string "$SCAN_NAME")" "$(json_string "$msg")" "$(json_string "$SCAN_TARGET")" \
-    '"findings":[],"below_threshold":[],"suppressed":[],"expired_suppressions":[],' \
-    '"counts":{"findings":0,"below_threshold":0,"suppressed":0},' "\"finished_at\":$(json_string "$(now_utc)")" >"$tmp" &&
+    '"findings":[],"below_threshold":[],"suppressed":[],"expired_suppressions":[],"coverage_gaps":[],"accepted_gaps":[],"excluded":[],"coverage":null,' \
+    '"counts":{"findings":0,"below_threshold":0,"suppressed":0,"coverage_gaps":0,"accepted_gaps":0,"excluded":0},' "\"finished_at\":$(json_string "$(now_utc)")" >"$tmp" &&
     mv -f "$tmp" "$(result_path)"; then
     return 0
   fi
@@ -345,10 +349,14 @@ scan_finish() {
   load_suppressions "$supp"
   result="$SCAN_WORK/result.json"
   err="$SCAN_WORK/gate.err"
+  touch "$SCAN_WORK/gaps.jsonl" "$SCAN_WORK/excluded.jsonl" || scan_error "cannot write to its work directory"
+  [[ -s "$SCAN_WORK/coverage.json" ]] || printf 'null\n' >"$SCAN_WORK/coverage.json"
   run_jq "$result" -n -f "$JQ_DIR/gate.jq" \
     --arg scan "$SCAN_NAME" --arg target "$SCAN_TARGET" --arg today "$(date -u +%F)" \
     --arg finished_at "$(now_utc)" --arg error "$problem" --argjson schema_version "$RESULT_SCHEMA_VERSION" \
-    --argjson policy "$policy" --slurpfile findings "$findings" --slurpfile suppressions "$supp" 2>"$err" ||
+    --argjson policy "$policy" --slurpfile findings "$findings" --slurpfile suppressions "$supp" \
+    --slurpfile gaps "$SCAN_WORK/gaps.jsonl" --slurpfile excluded "$SCAN_WORK/excluded.jsonl" \
+    --slurpfile coverage "$SCAN_WORK/coverage.json" 2>"$err" ||
     scan_error "applying the gate failed: $(jq_error_text "$err")"
   # Optional fields a scan adds to its result (a JSON object in SCAN_RESULT_EXTRA, e.g. its cache statistics).
   if [[ -n "${SCAN_RESULT_EXTRA:-}" ]]; then
@@ -371,6 +379,28 @@ scan_finish() {
     fail) exit "$EXIT_FAIL" ;;
     *) exit "$EXIT_ERROR" ;;
   esac
+}
+
+# scan_gap ID MESSAGE: record that the tool left something out. ID is stable and reviewable, "KIND:SUBJECT"
+# (e.g. "not-auditable:mypkg", "not-scanned:apps/x.py"); a suppression entry with this scan and ID accepts it,
+# otherwise the scan is an error naming MESSAGE. MESSAGE names what was left out and why, never a secret value.
+scan_gap() {
+  jq -cn --arg id "$1" --arg message "$2" '{id: $id, message: $message}' >>"$SCAN_WORK/gaps.jsonl" ||
+    scan_error "could not record a coverage gap ($1)"
+}
+
+# scan_excluded ITEM RULE: record that ITEM (a file, a package) was deliberately not scanned because of RULE.
+scan_excluded() {
+  jq -cn --arg item "$1" --arg rule "$2" '{item: $item, rule: $rule}' >>"$SCAN_WORK/excluded.jsonl" ||
+    scan_error "could not record an exclusion ($1)"
+}
+
+# scan_coverage INVENTORY SCANNED: how many items the gate computed must be scanned, and how many the tool
+# reports it scanned.
+scan_coverage() {
+  [[ "$1" =~ ^[0-9]+$ && "$2" =~ ^[0-9]+$ ]] || scan_error "scan_coverage takes two counts, not '$1' '$2'"
+  printf '{"inventory":%s,"scanned":%s}\n' "$1" "$2" >"$SCAN_WORK/coverage.json" ||
+    scan_error "could not record the scan's coverage"
 }
 
 # keep_raw FILE: keep the tool's (sanitized) raw output beside the result.
