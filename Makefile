@@ -11,6 +11,8 @@ VENV := .venv
 SYNCED := $(VENV)/.synced
 CODE_SCANS := pip-audit bandit detect-secrets
 DOCKER_SCANS := trivy
+# Extra arguments for pytest: `make test ARGS="-k cache -x"`.
+ARGS ?=
 
 # The locked tools first on PATH, then uv wherever bootstrap found or installed it.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/.tools/uv/bin:$(PATH)
@@ -31,8 +33,8 @@ security-code: $(SYNCED) ## Run pip-audit, bandit and detect-secrets on PROJECT_
 security-docker: $(SYNCED) ## Build the image (or take IMAGE / IMAGE_TAR) and scan it with trivy
 	@scripts/run-gate.sh security-docker $(DOCKER_SCANS)
 
-test: $(SYNCED) ## Run the test suite (real scanners on fixture trees), shellcheck, hadolint, zizmor
-	@scripts/test.sh
+test: $(SYNCED) ## Run the test suite (real scanners on fixture trees), shellcheck, hadolint, zizmor; ARGS go to pytest
+	@scripts/test.sh $(ARGS)
 
 bench: $(SYNCED) ## Time the gate (cold, warm, one file changed) against the tools by hand on Django's source
 	@scripts/bench.sh

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Summary: run the test suite: pytest over tests/ (real scanners, shellcheck, hadolint, zizmor inside).
-# Usage: scripts/test.sh [PYTEST_ARGS...]
+# Summary: run the test suite with the locked pytest (.venv/bin/pytest) over tests/: real scanners, shellcheck,
+# hadolint and zizmor run inside it.
+# Usage: scripts/test.sh [PYTEST_ARGS...]   (make test ARGS="-k cache -x")
 set -euo pipefail
 
 main() {
   cd "${BASH_SOURCE[0]%/*}/.."
-  exec pytest "$@"
+  exec .venv/bin/pytest "$@"
 }
 
 main "$@"
