@@ -25,58 +25,17 @@ declare -a BANDIT_ARGS=()
 REPORT=""   # the (sanitized) report of this run, in bandit -r's shape
 PROBLEMS="" # what went wrong beside the report's own errors
 
-# level_policy SEVERITY CONFIDENCE OUT: the gate policy for the given minimum levels, written to OUT.
-level_policy() {
-  local out=$3 severity confidence
-  severity=$(printf '%s' "$1" | tr '[:lower:]' '[:upper:]')
-  confidence=$(printf '%s' "$2" | tr '[:lower:]' '[:upper:]')
-  case "$severity" in LOW | MEDIUM | HIGH) ;; *) scan_error "BANDIT_SEVERITY must be low, medium or high, not '$1'" ;; esac
-  case "$confidence" in LOW | MEDIUM | HIGH) ;; *) scan_error "BANDIT_CONFIDENCE must be low, medium or high, not '$2'" ;; esac
-  jq -cn --arg s "$severity" --arg c "$confidence" -L "$JQ_DIR" \
-    'include "lib"; {fail_on: [severities[] | select(severity_rank >= ($s | severity_rank))], min_confidence: $c, count_unfixed: true}' \
-    >"$out" || scan_error "could not build the policy"
-}
-
-main() {
-  local -a targets
-  local target policy config errors
-  scan_begin bandit "$PROJECT_DIR"
-  require_command bandit
-  level_policy "$BANDIT_SEVERITY" "$BANDIT_CONFIDENCE" "$SCAN_WORK/policy.json"
-  policy=$(cat "$SCAN_WORK/policy.json")
-
-  read -r -a targets <<<"$BANDIT_TARGETS"
-  ((${#targets[@]} > 0)) || scan_error "BANDIT_TARGETS is empty"
-  for target in "${targets[@]}"; do
-    [[ -e "$PROJECT_DIR/$target" ]] ||
-      scan_error "target '$target' does not exist in $PROJECT_DIR (set BANDIT_TARGETS to the project's code)"
+# bandit_policy: the scan's policy from BANDIT_SEVERITY and BANDIT_CONFIDENCE (bandit grades low, medium, high).
+bandit_policy() {
+  local setting value
+  for setting in BANDIT_SEVERITY BANDIT_CONFIDENCE; do
+    value=${!setting}
+    case "${value^^}" in
+      LOW | MEDIUM | HIGH) ;;
+      *) scan_error "$setting must be low, medium or high, not '$value'" ;;
+    esac
   done
-  # bandit reads a symlinked file wherever it points: never outside the project.
-  target=$(links_out_of_tree "${targets[@]/#/$PROJECT_DIR/}")
-  [[ -z "$target" ]] ||
-    scan_error "symlinks in BANDIT_TARGETS point outside the project, and bandit would read through them: $target"
-
-  BANDIT_ARGS=(-f json -q)
-  config=""
-  if [[ -f "$PROJECT_DIR/pyproject.toml" ]]; then
-    BANDIT_ARGS+=(-c pyproject.toml)
-    config=pyproject.toml
-  fi
-  [[ "$BANDIT_JOBS" =~ ^[0-9]+$ ]] || scan_error "BANDIT_JOBS must be a number of processes, not '$BANDIT_JOBS'"
-  cd "$PROJECT_DIR"
-  cache_begin bandit
-  REPORT=""
-  PROBLEMS=""
-  # Not `cache_python && run_parallel`: set -e would be off inside run_parallel.
-  if cache_python; then
-    run_parallel "$config" "${targets[@]}"
-  fi
-  [[ -n "$REPORT" ]] || run_plain "${targets[@]}"
-  keep_raw "$REPORT"
-  normalize normalize.jq "$REPORT" "$SCAN_WORK/findings.json"
-  errors=$(jq -r -f "$SCAN_DIR/problems.jq" "$REPORT") || scan_error "could not read bandit's errors"
-  [[ -n "$PROBLEMS" && -n "$errors" ]] && PROBLEMS+="; "
-  scan_finish "$SCAN_WORK/findings.json" "$policy" "$PROBLEMS$errors"
+  scan_policy "$BANDIT_SEVERITY+" "$BANDIT_CONFIDENCE"
 }
 
 # check_report RAW ERR RC OUT: a bandit report checked against its exit status RC and sanitized into OUT.
@@ -149,6 +108,45 @@ run_parallel() {
   log "$files file(s): $hits from the cache, $todo scanned by $chunks bandit process(es) ($jobs at a time)"
   cache_stats_from_plan
   REPORT="$SCAN_WORK/merged.json"
+}
+
+main() {
+  local -a targets
+  local target config errors
+  scan_begin bandit "$PROJECT_DIR"
+  require_command bandit
+  bandit_policy
+
+  read -r -a targets <<<"$BANDIT_TARGETS"
+  ((${#targets[@]} > 0)) || scan_error "BANDIT_TARGETS is empty"
+  for target in "${targets[@]}"; do
+    [[ -e "$PROJECT_DIR/$target" ]] ||
+      scan_error "target '$target' does not exist in $PROJECT_DIR (set BANDIT_TARGETS to the project's code)"
+  done
+  # bandit reads a symlinked file wherever it points: never outside the project.
+  target=$(links_out_of_tree "${targets[@]/#/$PROJECT_DIR/}")
+  [[ -z "$target" ]] ||
+    scan_error "symlinks in BANDIT_TARGETS point outside the project, and bandit would read through them: $target"
+
+  BANDIT_ARGS=(-f json -q)
+  config=""
+  if [[ -f "$PROJECT_DIR/pyproject.toml" ]]; then
+    BANDIT_ARGS+=(-c pyproject.toml)
+    config=pyproject.toml
+  fi
+  [[ "$BANDIT_JOBS" =~ ^[0-9]+$ ]] || scan_error "BANDIT_JOBS must be a number of processes, not '$BANDIT_JOBS'"
+  cd "$PROJECT_DIR"
+  cache_begin bandit
+  # Not `cache_python && run_parallel`: set -e would be off inside run_parallel.
+  if cache_python; then
+    run_parallel "$config" "${targets[@]}"
+  fi
+  [[ -n "$REPORT" ]] || run_plain "${targets[@]}"
+  keep_raw "$REPORT"
+  normalize normalize.jq "$REPORT" "$SCAN_WORK/findings.json"
+  errors=$(jq -r -f "$SCAN_DIR/problems.jq" "$REPORT") || scan_error "could not read bandit's errors"
+  [[ -n "$PROBLEMS" && -n "$errors" ]] && PROBLEMS+="; "
+  scan_finish "$SCAN_WORK/findings.json" "$PROBLEMS$errors"
 }
 
 main "$@"

@@ -38,6 +38,7 @@ main() {
   local raw err rc expected problems lockfile
   local -a args files
   scan_begin pip-audit "$PROJECT_DIR"
+  scan_policy UNKNOWN+ # pip-audit grades no severity: every known vulnerability fails
   require_command pip-audit
   cd "$PROJECT_DIR"
 
@@ -82,7 +83,7 @@ main() {
   if ((rc == 1)) && [[ -z "$problems" ]] && jq -e '[.dependencies[].vulns[]?] == []' "$raw" >/dev/null; then
     problems="pip-audit exited 1 without reporting a vulnerability: $(stderr_tail "$err")"
   fi
-  scan_finish "$SCAN_WORK/findings.json" '{"fail_on": ["CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"], "min_confidence": null, "count_unfixed": true}'  "$problems"
+  scan_finish "$SCAN_WORK/findings.json" "$problems"
 }
 
 main "$@"

@@ -20,18 +20,6 @@ DOCKERFILE=${DOCKERFILE:-deploy/docker/Dockerfile}
 TRIVY_FAIL_ON=${TRIVY_FAIL_ON:-CRITICAL,HIGH}
 IGNORE_UNFIXED=${IGNORE_UNFIXED:-false}
 
-# fail_on_policy OUT: the gate policy from TRIVY_FAIL_ON and IGNORE_UNFIXED, written to OUT.
-fail_on_policy() {
-  local out=$1 count_unfixed
-  case "$IGNORE_UNFIXED" in
-    true) count_unfixed=false ;;
-    false) count_unfixed=true ;;
-    *) scan_error "IGNORE_UNFIXED must be true or false, not '$IGNORE_UNFIXED'" ;;
-  esac
-  jq -cn -L "$JQ_DIR" --arg list "$TRIVY_FAIL_ON" --argjson count_unfixed "$count_unfixed" -f "$SCAN_DIR/policy.jq" \
-    >"$out" 2>"$SCAN_WORK/policy.err" || scan_error "TRIVY_FAIL_ON: $(jq_error_text "$SCAN_WORK/policy.err")"
-}
-
 # engine_ready: error out, with what to do instead, unless the container engine answers.
 engine_ready() {
   command -v "$CONTAINER_ENGINE" >/dev/null 2>&1 && "$CONTAINER_ENGINE" info >/dev/null 2>&1 && return 0
@@ -53,13 +41,12 @@ build_image() {
 }
 
 main() {
-  local raw err rc policy target
+  local raw err rc target
   local -a source
   target=${IMAGE_TAR:-${IMAGE:-$DOCKERFILE}}
   scan_begin trivy "$target"
   require_command trivy
-  fail_on_policy "$SCAN_WORK/policy.json"
-  policy=$(cat "$SCAN_WORK/policy.json")
+  scan_policy "$TRIVY_FAIL_ON" "" "$IGNORE_UNFIXED"
 
   if [[ -n "$IMAGE_TAR" ]]; then
     [[ -f "$IMAGE_TAR" && -r "$IMAGE_TAR" ]] || scan_error "IMAGE_TAR $IMAGE_TAR is not a readable file"
@@ -81,7 +68,7 @@ main() {
   require_json "$raw" "trivy's report"
   keep_raw "$raw"
   normalize normalize.jq "$raw" "$SCAN_WORK/findings.json" --arg dockerfile "$DOCKERFILE"
-  scan_finish "$SCAN_WORK/findings.json" "$policy"
+  scan_finish "$SCAN_WORK/findings.json"
 }
 
 main "$@"

@@ -2,9 +2,11 @@
 # Summary: shared functions of the scan scripts: paths, logging, the scan life cycle, running jq and tools.
 #
 # A scan script sources this file, then calls, in order:
-#   scan_begin NAME              claim reports/security/NAME.json (an "error" placeholder until the scan ends)
+#   scan_begin NAME TARGET       claim reports/security/NAME.json (an "error" placeholder until the scan ends)
+#   scan_policy FAIL_ON [MIN_CONFIDENCE [IGNORE_UNFIXED]]   the scan's threshold (jq/policy.jq)
 #   scan_run_tool OUT ERR -- CMD...  run the tool under SCAN_TIMEOUT, its stdout to OUT
-#   scan_finish FINDINGS POLICY  gate the normalized findings and publish the result, then exit 0/1/2
+#   normalize PROGRAM RAW OUT    the tool's output to findings, with the scan's PROGRAM (scans/NAME/PROGRAM)
+#   scan_finish FINDINGS [PROBLEM]   gate the findings with the policy and publish the result, then exit 0/1/2
 # or scan_error MESSAGE at any point (publishes an "error" result, exits 2).
 # Coverage, recorded at any point between scan_begin and scan_finish (gate.jq turns it into the result):
 #   scan_gap ID MESSAGE          something the tool left out (an error unless a suppression entry accepts ID)
@@ -34,6 +36,7 @@ export PROJECT_DIR SECURITY_REPORT_DIR SCAN_TIMEOUT SECURITY_SUPPRESSIONS
 SCAN_NAME=""
 SCAN_DIR="" # scans/SCAN_NAME: the scan's own programs
 SCAN_TARGET=""
+SCAN_POLICY="" # set by scan_policy, read by scan_finish
 SCAN_WORK=""
 SCAN_TOOL_PID=""
 
@@ -71,6 +74,17 @@ publish() {
 # result_path: where this scan's result lives.
 result_path() {
   printf '%s/%s.json' "$SECURITY_REPORT_DIR" "$SCAN_NAME"
+}
+
+# scan_names: the scans there are, one name a line: every folder scans/NAME that holds a run.sh. A scan is
+# found by its name; nothing else lists them (the Makefile's CODE_SCANS and DOCKER_SCANS pick a gate's).
+scan_names() {
+  local run
+  for run in "$SCANS_DIR"/*/run.sh; do
+    [[ -f "$run" ]] || continue
+    run=${run%/run.sh}
+    printf '%s\n' "${run##*/}"
+  done
 }
 
 # write_error_result MESSAGE: publish a result of SCAN_NAME with status "error", built without jq (and without
@@ -320,7 +334,7 @@ load_suppressions() {
   fi
   require_json "$SECURITY_SUPPRESSIONS" "the suppression file $SECURITY_SUPPRESSIONS"
   err="$SCAN_WORK/suppressions.err"
-  run_jq "$out" -f "$JQ_DIR/suppressions.jq" "$SECURITY_SUPPRESSIONS" 2>"$err" ||
+  run_jq "$out" -f "$JQ_DIR/suppressions.jq" --arg scans "$(scan_names | tr '\n' ' ')" "$SECURITY_SUPPRESSIONS" 2>"$err" ||
     scan_error "the suppression file $SECURITY_SUPPRESSIONS is malformed: $(jq_error_text "$err")"
 }
 
@@ -340,11 +354,22 @@ normalize() {
     scan_error "normalizing the tool's output did not give a list of findings"
 }
 
-# scan_finish FINDINGS POLICY_JSON [PROBLEM]: gate FINDINGS with POLICY and the suppression file, publish the
-# result, report it, exit. A non-empty PROBLEM (what the tool could not scan) makes the result an error that
-# still lists the findings.
+# scan_policy FAIL_ON [MIN_CONFIDENCE [IGNORE_UNFIXED]]: set the scan's policy (SCAN_POLICY), built by
+# jq/policy.jq (its header says what each argument takes: e.g. "CRITICAL,HIGH", or "LOW+" for LOW and worse;
+# a severity; true or false). A value it refuses is a scan error naming it.
+scan_policy() {
+  local out="$SCAN_WORK/policy.json" err="$SCAN_WORK/policy.err"
+  run_jq "$out" -c -n -f "$JQ_DIR/policy.jq" --arg fail_on "$1" --arg min_confidence "${2:-}" \
+    --arg ignore_unfixed "${3:-false}" 2>"$err" || scan_error "invalid policy: $(jq_error_text "$err")"
+  SCAN_POLICY=$(cat "$out")
+}
+
+# scan_finish FINDINGS [PROBLEM]: gate FINDINGS with the scan's policy (scan_policy) and the suppression file,
+# publish the result, report it, exit. A non-empty PROBLEM (what the tool could not scan) makes the result an
+# error that still lists the findings.
 scan_finish() {
-  local findings=$1 policy=$2 problem=${3:-} supp result err status
+  local findings=$1 problem=${2:-} supp result err status
+  [[ -n "$SCAN_POLICY" ]] || scan_error "the scan script set no policy (scan_policy)"
   supp="$SCAN_WORK/suppressions.json"
   load_suppressions "$supp"
   result="$SCAN_WORK/result.json"
@@ -354,7 +379,7 @@ scan_finish() {
   run_jq "$result" -n -f "$JQ_DIR/gate.jq" \
     --arg scan "$SCAN_NAME" --arg target "$SCAN_TARGET" --arg today "$(date -u +%F)" \
     --arg finished_at "$(now_utc)" --arg error "$problem" --argjson schema_version "$RESULT_SCHEMA_VERSION" \
-    --argjson policy "$policy" --slurpfile findings "$findings" --slurpfile suppressions "$supp" \
+    --argjson policy "$SCAN_POLICY" --slurpfile findings "$findings" --slurpfile suppressions "$supp" \
     --slurpfile gaps "$SCAN_WORK/gaps.jsonl" --slurpfile excluded "$SCAN_WORK/excluded.jsonl" \
     --slurpfile coverage "$SCAN_WORK/coverage.json" 2>"$err" ||
     scan_error "applying the gate failed: $(jq_error_text "$err")"
