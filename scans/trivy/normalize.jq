@@ -21,7 +21,7 @@ expect(type == "object" and .SchemaVersion == 2; "trivy's report is not a schema
        scan: "trivy",
        id: .VulnerabilityID,
        severity: (.Severity | ascii_upcase | if severity_rank == 0 then "UNKNOWN" else . end),
-       title: (.Title // (.Description // "" | split("\n")[0][:200]) | if . == "" then "\($result.Type) package vulnerability" else . end),
+       title: (.Title // (.Description // "" | split("\n") | first // "" | .[:200]) | if . == "" then "\($result.Type) package vulnerability" else . end),
        location: location($dockerfile; null; "\($result.Target)" + (if .PkgPath then " \(.PkgPath)" else "" end)),
        package: {name: .PkgName, version: .InstalledVersion, type: $result.Type},
        fix: (if (.FixedVersion // "") == "" then null else .FixedVersion end),
