@@ -8,7 +8,8 @@
 #   $excluded         array of {item, rule}: what was deliberately not scanned (scan_excluded), listed as is
 #   $coverage[0]      {inventory, scanned} or null (scan_coverage)
 #   $scan $target $today (YYYY-MM-DD) $finished_at $error ("" when the scan completed) $schema_version
-# Out: the scan's result object (README "Result schema"), with status "pass", "fail" or "error".
+# Out: the scan's result object (README "Result schema"), with status "pass", "fail" or "error". Active suppression
+#      entries that matched no finding of a completed run are listed in .unused_suppressions (information only).
 include "lib";
 
 def over_threshold:
@@ -50,6 +51,10 @@ def gap_error($open):
     | if $s == null then . else . + {suppression: {reason: $s.reason, expires: $s.expires}} end)) as $gapped
 | ($gapped | map(select(.suppression == null))) as $open
 | ($gapped | map(select(.suppression != null))) as $accepted
+| (if $error != "" then []
+   else $active | map(. as $entry
+                      | select((any($findings[0][]; . as $f | $entry | matches($f)) or any($gaps[]; .id == $entry.id)) | not))
+   end) as $unused
 | ([if $error != "" then $error else empty end, if ($open | length) > 0 then gap_error($open) else empty end]
    | join("; ")) as $problem
 | {
@@ -69,6 +74,7 @@ def gap_error($open):
     accepted_gaps: $accepted,
     excluded: ($excluded | sort_by(.item)),
     coverage: $coverage[0],
+    unused_suppressions: $unused,
     counts: {findings: ($failing | length), below_threshold: ($info | length), suppressed: ($suppressed | length),
              coverage_gaps: ($open | length), accepted_gaps: ($accepted | length), excluded: ($excluded | length)},
     finished_at: $finished_at

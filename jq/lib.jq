@@ -22,3 +22,7 @@ def location(path; line; detail): {path: path, line: line, detail: detail};
 
 # location_text: "path:line" (or "path") of a finding's location, for people.
 def location_text: .path + (if .line == null then "" else ":\(.line)" end);
+
+# until_text: how long a finding's suppression ({reason, expires}) holds, for people: "until 2026-12-31", or "no expiry
+# date" for one without (an audited entry of .secrets.baseline holds while it stays there).
+def until_text: if .expires == null then "no expiry date" else "until \(.expires)" end;

@@ -18,7 +18,7 @@ def capped($n): (.[:$n][] | line), (if length > $n then "  ... and \(length - $n
 (.findings[] | line),
 ((.coverage_gaps // [])[] | "  NOT COVERED\t\(.id | one_line)\t\(.message | one_line)"),
 (.expired_suppressions[] | "  EXPIRED suppression\t\(.id | one_line)\texpired \(.expires | one_line)\t\(.reason | one_line) (renew it with a new review, or fix the finding)"),
-(if (.suppressed | length) > 0 then "  suppressed:", (.suppressed[] | line + "\t(\(.suppression.reason | one_line); until \(.suppression.expires // "baseline"))") else empty end),
+(if (.suppressed | length) > 0 then "  suppressed:", (.suppressed[] | line + "\t(\(.suppression.reason | one_line); \(.suppression | until_text | one_line))") else empty end),
 (if ((.accepted_gaps // []) | length) > 0 then "  not covered, accepted in the suppression file:",
    (.accepted_gaps[] | "  \(.id | one_line)\t\(.message | one_line)\t(\(.suppression.reason | one_line); until \(.suppression.expires | one_line))")
  else empty end),
@@ -26,4 +26,5 @@ def capped($n): (.[:$n][] | line), (if length > $n then "  ... and \(length - $n
    (.excluded | .[:20][] | "  \(.item | one_line)\t(\(.rule | one_line))"),
    (if (.excluded | length) > 20 then "  ... and \((.excluded | length) - 20) more in the result file" else empty end)
  else empty end),
+(.unused_suppressions // [] | .[] | "  unused suppression\t\(.id | one_line)\(if .location then "\t\(.location | one_line)" else "" end)\tmatched nothing in this run (until \(.expires | one_line)): remove it once it is no longer needed"),
 (if (.below_threshold | length) > 0 then "  below the threshold (information):", (.below_threshold | capped(20)) else empty end)

@@ -16,7 +16,8 @@ def overall: if any(.[]; .status == "error") then "error" elif any(.[]; .status 
 "|---|---|---|---|---|---|---|",
 (.[] | "| \(.scan) | \(.status | verdict) | \(.counts.findings) | \(.counts.below_threshold) | \(.counts.suppressed) | \(.counts.coverage_gaps // 0) (\(.counts.accepted_gaps // 0)) | \(.counts.excluded // 0) |"),
 (.[] | select(.status != "pass" or .counts.below_threshold > 0 or .counts.suppressed > 0
-              or (.counts.accepted_gaps // 0) > 0 or (.counts.excluded // 0) > 0)
+              or (.counts.accepted_gaps // 0) > 0 or (.counts.excluded // 0) > 0
+              or (.unused_suppressions // [] | length) > 0)
  | "",
    "### \(.scan): \(.status | verdict)",
    (if .error != null then "", "**Could not complete:** \(.error | cell)" else empty end),
@@ -31,5 +32,7 @@ def overall: if any(.[]; .status == "error") then "error" elif any(.[]; .status 
    (if (.expired_suppressions | length) > 0 then "", "Expired suppressions (each fails the scan):", "",
       (.expired_suppressions[] | "- `\(.id | cell)` expired \(.expires): \(.reason | cell)") else empty end),
    (if (.suppressed | length) > 0 then "", "Suppressed:", "",
-      (.suppressed[] | "- `\(.id | cell)` at `\(.location | location_text | cell)`: \(.suppression.reason | cell) (until \(.suppression.expires // "baseline"))") else empty end),
+      (.suppressed[] | "- `\(.id | cell)` at `\(.location | location_text | cell)`: \(.suppression.reason | cell) (\(.suppression | until_text | cell))") else empty end),
+   (if (.unused_suppressions // [] | length) > 0 then "", "Suppressions that matched nothing in this run (remove them once they are no longer needed):", "",
+      (.unused_suppressions[] | "- `\(.id | cell)`\(if .location then " at `\(.location | cell)`" else "" end) (until \(.expires)): \(.reason | cell)") else empty end),
    (if (.below_threshold | length) > 0 then "", "<details><summary>Below the threshold (information): \(.below_threshold | length)</summary>", "", table(.below_threshold), "", "</details>" else empty end))

@@ -289,6 +289,30 @@ def test_pip_audit_crash_with_exit_1_is_an_error_not_findings(project, reports, 
     assert run.rc == 2 and result["status"] == "error" and "RuntimeError: boom" in result["error"]
 
 
+# What pip-audit 2.10 prints (logger "pip_audit._cli") when PyPI's JSON API answers 404 for a dependency under
+# --strict: its PyPI service cannot be pointed anywhere but the real PyPI, so a stand-in says it.
+NOT_FOUND_ON_PYPI = (
+    "echo 'ERROR:pip_audit._cli:asgiref: Dependency not found on PyPI and could not be audited: asgiref (3.13.0)' >&2\n"
+    "exit 1\n"
+)
+
+
+def test_not_found_on_pypi_is_reported_as_the_service_failing_with_what_to_do(project, reports, tmp_path):
+    fake = tool_path(fake_tool(tmp_path / "fake", "pip-audit", NOT_FOUND_ON_PYPI))
+    run = run_gate("security-code", project, reports, path=fake)
+    error = run.result("pip-audit")["error"]
+    assert run.rc == 2 and error.startswith("pip-audit could not be completed: the vulnerability service could not "
+                                            "be reached or answered nothing"), error
+    assert "asgiref (3.13.0)" in error and "PIP_AUDIT_OSV_URL" in error and "PIP_AUDIT_ADVISORY_DB" in error
+    assert error.count("pip-audit") == 1 and "pip_audit._cli" not in error
+
+
+def test_pip_audit_is_named_once_in_its_error(project, reports, osv, tmp_path):
+    run = gate(project, reports, osv, path=tool_path(fake_tool(tmp_path / "fake", "pip-audit", "echo 'ERROR:pip_audit._cli:boom' >&2\nexit 1\n")))
+    error = run.result("pip-audit")["error"]
+    assert error == "pip-audit could not be completed: exited 1 without a report: boom", error
+
+
 def test_unparseable_python_file_is_an_error_that_still_lists_findings(tmp_path, reports, osv):
     project = make_project(tmp_path / "p", {
         "apps/core/broken.py": "def broken(:\n",
@@ -345,6 +369,24 @@ def test_suppression_by_alias_and_location(tmp_path, reports, osv):
     assert run_gate("security-code", project, reports, env={"PIP_AUDIT_OSV_URL": osv.url}).result("pip-audit")["status"] == "pass"
     suppressions(project, {"scan": "pip-audit", "id": alias, "location": "other.txt", "reason": "r", "expires": later})
     assert gate(project, reports, osv).result("pip-audit")["status"] == "fail"
+
+
+def test_a_suppression_that_matched_nothing_is_listed_in_the_summary_without_failing(tmp_path, reports, osv):
+    project = vulnerable_project(tmp_path / "p")
+    later = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+    suppressions(project,
+                 {"scan": "pip-audit", "id": "GHSA-fx7q-2m9c-h4rv", "reason": "upgrade scheduled", "expires": later},
+                 {"scan": "bandit", "id": "B602", "location": "apps/gone.py", "reason": "old shell call",
+                  "expires": later})
+    git_commit_all(project)
+    run = gate(project, reports, osv)
+    assert run.rc == 0, run.output
+    assert run.result("pip-audit")["unused_suppressions"] == []
+    [unused] = run.result("bandit")["unused_suppressions"]
+    assert unused["id"] == "B602" and unused["location"] == "apps/gone.py"
+    summary = (reports / "security-code.md").read_text()
+    assert "matched nothing in this run" in summary and "`B602` at `apps/gone.py`" in summary
+    assert "unused suppression\tB602" in run.stdout
 
 
 def test_expired_suppression_fails_with_a_clear_message(tmp_path, reports, osv):

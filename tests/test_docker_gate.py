@@ -262,3 +262,15 @@ def test_make_security_docker_with_image_tar(tmp_path, trivy_cache):
     assert json.loads((tmp_path / "reports" / "trivy.json").read_text())["status"] == "pass"
     sarif = json.loads((tmp_path / "reports" / "security-docker.sarif").read_text())
     assert sarif["version"] == "2.1.0"
+
+
+def test_findings_point_at_the_scanned_tarball_not_a_dockerfile_it_may_not_come_from(tmp_path, trivy_cache):
+    (tmp_path / "project" / "images").mkdir(parents=True)
+    inside = build_image_tar(tmp_path / "project" / "images" / "app.tar", SEVERE_OS)
+    run = docker_gate(tmp_path, inside, trivy_cache)
+    assert run.rc == 1, run.output
+    assert {f["location"]["path"] for f in run.result("trivy")["findings"]} == {"images/app.tar"}
+    outside = build_image_tar(tmp_path / "elsewhere.tar", SEVERE_OS)
+    run = docker_gate(tmp_path, outside, trivy_cache)
+    assert {f["location"]["path"] for f in run.result("trivy")["findings"]} == {str(outside.resolve())}
+    assert "Dockerfile" not in json.dumps(run.result("trivy")["findings"])

@@ -85,6 +85,24 @@ run_chunks() {
   done
 }
 
+# plan_text FILES HITS TODO CHUNKS JOBS: what this run did, in words, e.g. "12 files: 10 from the cache, 2 scanned
+# by 1 bandit process" or "12 files: all 12 from the cache, bandit did not run".
+plan_text() {
+  local count=$1 hits=$2 todo=$3 chunks=$4 jobs=$5
+  if ((todo == 0)); then
+    printf '%s: all %s from the cache, bandit did not run' "$(plural "$count" file)" "$hits"
+    return 0
+  fi
+  printf '%s: %s from the cache, %s scanned by %s' "$(plural "$count" file)" "$hits" "$todo" \
+    "$(plural "$chunks" "bandit process" "bandit processes")"
+  ((chunks == 1)) || printf ', %s at a time' "$jobs"
+}
+
+# plural COUNT WORD [PLURAL]: "1 file", "2 files" (PLURAL defaults to WORD + s).
+plural() {
+  if (($1 == 1)); then printf '1 %s' "$2"; else printf '%s %s' "$1" "${3:-$2s}"; fi
+}
+
 # run_parallel CONFIG TARGETS...: the files bandit -r would scan, answered from the cache or scanned in
 # parallel chunks, merged into REPORT. Leaves REPORT empty when only the plain run is exact here.
 run_parallel() {
@@ -105,7 +123,7 @@ run_parallel() {
     --config "$config" || rc=$?
   ((rc != 2)) || scan_error "bandit's output has an unexpected shape: $(stderr_tail "$SCAN_WORK/merge.out.err")"
   ((rc == 0)) || scan_error "the scan cache failed: $(stderr_tail "$SCAN_WORK/merge.out.err")"
-  log "$files file(s): $hits from the cache, $todo scanned by $chunks bandit process(es) ($jobs at a time)"
+  log "$(plan_text "$files" "$hits" "$todo" "$chunks" "$jobs")"
   cache_stats_from_plan
   REPORT="$SCAN_WORK/merged.json"
 }

@@ -29,6 +29,26 @@ export_lock() {
   sed -E 's/^([A-Za-z0-9][^ ;]*==[^ ;]+) ; [^\\]*/\1 /' "$out.marked" >"$out"
 }
 
+# tool_error ERR: what pip-audit's stderr says went wrong, without its logger's prefix (ERROR:pip_audit._cli:).
+tool_error() {
+  stderr_tail "$1" | sed -E 's/(ERROR|WARNING|CRITICAL):pip_audit[._a-z]*://g'
+}
+
+# exit_error RC ERR: the error message for pip-audit exiting RC without a report. PyPI's JSON API answering
+# "not found" for a locked dependency almost always means the service, not the package, is the problem.
+exit_error() {
+  local rc=$1 err=$2 message
+  message=$(tool_error "$err")
+  if [[ -z "$PIP_AUDIT_OSV_URL" && "$message" == *"Dependency not found on PyPI"* ]]; then
+    printf '%s' "the vulnerability service could not be reached or answered nothing: PyPI's JSON API said" \
+      " 'not found' for a locked dependency (${message##*could not be audited: }), which is almost never the" \
+      " package's fault. Point the gate at an OSV service with PIP_AUDIT_OSV_URL, or at a local advisory" \
+      " database with PIP_AUDIT_ADVISORY_DB (README: Offline advisory mirror)"
+  else
+    printf 'exited %s without a report: %s' "$rc" "$message"
+  fi
+}
+
 # pinned_count FILE: how many requirements FILE pins.
 pinned_count() {
   grep -cE '^[A-Za-z0-9][^ ]*==' "$1" || true
@@ -73,15 +93,15 @@ main() {
   rc=0
   scan_run_tool "$SCAN_WORK/pip-audit.out" "$err" -- pip-audit "${args[@]}" --output "$raw" || rc=$?
   # pip-audit exits 1 both for "vulnerabilities found" and for its own failures: only the JSON tells.
-  ((rc == 0 || rc == 1)) || scan_error "pip-audit exited $rc: $(stderr_tail "$err")"
-  [[ -s "$raw" ]] || scan_error "pip-audit exited $rc without a report: $(stderr_tail "$err")"
+  ((rc == 0 || rc == 1)) || scan_error "exited $rc: $(tool_error "$err")"
+  [[ -s "$raw" ]] || scan_error "$(exit_error "$rc" "$err")"
   require_json "$raw" "pip-audit's report"
   keep_raw "$raw"
   normalize normalize.jq "$raw" "$SCAN_WORK/findings.json" --arg lockfile "$lockfile"
   problems=$(jq -r --argjson expected "$expected" -f "$SCAN_DIR/problems.jq" "$raw") ||
     scan_error "could not read pip-audit's skipped dependencies"
   if ((rc == 1)) && [[ -z "$problems" ]] && jq -e '[.dependencies[].vulns[]?] == []' "$raw" >/dev/null; then
-    problems="pip-audit exited 1 without reporting a vulnerability: $(stderr_tail "$err")"
+    problems="exited 1 without reporting a vulnerability: $(tool_error "$err")"
   fi
   scan_finish "$SCAN_WORK/findings.json" "$problems"
 }

@@ -1,5 +1,6 @@
 # trivy's JSON report (trivy image --format json, schema version 2) to findings.
-# In: trivy's report object; $dockerfile: the Dockerfile the image is built from (where findings point).
+# In: trivy's report object; $image_source: where findings point: the Dockerfile the image was built from, or the
+#     image tarball or reference scanned when it came from elsewhere (IMAGE_TAR, IMAGE).
 # Out: array of Finding, one per vulnerable package, each naming the package, installed and fixed versions
 #      and the vulnerability id. A report whose OS was not detected is an error: trivy then skips OS packages.
 include "lib";
@@ -22,7 +23,7 @@ expect(type == "object" and .SchemaVersion == 2; "trivy's report is not a schema
        id: .VulnerabilityID,
        severity: (.Severity | ascii_upcase | if severity_rank == 0 then "UNKNOWN" else . end),
        title: (.Title // (.Description // "" | split("\n") | first // "" | .[:200]) | if . == "" then "\($result.Type) package vulnerability" else . end),
-       location: location($dockerfile; null; "\($result.Target)" + (if .PkgPath then " \(.PkgPath)" else "" end)),
+       location: location($image_source; null; "\($result.Target)" + (if .PkgPath then " \(.PkgPath)" else "" end)),
        package: {name: .PkgName, version: .InstalledVersion, type: $result.Type},
        fix: (if (.FixedVersion // "") == "" then null else .FixedVersion end),
        status: .Status,

@@ -40,6 +40,18 @@ build_image() {
     scan_error "saving the built image failed: $(stderr_tail "$SCAN_WORK/save.err")"
 }
 
+# image_source: what the findings point at: the Dockerfile the image was built from here, else the image
+# scanned (IMAGE_TAR, relative to the project when it lies inside it, or the IMAGE reference).
+image_source() {
+  local tar
+  if [[ -n "$IMAGE_TAR" ]]; then
+    tar=$(realpath -- "$IMAGE_TAR")
+    printf '%s' "${tar#"$(realpath -- "$PROJECT_DIR")"/}"
+  else
+    printf '%s' "${IMAGE:-$DOCKERFILE}"
+  fi
+}
+
 main() {
   local raw err rc target
   local -a source
@@ -67,7 +79,7 @@ main() {
   ((rc == 0)) || scan_error "trivy exited $rc: $(stderr_tail "$err")"
   require_json "$raw" "trivy's report"
   keep_raw "$raw"
-  normalize normalize.jq "$raw" "$SCAN_WORK/findings.json" --arg dockerfile "$DOCKERFILE"
+  normalize normalize.jq "$raw" "$SCAN_WORK/findings.json" --arg image_source "$(image_source)"
   scan_finish "$SCAN_WORK/findings.json"
 }
 
