@@ -147,7 +147,7 @@ def suppress(project: Path, vuln_id: str, expires: dt.date) -> None:
     ]}))
 
 
-def test_active_suppression_passes_and_expired_one_fails(tmp_path, trivy_cache):
+def test_active_suppression_passes(tmp_path, trivy_cache):
     image = build_image_tar(tmp_path / "img.tar", [SEVERE_OS[1]])
     project = tmp_path / "project"
     project.mkdir()
@@ -155,10 +155,8 @@ def test_active_suppression_passes_and_expired_one_fails(tmp_path, trivy_cache):
     run = docker_gate(tmp_path, image, trivy_cache)
     assert run.rc == 0, run.output
     assert [f["id"] for f in run.result("trivy")["suppressed"]] == ["CVE-2099-0002"]
-    suppress(project, "CVE-2099-0002", dt.date.today() - dt.timedelta(days=1))
-    run = docker_gate(tmp_path, image, trivy_cache)
-    assert run.rc == 1
-    assert run.result("trivy")["expired_suppressions"][0]["id"] == "CVE-2099-0002"
+    # An expired one fails: the same gate.jq for every scan, end to end in test_code_gate.py, and a case of
+    # jq/tests/gate.cases.json.
 
 
 def test_no_vulnerability_db_is_an_error(tmp_path):
