@@ -24,9 +24,11 @@ from support.trivy_fixtures import (
     debian_fixed,
     debian_unfixed,
     pip_advisory,
+    image_layer_files,
     truncate_file,
     vulnerability,
     write_db_metadata,
+    write_docker_archive,
 )
 
 VULNERABILITIES = {
@@ -73,11 +75,11 @@ def offline(cache: Path) -> dict[str, str]:
     }
 
 
-def docker_gate(tmp_path: Path, image: Path, cache: Path, **env: str):
+def docker_gate(tmp_path: Path, image: Path, cache: Path, cwd: Path | None = None, **env: str):
     project = tmp_path / "project"
     project.mkdir(exist_ok=True)
     return run_gate("security-docker", project, tmp_path / "reports",
-                    env={**offline(cache), "IMAGE_TAR": str(image), **env})
+                    env={**offline(cache), "IMAGE_TAR": str(image), **env}, cwd=cwd)
 
 
 def by_id(findings: list[dict]) -> dict[str, dict]:
@@ -272,3 +274,158 @@ def test_findings_point_at_the_scanned_tarball_not_a_dockerfile_it_may_not_come_
     run = docker_gate(tmp_path, outside, trivy_cache)
     assert {f["location"]["path"] for f in run.result("trivy")["findings"]} == {str(outside.resolve())}
     assert "Dockerfile" not in json.dumps(run.result("trivy")["findings"])
+
+
+# --------------------------------------------------------------------------- nothing narrows the scan
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("TRIVY_SEVERITY", "LOW"),
+    ("TRIVY_IGNOREFILE", "/dev/null"),
+    ("TRIVY_SKIP_DIRS", "/usr"),
+    ("TRIVY_SKIP_FILES", "/var/lib/dpkg/status"),
+    ("TRIVY_IGNORE_STATUS", "fixed,affected"),
+    ("TRIVY_DISTRO", "debian/13"),
+    ("TRIVY_IGNORE_UNFIXED", "true"),
+    ("TRIVY_CONFIG", "trivy.yaml"),
+])
+def test_a_trivy_setting_that_could_narrow_the_scan_is_refused_by_name(tmp_path, trivy_cache, name, value):
+    image = build_image_tar(tmp_path / "img.tar", SEVERE_OS)
+    run = docker_gate(tmp_path, image, trivy_cache, **{name: value})
+    result = run.result("trivy")
+    assert run.rc == 2 and result["status"] == "error", run.output
+    assert name in result["error"] and "narrow" in result["error"]
+    assert result["findings"] == []
+
+
+def test_trivy_settings_that_only_say_where_and_how_long_pass_through(tmp_path, trivy_cache):
+    image = build_image_tar(tmp_path / "img.tar", SEVERE_OS)
+    run = docker_gate(tmp_path, image, trivy_cache, TRIVY_TIMEOUT="3m", TRIVY_NO_PROGRESS="true",
+                      TRIVY_DB_REPOSITORY="127.0.0.1:9/none/trivy-db:2")
+    assert run.rc == 1, run.output
+    assert {"CVE-2099-0001", "CVE-2099-0002"} == run.ids("trivy")
+
+
+def test_ignore_and_config_files_in_the_working_folder_hide_nothing_and_are_named(tmp_path, trivy_cache):
+    """trivy reads .trivyignore and trivy.yaml from its working folder; the gate runs it elsewhere and names them."""
+    image = build_image_tar(tmp_path / "img.tar", SEVERE_OS)
+    project = write_tree(tmp_path / "project", {
+        ".trivyignore": "# accepted by someone\nCVE-2099-0002\nCVE-2099-0001 exp:2099-01-01\n",
+        "trivy.yaml": "severity:\n  - LOW\n",
+    })
+    run = docker_gate(tmp_path, image, trivy_cache, cwd=project)
+    result = run.result("trivy")
+    assert run.rc == 2 and result["status"] == "error", run.output
+    assert {f["id"] for f in result["findings"]} == {"CVE-2099-0001", "CVE-2099-0002"}
+    gaps = {gap["id"]: gap["message"] for gap in result["coverage_gaps"]}
+    assert set(gaps) == {"trivy-file:.trivyignore", "trivy-file:trivy.yaml"}
+    assert "CVE-2099-0002,CVE-2099-0001" in gaps["trivy-file:.trivyignore"]
+    assert ".trivyignore" in result["error"] and "trivy.yaml" in result["error"]
+
+
+def test_an_ignore_file_accepted_in_the_suppression_file_leaves_the_findings_failing(tmp_path, trivy_cache):
+    image = build_image_tar(tmp_path / "img.tar", [SEVERE_OS[1]])
+    project = write_tree(tmp_path / "project", {".trivyignore": "CVE-2099-0002\n"})
+    (project / ".security-suppressions.json").write_text(json.dumps({"suppressions": [
+        {"scan": "trivy", "id": "trivy-file:.trivyignore", "reason": "kept for the trivy IDE plugin",
+         "expires": (dt.date.today() + dt.timedelta(days=7)).isoformat()},
+    ]}))
+    run = docker_gate(tmp_path, image, trivy_cache, cwd=project)
+    result = run.result("trivy")
+    assert run.rc == 1 and result["status"] == "fail", run.output
+    assert [f["id"] for f in result["findings"]] == ["CVE-2099-0002"]
+    assert [gap["id"] for gap in result["accepted_gaps"]] == ["trivy-file:.trivyignore"]
+
+
+# --------------------------------------------------------------------------- coverage of the image
+
+
+def test_an_os_without_a_package_inventory_is_an_error(tmp_path, trivy_cache):
+    files = image_layer_files(SEVERE_OS)
+    del files["var/lib/dpkg/status"]
+    image = write_docker_archive(tmp_path / "img.tar", files)
+    run = docker_gate(tmp_path, image, trivy_cache)
+    result = run.result("trivy")
+    assert run.rc == 2 and result["status"] == "error", run.output
+    assert "debian 12.7" in result["error"] and "no OS packages" in result["error"]
+    assert "var/lib/dpkg/status" in result["error"]
+
+
+def test_a_python_package_of_the_image_that_trivy_did_not_report_is_named(tmp_path, trivy_cache):
+    """trivy skips a distribution whose metadata has no version; the gate read the image and names it."""
+    files = image_layer_files(MILD_OS, [("Django", "5.2.19")])
+    files["usr/local/lib/python3.12/site-packages/ghostpkg-1.0.dist-info/METADATA"] = b"Name: ghostpkg\n"
+    image = write_docker_archive(tmp_path / "img.tar", files)
+    run = docker_gate(tmp_path, image, trivy_cache)
+    result = run.result("trivy")
+    assert run.rc == 2 and result["status"] == "error", run.output
+    [gap] = result["coverage_gaps"]
+    assert gap["id"] == "not-scanned:python:ghostpkg"
+    assert "ghostpkg-1.0.dist-info" in gap["message"] and "ghostpkg" in result["error"]
+    assert "GHSA-fx11-aaaa-bbbb" in {f["id"] for f in result["findings"]}
+    assert result["coverage"] == {"inventory": len(MILD_OS) + 2, "scanned": len(MILD_OS) + 1}
+
+
+def test_python_packages_installed_by_an_os_package_are_listed_as_scanned_with_it(tmp_path, trivy_cache):
+    files = image_layer_files(MILD_OS, [("Django", "5.2.19")])
+    metadata = "usr/lib/python3/dist-packages/debpkg-2.0.dist-info/METADATA"
+    files[metadata] = b"Metadata-Version: 2.1\nName: debpkg\nVersion: 2.0\n"
+    files["var/lib/dpkg/info/python3-debpkg.list"] = f"/{metadata}\n".encode()
+    image = write_docker_archive(tmp_path / "img.tar", files)
+    run = docker_gate(tmp_path, image, trivy_cache)
+    result = run.result("trivy")
+    assert result["coverage_gaps"] == [] and run.rc == 1, run.output
+    assert result["excluded"] == [{"item": f"/{metadata}", "rule": "installed by the OS package python3-debpkg, "
+                                   "scanned as that package"}]
+    assert result["coverage"] == {"inventory": len(MILD_OS) + 1, "scanned": len(MILD_OS) + 1}
+
+
+# --------------------------------------------------------------------------- end of life, stale data
+
+
+def debian_8_image(path: Path) -> Path:
+    files = image_layer_files([("bash", None, "4.3-11+deb8u2")], debian_version="8.11")
+    files["etc/os-release"] = files["etc/os-release"].replace(b"12", b"8").replace(b"bookworm", b"jessie")
+    return write_docker_archive(path, files)
+
+
+def test_an_end_of_life_os_fails_named_with_its_version(tmp_path, trivy_cache):
+    run = docker_gate(tmp_path, debian_8_image(tmp_path / "img.tar"), trivy_cache)
+    result = run.result("trivy")
+    assert run.rc == 1 and result["status"] == "fail", run.output
+    [eosl] = result["findings"]
+    assert eosl["id"] == "eosl:debian-8.11" and eosl["severity"] == "CRITICAL"
+    assert "debian 8.11 is end of life" in eosl["title"]
+    assert "eosl:debian-8.11" in run.stdout
+
+
+def test_an_end_of_life_os_is_listed_when_configured_below_the_threshold(tmp_path, trivy_cache):
+    run = docker_gate(tmp_path, debian_8_image(tmp_path / "img.tar"), trivy_cache, TRIVY_EOSL_SEVERITY="LOW")
+    result = run.result("trivy")
+    assert run.rc == 0, run.output
+    assert [f["id"] for f in result["below_threshold"]] == ["eosl:debian-8.11"]
+
+
+def test_the_result_records_the_vulnerability_db_build_date(tmp_path, trivy_cache):
+    image = build_image_tar(tmp_path / "img.tar", MILD_OS)
+    run = docker_gate(tmp_path, image, trivy_cache)
+    assert run.rc == 0, run.output
+    db = run.result("trivy")["vulnerability_db"]
+    metadata = json.loads((trivy_cache / "db" / "metadata.json").read_text())
+    assert db["updated_at"] == metadata["UpdatedAt"] and db["next_update"] == metadata["NextUpdate"]
+    assert db["age_days"] == 0 and db["max_age_days"] == 3
+
+
+def test_a_vulnerability_db_older_than_the_maximum_age_is_an_error_naming_its_date(tmp_path):
+    cache = tmp_path / "cache"
+    build_trivy_db(cache, VULNERABILITIES, debian=DEBIAN, pip=PIP)
+    write_db_metadata(cache, now=dt.datetime(2020, 3, 1, 12, 0, tzinfo=dt.timezone.utc))
+    image = build_image_tar(tmp_path / "img.tar", SEVERE_OS)
+    run = docker_gate(tmp_path, image, cache)
+    result = run.result("trivy")
+    assert run.rc == 2 and result["status"] == "error", run.output
+    assert "2020-03-01T11:00:00Z" in result["error"] and "TRIVY_DB_MAX_AGE_DAYS=3" in result["error"]
+    assert result["vulnerability_db"]["updated_at"] == "2020-03-01T11:00:00Z"
+    assert {f["id"] for f in result["findings"]} == {"CVE-2099-0001", "CVE-2099-0002"}
+    run = docker_gate(tmp_path, image, cache, TRIVY_DB_MAX_AGE_DAYS="100000")
+    assert run.rc == 1, run.output

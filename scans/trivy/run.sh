@@ -3,11 +3,18 @@
 # Usage: scans/trivy/run.sh
 #
 # The image scanned is, in order: IMAGE_TAR (a `docker save` or OCI tarball; no engine needed), IMAGE (an
-# existing image reference), or an image built from DOCKERFILE (default deploy/docker/Dockerfile) in
-# PROJECT_DIR with CONTAINER_ENGINE (default docker; podman works too).
+# image the engine has, saved with CONTAINER_ENGINE), or an image built from DOCKERFILE (default
+# deploy/docker/Dockerfile) in PROJECT_DIR with CONTAINER_ENGINE (default docker; podman works too), with the
+# extra build flags of IMAGE_BUILD_FLAGS (build args, build contexts, build-time mounts or secrets).
 # The gate is applied by jq on trivy's JSON: TRIVY_FAIL_ON (default CRITICAL,HIGH) fail, the other severities
 # are listed as information; IGNORE_UNFIXED=true lists vulnerabilities with no fix yet as information instead.
-# trivy's own TRIVY_* variables (TRIVY_CACHE_DIR, TRIVY_DB_REPOSITORY, TRIVY_SKIP_DB_UPDATE, ...) pass through.
+# An end-of-life OS is a finding of TRIVY_EOSL_SEVERITY (default CRITICAL); a vulnerability DB built more than
+# TRIVY_DB_MAX_AGE_DAYS (default 3) days ago is an error.
+# Nothing narrows the scan but the suppression file: of trivy's own TRIVY_* variables only those in
+# TRIVY_PASSED (where the DB comes from, the cache, time limits, offline switches, registry login) reach trivy,
+# any other is refused; trivy runs in an empty folder with no ignore or config file, and a .trivyignore or
+# trivy.yaml it would have read is a coverage gap naming what it would have hidden.
+# Coverage: each Python distribution installed in the image (read from its layers) must be in trivy's report.
 # Exit: 0 pass, 1 findings, 2 the scan could not be completed.
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
@@ -17,8 +24,89 @@ IMAGE=${IMAGE:-}
 IMAGE_TAR=${IMAGE_TAR:-}
 CONTAINER_ENGINE=${CONTAINER_ENGINE:-docker}
 DOCKERFILE=${DOCKERFILE:-deploy/docker/Dockerfile}
+IMAGE_BUILD_FLAGS=${IMAGE_BUILD_FLAGS:-}
 TRIVY_FAIL_ON=${TRIVY_FAIL_ON:-CRITICAL,HIGH}
+TRIVY_EOSL_SEVERITY=${TRIVY_EOSL_SEVERITY:-CRITICAL}
+TRIVY_DB_MAX_AGE_DAYS=${TRIVY_DB_MAX_AGE_DAYS:-3}
 IGNORE_UNFIXED=${IGNORE_UNFIXED:-false}
+
+# The gate's own TRIVY_* settings (read here, never by trivy) and trivy's settings that may reach trivy: none of
+# these changes what is scanned or reported. Every other TRIVY_* variable is refused.
+readonly TRIVY_GATE_OWN="TRIVY_FAIL_ON TRIVY_EOSL_SEVERITY TRIVY_DB_MAX_AGE_DAYS"
+readonly TRIVY_PASSED="TRIVY_CACHE_DIR TRIVY_CACHE_BACKEND TRIVY_CACHE_TTL TRIVY_DB_REPOSITORY \
+TRIVY_JAVA_DB_REPOSITORY TRIVY_SKIP_DB_UPDATE TRIVY_SKIP_JAVA_DB_UPDATE TRIVY_OFFLINE_SCAN TRIVY_TIMEOUT \
+TRIVY_NO_PROGRESS TRIVY_QUIET TRIVY_DEBUG TRIVY_USERNAME TRIVY_PASSWORD TRIVY_REGISTRY_TOKEN"
+# Files trivy reads from its working folder that would narrow the scan.
+readonly TRIVY_FILES=".trivyignore .trivyignore.yaml trivy.yaml"
+RUN_DIR=""    # the empty folder trivy runs in
+SCAN_IMAGE="" # the image tarball scanned
+
+# check_settings: error out on a gate setting out of range.
+check_settings() {
+  [[ "$TRIVY_DB_MAX_AGE_DAYS" =~ ^[1-9][0-9]*$ ]] ||
+    scan_error "TRIVY_DB_MAX_AGE_DAYS must be a whole number of days above 0, not '$TRIVY_DB_MAX_AGE_DAYS'"
+  case "$TRIVY_EOSL_SEVERITY" in
+    UNKNOWN | LOW | MEDIUM | HIGH | CRITICAL) ;;
+    *) scan_error "TRIVY_EOSL_SEVERITY must be one of UNKNOWN, LOW, MEDIUM, HIGH, CRITICAL, not '$TRIVY_EOSL_SEVERITY'" ;;
+  esac
+}
+
+# refuse_narrowing_settings: error out, naming them, when TRIVY_* variables other than the passed and the gate's
+# own ones are set: trivy would read them (TRIVY_SEVERITY, TRIVY_SKIP_FILES, TRIVY_IGNOREFILE, ...) and could
+# leave findings or files out of the scan.
+refuse_narrowing_settings() {
+  local name
+  local -a refused=()
+  for name in $(compgen -e); do
+    [[ "$name" == TRIVY_* ]] || continue
+    [[ " $TRIVY_PASSED $TRIVY_GATE_OWN " == *" $name "* ]] || refused+=("$name")
+  done
+  ((${#refused[@]} == 0)) && return 0
+  scan_error "${refused[*]} set: trivy would read it and could narrow the image scan, which only the suppression file may do. Unset it (trivy settings the gate passes: ${TRIVY_PASSED// /, }; thresholds: TRIVY_FAIL_ON, IGNORE_UNFIXED)"
+}
+
+# run_trivy OUT ERR ARGS...: trivy ARGS under scan_run_tool, in the empty folder RUN_DIR, without the gate's own
+# TRIVY_* settings in its environment. Returns trivy's exit status.
+run_trivy() {
+  local out=$1 err=$2 name rc=0
+  local -a command=(env)
+  shift 2
+  for name in $TRIVY_GATE_OWN; do
+    command+=(-u "$name")
+  done
+  cd "$RUN_DIR" || scan_error "cannot enter its work folder $RUN_DIR"
+  scan_run_tool "$out" "$err" --name trivy -- "${command[@]}" trivy "$@" || rc=$?
+  cd "$OLDPWD" || scan_error "cannot return to $OLDPWD"
+  return "$rc"
+}
+
+# ignore_file_ids FILE: the vulnerability ids a .trivyignore lists (first word of each line that is not a
+# comment), comma-separated, at most 10; "its entries" for the YAML forms.
+ignore_file_ids() {
+  local ids
+  if [[ "$(basename "$1")" != .trivyignore ]]; then
+    printf 'its entries'
+    return 0
+  fi
+  ids=$(sed -e 's/#.*//' "$1" | awk 'NF { print $1 }' | head -n 10 | paste -sd, -) || ids=""
+  printf '%s' "${ids:-nothing}"
+}
+
+# record_trivy_files: a coverage gap for each ignore or config file trivy would read from the folder the gate
+# was started in or from PROJECT_DIR. trivy runs elsewhere and reads none of them; the gap says what they would
+# have hidden, so that nothing is narrowed silently or ignored silently.
+record_trivy_files() {
+  local dir file seen=""
+  for dir in "$PWD" "$PROJECT_DIR"; do
+    dir=$(realpath -- "$dir")
+    [[ " $seen " == *" $dir "* ]] && continue
+    seen+=" $dir"
+    for file in $TRIVY_FILES; do
+      [[ -e "$dir/$file" ]] || continue
+      scan_gap "trivy-file:$file" "$dir/$file would make trivy skip $(ignore_file_ids "$dir/$file"); the gate does not read it and scanned everything: move each exception to the suppression file (with a reason and an expiry) and delete $file"
+    done
+  done
+}
 
 # engine_ready: error out, with what to do instead, unless the container engine answers.
 engine_ready() {
@@ -26,18 +114,70 @@ engine_ready() {
   scan_error "no container engine: '$CONTAINER_ENGINE info' failed (is its daemon running?). Build the image where an engine runs and scan the saved tarball instead: '$CONTAINER_ENGINE save -o image.tar IMAGE' then 'make security-docker IMAGE_TAR=image.tar'; or set CONTAINER_ENGINE=podman"
 }
 
-# build_image TAR: build the image from DOCKERFILE and save it to TAR.
+# save_image REF TAR: save the engine's image REF to TAR (a docker-archive tarball).
+save_image() {
+  local ref=$1 tar=$2
+  local -a format=()
+  [[ "$(basename "$CONTAINER_ENGINE")" == podman ]] && format=(--format docker-archive)
+  scan_run_tool /dev/null "$SCAN_WORK/save.err" -- "$CONTAINER_ENGINE" save ${format[@]+"${format[@]}"} -o "$tar" "$ref" ||
+    scan_error "saving the image $ref failed: $(stderr_tail "$SCAN_WORK/save.err")"
+}
+
+# build_image TAR: build the image from DOCKERFILE (with IMAGE_BUILD_FLAGS) and save it to TAR.
 build_image() {
   local tar=$1 tag log
+  local -a flags=()
   [[ -f "$PROJECT_DIR/$DOCKERFILE" ]] || scan_error "no Dockerfile at $PROJECT_DIR/$DOCKERFILE (set DOCKERFILE, IMAGE or IMAGE_TAR)"
   engine_ready
+  read -r -a flags <<<"$IMAGE_BUILD_FLAGS"
   tag="security-gate/$(basename "$PROJECT_DIR" | tr '[:upper:]' '[:lower:]' | tr -c 'a-z0-9_.\n-' '-'):scan"
   log="$SECURITY_REPORT_DIR/trivy.build.log"
   log "building $tag from $DOCKERFILE with $CONTAINER_ENGINE (log: $log)"
-  scan_run_tool "$log" "$log.err" -- "$CONTAINER_ENGINE" build -f "$PROJECT_DIR/$DOCKERFILE" -t "$tag" "$PROJECT_DIR" ||
-    scan_error "the image build failed: $(stderr_tail "$log.err")"
-  scan_run_tool /dev/null "$SCAN_WORK/save.err" -- "$CONTAINER_ENGINE" save -o "$tar" "$tag" ||
-    scan_error "saving the built image failed: $(stderr_tail "$SCAN_WORK/save.err")"
+  scan_run_tool "$log" "$log.err" -- "$CONTAINER_ENGINE" build ${flags[@]+"${flags[@]}"} -f "$PROJECT_DIR/$DOCKERFILE" -t "$tag" \
+    "$PROJECT_DIR" || scan_error "the image build failed: $(stderr_tail "$log.err")"
+  save_image "$tag" "$tar"
+}
+
+# find_image: set SCAN_IMAGE to the tarball to scan (IMAGE_TAR, IMAGE saved, or the image built), an absolute path.
+find_image() {
+  if [[ -n "$IMAGE_TAR" ]]; then
+    [[ -f "$IMAGE_TAR" && -r "$IMAGE_TAR" ]] || scan_error "IMAGE_TAR $IMAGE_TAR is not a readable file"
+    SCAN_IMAGE=$(realpath -- "$IMAGE_TAR")
+  elif [[ -n "$IMAGE" ]]; then
+    engine_ready
+    SCAN_IMAGE="$SCAN_WORK/image.tar"
+    save_image "$IMAGE" "$SCAN_IMAGE"
+  else
+    SCAN_IMAGE="$SCAN_WORK/image.tar"
+    build_image "$SCAN_IMAGE"
+  fi
+}
+
+# db_age OUT: the vulnerability DB trivy used and its age (db-age.jq) in OUT.
+db_age() {
+  local out=$1 err="$SCAN_WORK/version.err"
+  run_trivy "$SCAN_WORK/version.json" "$err" version --format json ||
+    scan_error "'trivy version' failed: $(stderr_tail "$err")"
+  require_json "$SCAN_WORK/version.json" "trivy's version report"
+  run_jq "$out" -c --argjson max_days "$TRIVY_DB_MAX_AGE_DAYS" -f "$SCAN_DIR/db-age.jq" "$SCAN_WORK/version.json" \
+    2>"$err" || scan_error "$(jq_error_text "$err")"
+}
+
+# check_coverage TAR RAW: record a gap for each Python distribution of the image TAR that trivy's report RAW
+# lacks, an exclusion for each one an OS package installed, and the coverage counts.
+check_coverage() {
+  local tar=$1 raw=$2 inventory="$SCAN_WORK/inventory.json" coverage="$SCAN_WORK/coverage-check.json" id message
+  python3 -S "$SCAN_DIR/inventory.py" "$tar" >"$inventory" 2>"$SCAN_WORK/inventory.err" ||
+    scan_error "listing what the image holds failed: $(stderr_tail "$SCAN_WORK/inventory.err")"
+  run_jq "$coverage" -c --slurpfile inventory "$inventory" -f "$SCAN_DIR/coverage.jq" "$raw" 2>"$SCAN_WORK/coverage.err" || scan_error "checking coverage failed: $(jq_error_text "$SCAN_WORK/coverage.err")"
+  while IFS=$'\t' read -r id message; do
+    scan_gap "$id" "$message"
+  done < <(jq -r '.gaps[] | [.id, .message] | @tsv' "$coverage")
+  while IFS=$'\t' read -r id message; do
+    scan_excluded "$id" "$message"
+  done < <(jq -r '.excluded[] | [.item, .rule] | @tsv' "$coverage")
+  # shellcheck disable=SC2046 # two counts
+  scan_coverage $(jq -r '.coverage | "\(.inventory) \(.scanned)"' "$coverage")
 }
 
 # image_source: what the findings point at: the Dockerfile the image was built from here, else the image
@@ -53,34 +193,37 @@ image_source() {
 }
 
 main() {
-  local raw err rc target
-  local -a source
+  local raw err rc target problem
   target=${IMAGE_TAR:-${IMAGE:-$DOCKERFILE}}
   scan_begin trivy "$target"
   require_command trivy
+  require_command python3
+  check_settings
+  refuse_narrowing_settings
   scan_policy "$TRIVY_FAIL_ON" "" "$IGNORE_UNFIXED"
+  record_trivy_files
+  find_image
 
-  if [[ -n "$IMAGE_TAR" ]]; then
-    [[ -f "$IMAGE_TAR" && -r "$IMAGE_TAR" ]] || scan_error "IMAGE_TAR $IMAGE_TAR is not a readable file"
-    source=(--input "$IMAGE_TAR")
-  elif [[ -n "$IMAGE" ]]; then
-    source=("$IMAGE")
-  else
-    build_image "$SCAN_WORK/image.tar"
-    source=(--input "$SCAN_WORK/image.tar")
-  fi
-
+  # trivy runs in an empty folder: no .trivyignore, trivy.yaml or other file of the caller's reaches it.
+  RUN_DIR="$SCAN_WORK/empty"
+  mkdir "$RUN_DIR"
   raw="$SCAN_WORK/trivy.json"
   err="$SCAN_WORK/trivy.err"
   rc=0
-  scan_run_tool /dev/null "$err" -- trivy image --scanners vuln --pkg-types os,library --format json \
-    --output "$raw" --skip-version-check --disable-telemetry "${source[@]}" || rc=$?
+  run_trivy /dev/null "$err" image --scanners vuln --pkg-types os,library --severity UNKNOWN,LOW,MEDIUM,HIGH,CRITICAL \
+    --list-all-pkgs --format json --output "$raw" --skip-version-check \
+    --disable-telemetry --input "$SCAN_IMAGE" || rc=$?
   # trivy exits 1 for its own fatal errors (and for findings only with --exit-code, which is not used).
   ((rc == 0)) || scan_error "trivy exited $rc: $(stderr_tail "$err")"
   require_json "$raw" "trivy's report"
   keep_raw "$raw"
-  normalize normalize.jq "$raw" "$SCAN_WORK/findings.json" --arg image_source "$(image_source)"
-  scan_finish "$SCAN_WORK/findings.json"
+  normalize normalize.jq "$raw" "$SCAN_WORK/findings.json" --arg image_source "$(image_source)" \
+    --arg eosl_severity "$TRIVY_EOSL_SEVERITY"
+  db_age "$SCAN_WORK/db.json"
+  problem=$(jq -r '.problem // empty' "$SCAN_WORK/db.json")
+  SCAN_RESULT_EXTRA=$(jq -c '{vulnerability_db}' "$SCAN_WORK/db.json")
+  check_coverage "$SCAN_IMAGE" "$raw"
+  scan_finish "$SCAN_WORK/findings.json" "$problem"
 }
 
 main "$@"

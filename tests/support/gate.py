@@ -77,12 +77,13 @@ def run_gate(
     path: str | None = None,
     timeout: float = 300,
     scans: tuple[str, ...] | None = None,
+    cwd: Path | None = None,
 ) -> GateRun:
-    """Run scripts/run-gate.sh GATE with the gate's scans (as `make GATE` does), or with the given ones."""
+    """Run scripts/run-gate.sh GATE with the gate's scans (as `make GATE` does), or with the given ones, from cwd."""
     proc = subprocess.run(
         [str(SCRIPTS / "run-gate.sh"), gate, *(scans or GATE_SCANS[gate])],
         env=gate_env(project, reports, env, path),
-        capture_output=True, text=True, timeout=timeout, check=False,
+        capture_output=True, text=True, timeout=timeout, check=False, cwd=cwd,
     )
     return GateRun(proc.returncode, proc.stdout, proc.stderr, reports)
 
