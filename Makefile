@@ -17,7 +17,7 @@ ARGS ?=
 # The locked tools first on PATH, then uv wherever bootstrap found or installed it.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/.tools/uv/bin:$(PATH)
 
-.PHONY: help setup security-code security-docker test bench clean
+.PHONY: help setup security-code security-docker test bench clean forget-verdict-security-code forget-verdict-security-docker
 
 help: ## List the targets and the variables that tune them
 	@scripts/help.sh $(MAKEFILE_LIST)
@@ -27,11 +27,17 @@ setup: $(SYNCED) ## Install uv (when missing) and every tool pinned in uv.lock i
 $(SYNCED): uv.lock pyproject.toml scripts/uv-requirements.txt
 	@scripts/bootstrap.sh && touch $@
 
-security-code: $(SYNCED) ## Run pip-audit, bandit and detect-secrets on PROJECT_DIR (exit 0 pass, 1 findings, 2 error)
+# make exits 0 or 2 (any failed recipe); the gate's own 0 pass / 1 findings / 2 error is in
+# SECURITY_REPORT_DIR/<gate>.verdict.json: `scripts/verdict.sh <gate>` prints it and exits with it.
+# forget-verdict-<gate> comes first, so a run that setup stops leaves an "error" verdict, never an old pass.
+security-code: forget-verdict-security-code $(SYNCED) ## Run pip-audit, bandit and detect-secrets on PROJECT_DIR (make: 0 pass, 2 otherwise; see scripts/verdict.sh)
 	@scripts/run-gate.sh security-code $(CODE_SCANS)
 
-security-docker: $(SYNCED) ## Build the image (or take IMAGE / IMAGE_TAR) and scan it with trivy
+security-docker: forget-verdict-security-docker $(SYNCED) ## Build the image (or take IMAGE / IMAGE_TAR) and scan it with trivy
 	@scripts/run-gate.sh security-docker $(DOCKER_SCANS)
+
+forget-verdict-security-code forget-verdict-security-docker:
+	@scripts/verdict.sh --forget $(@:forget-verdict-%=%)
 
 test: $(SYNCED) ## Run the test suite (real scanners on fixture trees), shellcheck, hadolint, zizmor; ARGS go to pytest
 	@scripts/test.sh $(ARGS)

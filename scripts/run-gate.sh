@@ -14,6 +14,8 @@ source "${BASH_SOURCE[0]%/*}/lib/common.sh"
 
 GATE=""
 RUN_DIR=""
+LOCK_PROBLEM=""  # why the report directory could not be locked, for after the earlier results are cleared
+VERDICT_DONE=""  # set once this run's verdict (final, or an error saying why) is written
 declare -a SCANS=() PIDS=()
 
 # stop_scans SIGNAL: on an interruption, stop every running scan (each stops its tool and leaves an "error"
@@ -41,31 +43,104 @@ stop_scans() {
     esac
     SCAN_NAME=$scan SCAN_TARGET=$PROJECT_DIR write_error_result "$message" || SCAN_NAME=$scan forget_result
   done
+  write_error_verdict "$GATE" "the $GATE run was interrupted by SIG$1" "${SCANS[@]}" ||
+    rm -f -- "$(verdict_path "$GATE")"
+  VERDICT_DONE=1
   printf '%s: interrupted by SIG%s; no scan result of this run says pass\n' "$GATE" "$1" >&2
   rm -rf -- "$RUN_DIR"
   [[ "$1" == INT ]] && exit 130
   exit 143
 }
 
-# lock_reports: hold the report directory for this run, so two runs at once never mix their results.
+# on_gate_exit: the EXIT trap. A run that ends without writing a verdict (a command failed under set -e, say)
+# is an error: the summaries go, the verdict says so, and the exit status is 2 whatever the failed command's was.
+# shellcheck disable=SC2329 # invoked by the EXIT trap
+on_gate_exit() {
+  local rc=$? scan why
+  [[ -z "$VERDICT_DONE" ]] || exit "$rc"
+  trap - EXIT
+  why="the $GATE run stopped unexpectedly (exit $rc) before its verdict"
+  printf '%s: error: %s\n' "$GATE" "$why" >&2
+  rm -f -- "$SECURITY_REPORT_DIR/$GATE.md" "$SECURITY_REPORT_DIR/$GATE.sarif" 2>/dev/null
+  for scan in "${SCANS[@]}"; do
+    [[ "$(jq -r '.status' "$SECURITY_REPORT_DIR/$scan.json" 2>/dev/null)" != pass ]] ||
+      SCAN_NAME=$scan SCAN_TARGET=$PROJECT_DIR write_error_result "the $scan scan passed, but $why" ||
+      SCAN_NAME=$scan forget_result
+  done
+  write_error_verdict "$GATE" "$why" "${SCANS[@]}" || rm -f -- "$(verdict_path "$GATE")" 2>/dev/null
+  [[ -z "$RUN_DIR" ]] || rm -rf -- "$RUN_DIR"
+  exit "$EXIT_ERROR"
+}
+
+# gate_error MESSAGE: stop the run before its scans: every scan's result and the verdict say "error" with
+# MESSAGE, the summaries are removed, exit 2.
+gate_error() {
+  local scan
+  for scan in "${SCANS[@]}"; do
+    SCAN_NAME=$scan SCAN_TARGET=$PROJECT_DIR write_error_result "$scan could not be completed: $1" ||
+      SCAN_NAME=$scan forget_result
+  done
+  rm -f -- "$SECURITY_REPORT_DIR/$GATE.md" "$SECURITY_REPORT_DIR/$GATE.sarif"
+  write_error_verdict "$GATE" "$1" "${SCANS[@]}" || rm -f -- "$(verdict_path "$GATE")"
+  VERDICT_DONE=1
+  printf '%s: error: %s\n' "$GATE" "$1" >&2
+  [[ -z "$RUN_DIR" ]] || rm -rf -- "$RUN_DIR"
+  exit "$EXIT_ERROR"
+}
+
+# spoil_in_place MESSAGE: the report directory cannot be written to, but the files an earlier run left in it may
+# still be: overwrite the verdict and each scan's result with an "error" saying MESSAGE, and empty the summaries
+# and raw outputs, so that none of them says pass. What cannot be written stays; the exit status says error.
+spoil_in_place() {
+  local scan name file
+  for name in "$GATE.md" "$GATE.sarif" "${SCANS[@]/%/.raw.json}"; do
+    file="$SECURITY_REPORT_DIR/$name"
+    [[ ! -f "$file" || ! -w "$file" ]] || : 2>/dev/null >"$file" || true
+  done
+  file=$(verdict_path "$GATE")
+  [[ ! -f "$file" || ! -w "$file" ]] || error_verdict_json "$GATE" "$1" "${SCANS[@]}" 2>/dev/null >"$file" || true
+  for scan in "${SCANS[@]}"; do
+    file="$SECURITY_REPORT_DIR/$scan.json"
+    [[ ! -f "$file" || ! -w "$file" ]] ||
+      SCAN_NAME=$scan SCAN_TARGET=$PROJECT_DIR error_result_json "$scan could not be completed: $1" 2>/dev/null >"$file" ||
+      true
+  done
+}
+
+# lock_reports: hold the report directory for this run, so two runs at once never mix their results. A report
+# directory that cannot be written stops the run (nothing could be kept); a lock that cannot be taken is
+# LOCK_PROBLEM, reported once the earlier results are cleared.
 lock_reports() {
+  local lock="$SECURITY_REPORT_DIR/.lock"
   mkdir -p "$SECURITY_REPORT_DIR" 2>/dev/null && [[ -w "$SECURITY_REPORT_DIR" ]] || {
+    [[ ! -d "$SECURITY_REPORT_DIR" ]] || spoil_in_place "the report directory $SECURITY_REPORT_DIR is not writable"
     printf '%s: error: the report directory %s is not writable\n' "$GATE" "$SECURITY_REPORT_DIR" >&2
     exit "$EXIT_ERROR"
   }
   command -v flock >/dev/null 2>&1 || return 0
-  exec 9>"$SECURITY_REPORT_DIR/.lock"
+  if [[ -d "$lock" ]] || ! { exec 9>"$lock"; } 2>/dev/null; then
+    LOCK_PROBLEM="cannot open the lock file $lock (a directory, or not writable): remove it and run again"
+    return 0
+  fi
   if ! flock -n 9; then
     printf '%s: another run is writing to %s; waiting for it to finish\n' "$GATE" "$SECURITY_REPORT_DIR" >&2
-    flock 9
+    flock 9 || LOCK_PROBLEM="cannot lock $lock"
   fi
 }
 
-# clear_previous_results: before anything else can fail, replace each scan's result with an "error" placeholder
-# and remove the gate's summaries, so that no earlier run's "pass" can be read as this run's result.
+# make_run_dir: RUN_DIR, this run's temporary folder (in TMPDIR).
+make_run_dir() {
+  RUN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/$GATE.XXXXXX" 2>/dev/null) ||
+    gate_error "cannot create a temporary folder in ${TMPDIR:-/tmp} (TMPDIR): does it exist, with space to write?"
+}
+
+# clear_previous_results: before anything else can fail, replace each scan's result and the verdict with "error"
+# placeholders and remove the gate's summaries, so that no earlier run's "pass" can be read as this run's result.
 clear_previous_results() {
   local scan unwritable=""
   rm -f -- "$SECURITY_REPORT_DIR/$GATE.md" "$SECURITY_REPORT_DIR/$GATE.sarif"
+  write_error_verdict "$GATE" "the $GATE run did not complete (still running, interrupted or crashed)" "${SCANS[@]}" ||
+    { rm -f -- "$(verdict_path "$GATE")"; unwritable=1; }
   for scan in "${SCANS[@]}"; do
     rm -f -- "$SECURITY_REPORT_DIR/$scan.raw.json"
     SCAN_NAME=$scan SCAN_TARGET=$PROJECT_DIR \
@@ -74,23 +149,17 @@ clear_previous_results() {
   done
   SCAN_NAME=""
   if [[ -n "$unwritable" ]]; then
+    VERDICT_DONE=1 # none can be written
     printf '%s: error: cannot write to the report directory %s (full or read-only)\n' "$GATE" "$SECURITY_REPORT_DIR" >&2
-    rm -rf -- "$RUN_DIR"
     exit "$EXIT_ERROR"
   fi
 }
 
 # check_jq: stop with every scan's result saying why, unless jq can run the gate's programs.
 check_jq() {
-  local problem scan
+  local problem
   problem=$(jq_problem)
-  [[ -n "$problem" ]] || return 0
-  for scan in "${SCANS[@]}"; do
-    SCAN_NAME=$scan SCAN_TARGET=$PROJECT_DIR write_error_result "$scan could not be completed: $problem" || true
-  done
-  printf '%s: error: %s\n' "$GATE" "$problem" >&2
-  rm -rf -- "$RUN_DIR"
-  exit "$EXIT_ERROR"
+  [[ -z "$problem" ]] || gate_error "$problem"
 }
 
 # run_scans: start every scan in the background, its output to RUN_DIR/SCAN.log and its exit status to SCAN.rc.
@@ -167,17 +236,45 @@ write_summaries() {
   fi
 }
 
+# write_verdict STATUS: the verdict of this run (jq/verdict.jq), published last; an error verdict saying why
+# when it cannot be built. Returns non-zero when the run's verdict is not STATUS.
+write_verdict() {
+  local status=$1 scan error summary=null sarif=null
+  local -a results=()
+  for scan in "${SCANS[@]}"; do
+    results+=("$SECURITY_REPORT_DIR/$scan.json")
+  done
+  [[ ! -f "$SECURITY_REPORT_DIR/$GATE.md" ]] || summary="\"$GATE.md\""
+  [[ ! -f "$SECURITY_REPORT_DIR/$GATE.sarif" ]] || sarif="\"$GATE.sarif\""
+  error=$(sed "s/^$GATE: error: //" "$RUN_DIR/gate.err" | tr '\n' ' ' | sed 's/ *$//')
+  if jq -s -L "$JQ_DIR" -f "$JQ_DIR/verdict.jq" --arg gate "$GATE" --argjson exit_code "$status" \
+    --arg error "$error" --argjson summary "$summary" --argjson sarif "$sarif" --arg finished_at "$(now_utc)" \
+    --argjson schema_version "$VERDICT_SCHEMA_VERSION" "${results[@]}" >"$RUN_DIR/verdict.json" 2>"$RUN_DIR/verdict.err" &&
+    publish "$RUN_DIR/verdict.json" "$(verdict_path "$GATE")"; then
+    VERDICT_DONE=1
+    return 0
+  fi
+  error="could not write the verdict: $(jq_error_text "$RUN_DIR/verdict.err")"
+  printf '%s: error: %s\n' "$GATE" "$error" >&2
+  write_error_verdict "$GATE" "$error" "${SCANS[@]}" || rm -f -- "$(verdict_path "$GATE")"
+  VERDICT_DONE=1
+  return 1
+}
+
 main() {
   local scan status
-  GATE=${1:?usage: run-gate.sh GATE SCAN...}
+  (($# >= 2)) || { printf 'usage: run-gate.sh GATE SCAN...\n' >&2; exit "$EXIT_ERROR"; }
+  GATE=$1
   shift
   SCANS=("$@")
-  ((${#SCANS[@]} > 0)) || { printf 'usage: run-gate.sh GATE SCAN...\n' >&2; exit "$EXIT_ERROR"; }
-  lock_reports
-  RUN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/$GATE.XXXXXX")
+  export SECURITY_GATE=$GATE # the scans it runs leave the gate's own files to it (invalidate_gates)
+  lock_reports # before the traps: while it waits, the files are another run's
+  trap on_gate_exit EXIT
   trap 'stop_scans INT' INT
   trap 'stop_scans TERM' TERM
   clear_previous_results
+  [[ -z "$LOCK_PROBLEM" ]] || gate_error "$LOCK_PROBLEM"
+  make_run_dir
   check_jq
   printf '%s: running %s on %s\n' "$GATE" "${SCANS[*]}" "$PROJECT_DIR"
   export SECURITY_CORES_LOCK="$RUN_DIR/cores.lock"
@@ -186,8 +283,15 @@ main() {
     printf '\n'
     cat "$RUN_DIR/$scan.log"
   done
-  status=$(gate_status)
-  write_summaries || status=$EXIT_ERROR
+  status=$(gate_status 2>"$RUN_DIR/gate.err")
+  if write_summaries 2>"$RUN_DIR/summaries.err"; then
+    cat "$RUN_DIR/summaries.err" >&2
+  else
+    status=$EXIT_ERROR
+    cat "$RUN_DIR/summaries.err" >>"$RUN_DIR/gate.err"
+  fi
+  cat "$RUN_DIR/gate.err" >&2
+  write_verdict "$status" || status=$EXIT_ERROR
   rm -rf -- "$RUN_DIR"
   printf '\n%s: %s (results in %s)\n' "$GATE" \
     "$(case "$status" in 0) printf 'PASS' ;; 1) printf 'FAIL' ;; *) printf 'ERROR' ;; esac)" "$SECURITY_REPORT_DIR"

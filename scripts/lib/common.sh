@@ -13,12 +13,17 @@
 #   scan_excluded ITEM RULE      something deliberately not scanned, and the rule that excluded it (listed)
 #   scan_coverage INVENTORY SCANNED  how many items the gate computed must be scanned, and how many the tool did
 # Exit contract: 0 pass, 1 findings at or over the threshold, 2 the scan could not be completed.
+# A scan run on its own (SECURITY_GATE unset; run-gate.sh sets it to the gate's name) also invalidates the gate
+# verdicts, Markdown summaries and SARIF files it would contradict (invalidate_gates).
 
 GATE_ROOT=$(cd "${BASH_SOURCE[0]%/*}/../.." && pwd)
 readonly GATE_ROOT
 readonly JQ_DIR="$GATE_ROOT/jq"
 readonly SCANS_DIR="$GATE_ROOT/scans" # one folder per scan: scans/NAME/run.sh and its jq programs
 readonly RESULT_SCHEMA_VERSION=1
+readonly VERDICT_SCHEMA_VERSION=1 # SECURITY_REPORT_DIR/GATE.verdict.json (README "The verdict file")
+# The counts of a result that found nothing (an "error" placeholder), and of a verdict made of such results.
+readonly ZERO_COUNTS='{"findings":0,"below_threshold":0,"suppressed":0,"coverage_gaps":0,"accepted_gaps":0,"excluded":0}'
 readonly EXIT_PASS=0 EXIT_FAIL=1 EXIT_ERROR=2
 readonly JQ_MIN_VERSION=1.6 # jq/*.jq use IN(), which jq 1.5 lacks
 
@@ -59,16 +64,10 @@ now_utc() {
   date -u +%Y-%m-%dT%H:%M:%SZ
 }
 
-# publish FILE DEST: move FILE onto DEST atomically (same directory), so readers never see half a result.
-# Returns non-zero, DEST untouched, when the copy cannot be written (the disk is full or read-only).
+# publish FILE DEST: copy FILE onto DEST atomically (write_atomically). Returns non-zero, DEST untouched, when the
+# copy cannot be written (the disk is full or read-only).
 publish() {
-  local tmp
-  tmp=$(mktemp "$(dirname "$2")/.$(basename "$2").XXXXXX") || return 1
-  if cat "$1" >"$tmp" && mv -f "$tmp" "$2"; then
-    return 0
-  fi
-  rm -f -- "$tmp"
-  return 1
+  write_atomically "$2" <"$1"
 }
 
 # result_path: where this scan's result lives.
@@ -87,20 +86,86 @@ scan_names() {
   done
 }
 
-# write_error_result MESSAGE: publish a result of SCAN_NAME with status "error", built without jq (and without
-# SCAN_WORK: run-gate.sh uses it too). Returns non-zero when it cannot be written.
-write_error_result() {
-  local msg=$1 tmp
-  tmp=$(mktemp "$SECURITY_REPORT_DIR/.$SCAN_NAME.json.XXXXXX") || return 1
-  if printf '{"schema_version":%s,"scan":%s,"status":"error","error":%s,"target":%s,"policy":null,%s%s%s}\n' \
-    "$RESULT_SCHEMA_VERSION" "$(json_string "$SCAN_NAME")" "$(json_string "$msg")" "$(json_string "$SCAN_TARGET")" \
-    '"findings":[],"below_threshold":[],"suppressed":[],"expired_suppressions":[],"coverage_gaps":[],"accepted_gaps":[],"excluded":[],"coverage":null,' \
-    '"counts":{"findings":0,"below_threshold":0,"suppressed":0,"coverage_gaps":0,"accepted_gaps":0,"excluded":0},' "\"finished_at\":$(json_string "$(now_utc)")" >"$tmp" &&
-    mv -f "$tmp" "$(result_path)"; then
+# write_atomically DEST: stdin to DEST through a temporary file beside it, so readers never see half a file.
+# Returns non-zero, DEST untouched, when it cannot be written (the disk is full or read-only).
+write_atomically() {
+  local tmp
+  tmp=$(mktemp "$(dirname "$1")/.$(basename "$1").XXXXXX" 2>/dev/null) || return 1
+  if cat >"$tmp" && mv -f "$tmp" "$1"; then
     return 0
   fi
   rm -f -- "$tmp"
   return 1
+}
+
+# error_result_json MESSAGE: a result of SCAN_NAME with status "error", built without jq (and without SCAN_WORK:
+# run-gate.sh uses it too).
+error_result_json() {
+  printf '{"schema_version":%s,"scan":%s,"status":"error","error":%s,"target":%s,"policy":null,%s%s%s}\n' \
+    "$RESULT_SCHEMA_VERSION" "$(json_string "$SCAN_NAME")" "$(json_string "$1")" "$(json_string "$SCAN_TARGET")" \
+    '"findings":[],"below_threshold":[],"suppressed":[],"expired_suppressions":[],"coverage_gaps":[],"accepted_gaps":[],"excluded":[],"coverage":null,' \
+    "\"counts\":$ZERO_COUNTS," "\"finished_at\":$(json_string "$(now_utc)")"
+}
+
+# write_error_result MESSAGE: publish error_result_json MESSAGE as SCAN_NAME's result. Returns non-zero when it
+# cannot be written.
+write_error_result() {
+  error_result_json "$1" | write_atomically "$(result_path)"
+}
+
+# verdict_path GATE: where a gate run's verdict lives.
+verdict_path() {
+  printf '%s/%s.verdict.json' "$SECURITY_REPORT_DIR" "$1"
+}
+
+# error_verdict_json GATE MESSAGE [SCAN...]: GATE's verdict "error" (exit code 2) with MESSAGE, each SCAN listed
+# as an error, built without jq (jq may be the problem).
+error_verdict_json() {
+  local gate=$1 msg=$2 scans="" scan
+  shift 2
+  for scan in "$@"; do
+    scans+="${scans:+,}{\"scan\":$(json_string "$scan"),\"status\":\"error\",\"error\":$(json_string "$msg"),"
+    scans+="\"counts\":$ZERO_COUNTS,\"result\":$(json_string "$scan.json")}"
+  done
+  printf '{"schema_version":%s,"gate":%s,"verdict":"error","exit_code":%s,"error":%s,"scans":[%s],%s%s}\n' \
+    "$VERDICT_SCHEMA_VERSION" "$(json_string "$gate")" "$EXIT_ERROR" "$(json_string "$msg")" "$scans" \
+    "\"counts\":$ZERO_COUNTS,\"reports\":{\"summary\":null,\"sarif\":null}," \
+    "\"finished_at\":$(json_string "$(now_utc)")"
+}
+
+# write_error_verdict GATE MESSAGE [SCAN...]: publish error_verdict_json as GATE's verdict. Returns non-zero when
+# it cannot be written.
+write_error_verdict() {
+  error_verdict_json "$@" | write_atomically "$(verdict_path "$1")"
+}
+
+# gate_may_list_scan GATE: false only when GATE's verdict is readable and does not list SCAN_NAME (so a scan run
+# on its own leaves another gate's verdict alone); true when it lists it, or cannot be read (fail closed).
+gate_may_list_scan() {
+  local rc=0
+  [[ -f "$(verdict_path "$1")" ]] || return 0
+  jq -e --arg scan "$SCAN_NAME" 'any(.scans[]; .scan == $scan) | not' "$(verdict_path "$1")" >/dev/null 2>&1 || rc=$?
+  ((rc != 0))
+}
+
+# invalidate_gates: for a scan run on its own, which replaces a result that gate runs summarized: every gate in
+# the report directory whose verdict lists this scan (or cannot be read) loses its Markdown summary and SARIF
+# file, and its verdict becomes an "error" saying why. Run by run-gate.sh (SECURITY_GATE set), it does nothing.
+invalidate_gates() {
+  local file gate
+  [[ -z "${SECURITY_GATE:-}" ]] || return 0
+  for file in "$SECURITY_REPORT_DIR"/*.verdict.json "$SECURITY_REPORT_DIR"/*.md "$SECURITY_REPORT_DIR"/*.sarif; do
+    [[ -f "$file" ]] || continue
+    gate=${file##*/}
+    gate=${gate%.verdict.json}
+    gate=${gate%.md}
+    gate=${gate%.sarif}
+    gate_may_list_scan "$gate" || continue
+    rm -f -- "$SECURITY_REPORT_DIR/$gate.md" "$SECURITY_REPORT_DIR/$gate.sarif"
+    write_error_verdict "$gate" "the $SCAN_NAME scan was run on its own after this $gate run, so the gate's \
+summaries no longer match the results: run the gate again for its verdict" || rm -f -- "$(verdict_path "$gate")"
+    log "the $gate verdict, summary and SARIF no longer match the results: marked as an error"
+  done
 }
 
 # forget_result: remove SCAN_NAME's result and raw output, for when not even an "error" result can be written.
@@ -167,18 +232,20 @@ scan_begin() {
     log "error: the report directory $SECURITY_REPORT_DIR is not writable"
     exit "$EXIT_ERROR"
   fi
-  SCAN_WORK=$(mktemp -d "${TMPDIR:-/tmp}/security-$SCAN_NAME.XXXXXX")
   trap on_exit EXIT
   trap 'on_signal INT' INT
   trap 'on_signal TERM' TERM
   if ! write_error_result "the $SCAN_NAME scan did not complete (still running, interrupted or crashed)"; then
     forget_result
+    invalidate_gates
     log "error: cannot write to the report directory $SECURITY_REPORT_DIR (full or read-only): no result for this run"
     trap - EXIT
-    cleanup_work
     exit "$EXIT_ERROR"
   fi
   rm -f -- "$SECURITY_REPORT_DIR/$SCAN_NAME.raw.json"
+  invalidate_gates
+  SCAN_WORK=$(mktemp -d "${TMPDIR:-/tmp}/security-$SCAN_NAME.XXXXXX" 2>/dev/null) ||
+    scan_error "cannot create a temporary folder in ${TMPDIR:-/tmp} (TMPDIR): does it exist, with space to write?"
   local problem
   problem=$(jq_problem)
   [[ -z "$problem" ]] || scan_error "$problem"

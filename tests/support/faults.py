@@ -194,6 +194,12 @@ def plant_stale_pass(reports: Path, scans: Sequence[str], gate: str | None = Non
         (reports / f"{scan}.json").write_text(json.dumps(result))
         (reports / f"{scan}.raw.json").write_text(json.dumps({"note": STALE_MARKER}))
     if gate:
+        verdict = {"schema_version": 1, "gate": gate, "verdict": "pass", "exit_code": 0, "error": None, "note": STALE_MARKER,
+                   "scans": [{"scan": scan, "status": "pass", "error": None, "counts": {"findings": 0},
+                              "result": f"{scan}.json"} for scan in scans],
+                   "counts": {"findings": 0}, "reports": {"summary": f"{gate}.md", "sarif": f"{gate}.sarif"},
+                   "finished_at": "1999-12-31T23:59:59Z"}
+        (reports / f"{gate}.verdict.json").write_text(json.dumps(verdict))
         (reports / f"{gate}.md").write_text(f"## Security gate `{gate}`: ✅ pass\n\n{STALE_MARKER}\n")
         (reports / f"{gate}.sarif").write_text(json.dumps({"version": "2.1.0", "runs": [], "note": STALE_MARKER}))
     if pinned is not None:
@@ -212,7 +218,7 @@ def stale_files(reports: Path) -> list[str]:
 
 
 def says_pass(reports: Path, scans: Sequence[str], gate: str | None = None) -> list[str]:
-    """The files in reports that say "pass": a scan result with status pass, or a gate summary that passed."""
+    """The files in reports that say "pass": a scan result with status pass, a gate verdict or summary that passed."""
     saying = []
     for scan in scans:
         path = reports / f"{scan}.json"
@@ -224,8 +230,15 @@ def says_pass(reports: Path, scans: Sequence[str], gate: str | None = None) -> l
             if status == "pass":
                 saying.append(path.name)
     if gate:
+        verdict = reports / f"{gate}.verdict.json"
+        if verdict.is_file():
+            try:
+                if json.loads(verdict.read_text()).get("verdict") == "pass":
+                    saying.append(verdict.name)
+            except ValueError:
+                pass
         summary = reports / f"{gate}.md"
-        if summary.is_file() and "✅ pass" in summary.read_text().splitlines()[0]:
+        if summary.is_file() and "✅ pass" in (summary.read_text().splitlines() or [""])[0]:
             saying.append(summary.name)
     return saying
 
