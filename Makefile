@@ -17,7 +17,7 @@ ARGS ?=
 # The locked tools first on PATH, then uv wherever bootstrap found or installed it.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/.tools/uv/bin:$(PATH)
 
-.PHONY: help setup security-code security-docker test bench clean forget-verdict-security-code forget-verdict-security-docker
+.PHONY: help setup security-code security-docker test bench advisory-mirror clean forget-verdict-security-code forget-verdict-security-docker
 
 help: ## List the targets and the variables that tune them
 	@scripts/help.sh $(MAKEFILE_LIST)
@@ -44,6 +44,9 @@ test: $(SYNCED) ## Run the test suite (real scanners on fixture trees), shellche
 
 bench: $(SYNCED) ## Time the gate (cold, warm, one file changed) against the tools by hand on Django's source
 	@scripts/bench.sh
+
+advisory-mirror: $(SYNCED) ## Serve PIP_AUDIT_ADVISORY_DB (pypa/advisory-database checkout or OSV all.zip) as an OSV API on 127.0.0.1
+	@scripts/advisory-mirror.py --port "$${ADVISORY_MIRROR_PORT:-8686}" "$${PIP_AUDIT_ADVISORY_DB:?set PIP_AUDIT_ADVISORY_DB to a checkout of pypa/advisory-database or an OSV all.zip}"
 
 clean: ## Remove reports and caches made by the gate and the tests (keeps .venv)
 	rm -rf reports .cache .pytest_cache

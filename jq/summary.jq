@@ -15,6 +15,8 @@ def overall: if any(.[]; .status == "error") then "error" elif any(.[]; .status 
 "| Scan | Verdict | Over threshold | Below threshold | Suppressed | Not covered (accepted) | Excluded |",
 "|---|---|---|---|---|---|---|",
 (.[] | "| \(.scan) | \(.status | verdict) | \(.counts.findings) | \(.counts.below_threshold) | \(.counts.suppressed) | \(.counts.coverage_gaps // 0) (\(.counts.accepted_gaps // 0)) | \(.counts.excluded // 0) |"),
+(.[] | select(.advisory_snapshot != null)
+ | "", "\(.scan) audited against the advisory snapshot `\(.advisory_snapshot | .commit // .source | cell)` of \(.advisory_snapshot.date | cell) (\(.advisory_snapshot.age_days) days old; at most \(.advisory_snapshot.max_age_days) allowed)."),
 (.[] | select(.status != "pass" or .counts.below_threshold > 0 or .counts.suppressed > 0
               or (.counts.accepted_gaps // 0) > 0 or (.counts.excluded // 0) > 0
               or (.unused_suppressions // [] | length) > 0)

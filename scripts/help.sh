@@ -15,6 +15,9 @@ Variables (environment or make arguments; README "Configuration" has the details
   SECURITY_SUPPRESSIONS  the suppression file (default: PROJECT_DIR/.security-suppressions.json)
   PIP_AUDIT_OSV_URL      an OSV-API URL for pip-audit (default: pip-audit's own service)
   PIP_AUDIT_REQUIREMENTS requirements files to audit instead of uv.lock
+  PIP_AUDIT_ADVISORY_DB  a local advisory database the gate serves to pip-audit itself (offline mirror)
+  PIP_AUDIT_ADVISORY_DB_MAX_AGE_DAYS   how old its snapshot may be (default: 7)
+  ADVISORY_MIRROR_PORT   the port make advisory-mirror listens on (default: 8686)
   BANDIT_TARGETS         what bandit scans (default: apps config)
   BANDIT_SEVERITY, BANDIT_CONFIDENCE   minimum levels that fail (default: low)
   IMAGE, IMAGE_TAR, CONTAINER_ENGINE   what security-docker scans and how it builds

@@ -6,11 +6,14 @@
 # platform's pins are audited, no resolution, no pip), or the requirements files named in
 # PIP_AUDIT_REQUIREMENTS (space-separated, relative to PROJECT_DIR). Runs with --strict: a dependency that
 # could not be audited is an error, never a pass. PIP_AUDIT_OSV_URL selects an OSV-API service at that URL;
+# PIP_AUDIT_ADVISORY_DB instead serves a local advisory database for the scan (scans/pip-audit/mirror.sh);
 # PIP_AUDIT_CACHE_DIR is pip-audit's HTTP cache; PIP_AUDIT_TIMEOUT its socket timeout in seconds.
 # Exit: 0 pass, 1 findings, 2 the scan could not be completed.
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 source "${BASH_SOURCE[0]%/*}/../../scripts/lib/common.sh"
+# shellcheck source=scans/pip-audit/mirror.sh
+source "${BASH_SOURCE[0]%/*}/mirror.sh"
 
 PIP_AUDIT_REQUIREMENTS=${PIP_AUDIT_REQUIREMENTS:-}
 PIP_AUDIT_OSV_URL=${PIP_AUDIT_OSV_URL:-}
@@ -80,6 +83,7 @@ main() {
     expected=$(pinned_count "$SCAN_WORK/requirements.txt")
     ((expected > 0)) || scan_error "uv.lock pins no dependencies"
   fi
+  mirror_start
   # The service is always named, so that pip-audit's own PIP_AUDIT_VULNERABILITY_SERVICE cannot change it.
   if [[ -n "$PIP_AUDIT_OSV_URL" ]]; then
     args+=(--vulnerability-service osv --osv-url "$PIP_AUDIT_OSV_URL")

@@ -44,6 +44,7 @@ SCAN_TARGET=""
 SCAN_POLICY="" # set by scan_policy, read by scan_finish
 SCAN_WORK=""
 SCAN_TOOL_PID=""
+declare -a SCAN_HELPER_PIDS=()
 
 # log MESSAGE...: a line on stderr, prefixed with the scan's name.
 log() {
@@ -208,8 +209,20 @@ on_signal() {
   exit 143
 }
 
-# cleanup_work: remove the scan's private work directory.
+# scan_helper PID: a background process the scan started for its tool (a local service, say); it is stopped
+# with the work directory, on every way out of the scan.
+scan_helper() {
+  SCAN_HELPER_PIDS+=("$1")
+}
+
+# cleanup_work: stop the scan's helpers and remove its private work directory.
 cleanup_work() {
+  local pid
+  for pid in "${SCAN_HELPER_PIDS[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || continue
+    wait "$pid" 2>/dev/null || true
+  done
+  SCAN_HELPER_PIDS=()
   [[ -n "$SCAN_WORK" && -d "$SCAN_WORK" ]] && rm -rf -- "$SCAN_WORK"
   return 0
 }
