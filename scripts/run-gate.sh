@@ -12,6 +12,9 @@ set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 source "${BASH_SOURCE[0]%/*}/lib/common.sh"
 
+# Error annotations a run prints in GitHub Actions: GitHub shows 10 error annotations a step and drops the rest.
+readonly ANNOTATION_LIMIT=10
+
 GATE=""
 RUN_DIR=""
 LOCK_PROBLEM=""  # why the report directory could not be locked, for after the earlier results are cleared
@@ -236,6 +239,40 @@ write_summaries() {
   fi
 }
 
+# print_scan_logs: each scan's output as one block. In GitHub Actions, between ::stop-commands:: and its
+# unguessable token, so that nothing a scanned file or a tool wrote can pass for a workflow command.
+print_scan_logs() {
+  local scan token=""
+  if [[ "${GITHUB_ACTIONS:-}" == true ]]; then
+    token=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+    [[ "$token" =~ ^[0-9a-f]{32}$ ]] || gate_error "could not read a random token for ::stop-commands::"
+    printf '::stop-commands::%s\n' "$token"
+  fi
+  for scan in "${SCANS[@]}"; do
+    printf '\n'
+    cat "$RUN_DIR/$scan.log"
+  done
+  [[ -z "$token" ]] || printf '::%s::\n' "$token"
+}
+
+# annotate: in GitHub Actions (GITHUB_ACTIONS=true), each scan error and (up to ANNOTATION_LIMIT in all) each
+# finding over the threshold as an annotation on its file and line (jq/annotations.jq). A view of the results:
+# when it cannot be made, that is said and the verdict stands.
+annotate() {
+  local scan
+  local -a results=()
+  [[ "${GITHUB_ACTIONS:-}" == true ]] || return 0
+  for scan in "${SCANS[@]}"; do
+    results+=("$SECURITY_REPORT_DIR/$scan.json")
+  done
+  if jq -r -s -L "$JQ_DIR" -f "$JQ_DIR/annotations.jq" --arg gate "$GATE" --argjson limit "$ANNOTATION_LIMIT" \
+    "${results[@]}" >"$RUN_DIR/annotations" 2>"$RUN_DIR/annotations.err"; then
+    cat "$RUN_DIR/annotations"
+  else
+    printf '%s: could not write the annotations: %s\n' "$GATE" "$(jq_error_text "$RUN_DIR/annotations.err")" >&2
+  fi
+}
+
 # write_verdict STATUS: the verdict of this run (jq/verdict.jq), published last; an error verdict saying why
 # when it cannot be built. Returns non-zero when the run's verdict is not STATUS.
 write_verdict() {
@@ -262,7 +299,7 @@ write_verdict() {
 }
 
 main() {
-  local scan status
+  local status
   (($# >= 2)) || { printf 'usage: run-gate.sh GATE SCAN...\n' >&2; exit "$EXIT_ERROR"; }
   GATE=$1
   shift
@@ -279,10 +316,7 @@ main() {
   printf '%s: running %s on %s\n' "$GATE" "${SCANS[*]}" "$PROJECT_DIR"
   export SECURITY_CORES_LOCK="$RUN_DIR/cores.lock"
   run_scans
-  for scan in "${SCANS[@]}"; do
-    printf '\n'
-    cat "$RUN_DIR/$scan.log"
-  done
+  print_scan_logs
   status=$(gate_status 2>"$RUN_DIR/gate.err")
   if write_summaries 2>"$RUN_DIR/summaries.err"; then
     cat "$RUN_DIR/summaries.err" >&2
@@ -291,6 +325,7 @@ main() {
     cat "$RUN_DIR/summaries.err" >>"$RUN_DIR/gate.err"
   fi
   cat "$RUN_DIR/gate.err" >&2
+  annotate
   write_verdict "$status" || status=$EXIT_ERROR
   rm -rf -- "$RUN_DIR"
   printf '\n%s: %s (results in %s)\n' "$GATE" \
