@@ -243,3 +243,18 @@ def test_dependabot_updates_the_actions_the_lock_and_the_image_digests():
     assert {(update["package-ecosystem"], update["directory"]) for update in updates} == {
         ("github-actions", "/"), ("uv", "/"), ("docker", "/deploy/docker")}
     assert all(update["cooldown"]["default-days"] >= 1 for update in updates)
+
+
+def test_the_docker_job_builds_the_image_with_a_layer_cache_and_the_gate_scans_that_image(workflow):
+    steps = steps_of(workflow, "docker")
+    (buildx,) = uses_steps(workflow, "docker", "docker/setup-buildx-action")
+    (build,) = uses_steps(workflow, "docker", "docker/build-push-action")
+    (gate,) = [step for step in steps if step.get("run", "").strip() == "make security-docker"]
+
+    assert steps.index(buildx) < steps.index(build) < steps.index(gate)
+    options = build["with"]
+    assert options["file"] == "deploy/docker/Dockerfile" and options["context"] == "."
+    assert options["load"] is True and options["push"] is False
+    assert options["cache-from"].split(",")[0] == "type=gha"
+    assert options["cache-to"].split(",")[0] == "type=gha" and "mode=max" in options["cache-to"].split(",")
+    assert gate["env"]["IMAGE"] == options["tags"]
