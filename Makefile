@@ -17,7 +17,7 @@ ARGS ?=
 # The locked tools first on PATH, then uv wherever bootstrap found or installed it.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/.tools/uv/bin:$(PATH)
 
-.PHONY: help setup security-code security-docker test bench advisory-mirror clean forget-verdict-security-code forget-verdict-security-docker
+.PHONY: help setup security-code security-docker test uv-cache-prune bench advisory-mirror clean forget-verdict-security-code forget-verdict-security-docker
 
 help: ## List the targets and the variables that tune them
 	@scripts/help.sh $(MAKEFILE_LIST)
@@ -41,6 +41,9 @@ forget-verdict-security-code forget-verdict-security-docker:
 
 test: $(SYNCED) ## Run the test suite (real scanners on fixture trees), shellcheck, hadolint, zizmor; ARGS go to pytest
 	@scripts/test.sh $(ARGS)
+
+uv-cache-prune: ## Prune uv's cache (UV_CACHE_DIR) before CI saves it: uv cache prune --ci
+	@uv cache prune --ci
 
 bench: $(SYNCED) ## Time the gate (cold, warm, one file changed) against the tools by hand on Django's source
 	@scripts/bench.sh

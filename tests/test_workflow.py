@@ -31,11 +31,18 @@ PULL_REQUEST_PATHS = {
     "Makefile",
     "scripts/**",
     "jq/**",
+    "scans/**",
     ".security-suppressions.json",
     ".secrets.baseline",
     ".dockerignore",
 }
 JOBS = {"code": ("Code Security", "make security-code"), "docker": ("Docker Security", "make security-docker")}
+# The most tool runs of a job's gate that can follow one another, each bounded by SCAN_TIMEOUT: code: bandit's and
+# detect-secrets' --version, then their runs, which take the cores in turn (pip-audit runs alongside); docker:
+# trivy --version, the save of the image the workflow built (IMAGE), the scan.
+TOOL_RUNS_IN_A_ROW = {"code": 3, "docker": 3}
+# Minutes a job needs besides the gate: checkout, cache restores and `uv sync` before; saves and uploads after.
+MINUTES_BESIDE_THE_GATE = 10
 SCANNERS = re.compile(r"pip-audit|bandit|detect-secrets|trivy|docker (build|run)")
 PINNED_USES = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
 
@@ -70,15 +77,25 @@ def test_pull_requests_run_it_only_when_code_dependencies_image_or_the_gate_chan
 
     assert set(pull_request) == {"paths"}
     assert set(pull_request["paths"]) == PULL_REQUEST_PATHS
-    assert set(workflow["on"]) == {"push", "pull_request"}
+    assert set(workflow["on"]) == {"push", "pull_request", "schedule"}
 
 
-def test_two_jobs_each_run_one_make_target(workflow):
+def test_main_is_scanned_daily_for_vulnerabilities_published_since_its_last_change(workflow):
+    (schedule,) = workflow["on"]["schedule"]
+    minute, hour, *every_day = schedule["cron"].split()
+
+    assert every_day == ["*", "*", "*"]
+    assert 0 <= int(hour) < 24 and 0 < int(minute) < 60  # once a day, off the busy top of the hour
+
+
+def test_two_jobs_each_run_one_gate_target(workflow):
     assert set(workflow["jobs"]) == set(JOBS)
     for job, (name, command) in JOBS.items():
         runs = [step["run"].strip() for step in steps_of(workflow, job) if "run" in step]
         assert workflow["jobs"][job]["name"] == name
-        assert [run for run in runs if run.startswith("make")] == [command]
+        assert [run for run in runs if run.startswith("make security-")] == [command]
+        assert [run for run in runs if run.startswith("make")] == [command] + (
+            ["make uv-cache-prune"] if job == "code" else [])
 
 
 def test_no_scan_logic_lives_in_the_workflow(workflow):
@@ -91,11 +108,14 @@ def test_the_jobs_run_in_parallel(workflow):
     assert [job for job in workflow["jobs"].values() if "needs" in job] == []
 
 
-def test_only_read_access_except_the_sarif_upload(workflow):
+def test_only_read_access_except_the_sarif_upload_which_also_reads_the_run(workflow):
+    """upload-sarif calls GET /repos/{owner}/{repo}/actions/runs/{run_id} (codeql-action v4.36.2,
+    src/api-client.ts, getWorkflowRelativePath), which needs `actions: read` on private repositories."""
     assert workflow["permissions"] == {"contents": "read"}
     for job in JOBS:
         assert uses_steps(workflow, job, "github/codeql-action/upload-sarif")
-        assert workflow["jobs"][job]["permissions"] == {"contents": "read", "security-events": "write"}
+        assert workflow["jobs"][job]["permissions"] == {
+            "contents": "read", "security-events": "write", "actions": "read"}
 
 
 def test_every_action_is_pinned_to_a_commit_sha_with_its_version_in_a_comment():
@@ -112,9 +132,33 @@ def test_checkout_keeps_no_credentials(workflow):
         assert checkout["with"]["persist-credentials"] is False
 
 
-def test_every_job_has_a_timeout(workflow):
-    for job in workflow["jobs"].values():
-        assert 0 < job["timeout-minutes"] <= 60
+def test_the_gates_own_timeouts_fire_before_the_jobs(workflow):
+    """A job timeout cancels the job: the !cancelled() steps are skipped and the reports, SARIF and caches are
+    lost. So each job's timeout is at least its tool runs in a row times SCAN_TIMEOUT, plus its steps' own
+    timeouts (a step's timeout fails the step, not the job), plus the time beside the gate. SCAN_TIMEOUT is
+    set once, for the whole workflow; the gate's step has no timeout of its own, so the gate's fires."""
+    scan_timeout = workflow["env"]["SCAN_TIMEOUT"]
+    assert isinstance(scan_timeout, int) and scan_timeout > 0
+    for name, job in workflow["jobs"].items():
+        assert "SCAN_TIMEOUT" not in job.get("env", {})
+        steps = [step for step in job["steps"] if "timeout-minutes" in step]
+        assert all(not step.get("run", "").startswith("make security-") for step in steps)
+        worst_minutes = (TOOL_RUNS_IN_A_ROW[name] * scan_timeout / 60 + sum(s["timeout-minutes"] for s in steps)
+                         + MINUTES_BESIDE_THE_GATE)
+        assert worst_minutes <= job["timeout-minutes"] <= 60, (name, worst_minutes)
+
+
+def test_the_image_build_outside_the_gate_has_a_timeout_of_its_own(workflow):
+    (build,) = uses_steps(workflow, "docker", "docker/build-push-action")
+    assert 0 < build["timeout-minutes"] <= 15
+
+
+def test_the_code_jobs_tool_runs_in_a_row_are_the_scans_that_take_the_cores_in_turn():
+    """A scan that starts to take the cores (--all-cores) adds a tool run in a row: the code job's timeout must
+    be looked at again."""
+    takers = {path.parent.name for path in (ROOT / "scans").glob("*/run.sh") if "--all-cores" in path.read_text()}
+    assert takers == {"bandit", "detect-secrets"}
+    assert TOOL_RUNS_IN_A_ROW["code"] == len(takers) + 1  # + the --version runs before them, side by side
 
 
 def test_only_pull_request_runs_cancel_each_other(workflow):
@@ -132,11 +176,15 @@ def test_run_steps_use_bash_with_pipefail_and_expand_no_expressions(workflow):
             assert "${{" not in step["run"]
 
 
-def test_reports_are_uploaded_even_when_the_gate_fails(workflow):
+def test_reports_are_uploaded_even_when_the_gate_fails_and_again_on_a_re_run(workflow):
     for job in JOBS:
         (upload,) = uses_steps(workflow, job, "actions/upload-artifact")
         assert upload["if"] == "${{ !cancelled() }}"
         assert upload["with"]["path"] == "reports/security/"
+        # artifact names are unique in a run: each attempt uploads under its own
+        assert upload["with"]["name"] == f"security-{job}-reports-attempt-${{{{ github.run_attempt }}}}"
+        assert upload["with"].get("overwrite", False) is False
+        assert upload["with"]["retention-days"] == 30
 
 
 def test_findings_go_to_code_scanning_without_breaking_repositories_that_lack_it(workflow):
@@ -172,8 +220,9 @@ def restores(workflow):
 
 def cache_keys_for(workflow, event):
     """Every key and restore-key prefix the restore steps ask for, with CACHE_SCOPE as the event sets it."""
-    scope = {"push": "main", "pull_request": "pr"}[event]
-    assert workflow["env"]["CACHE_SCOPE"] == "${{ github.event_name == 'push' && 'main' || 'pr' }}"
+    scope = {"push": "main", "schedule": "main", "pull_request": "pr"}[event]
+    assert workflow["env"]["CACHE_SCOPE"] == (
+        "${{ (github.event_name == 'push' || github.event_name == 'schedule') && 'main' || 'pr' }}")
     return [
         (step["with"]["key"].replace("${{ env.CACHE_SCOPE }}", scope),
          [line.replace("${{ env.CACHE_SCOPE }}", scope) for line in step["with"]["restore-keys"].splitlines()])
@@ -181,8 +230,9 @@ def cache_keys_for(workflow, event):
     ]
 
 
-def test_main_never_restores_a_cache_key_written_by_a_pull_request(workflow):
-    for key, prefixes in cache_keys_for(workflow, "push"):
+@pytest.mark.parametrize("event", ["push", "schedule"])
+def test_main_never_restores_a_cache_key_written_by_a_pull_request(workflow, event):
+    for key, prefixes in cache_keys_for(workflow, event):
         assert key.startswith("main-")
         assert prefixes and all(prefix.startswith("main-") for prefix in prefixes)
 
@@ -203,7 +253,8 @@ def test_caches_cover_uv_pip_audit_trivy_and_the_scans_with_the_keys_they_need(w
     assert paths[("code", ".cache/pip-audit")].endswith("-${{ steps.day.outputs.day }}")
 
 
-def test_every_restored_cache_is_saved_after_the_gate_even_when_it_fails(workflow):
+def test_every_restored_cache_is_saved_once_after_the_gate_even_when_it_fails(workflow):
+    """Each cache is saved by one job; uv's, the same in both jobs (one lock), by the code job only."""
     for job in JOBS:
         restored = {step["id"]: step["with"]["path"] for step in uses_steps(workflow, job, "actions/cache/restore")}
         saves = uses_steps(workflow, job, "actions/cache/save")
@@ -213,7 +264,9 @@ def test_every_restored_cache_is_saved_after_the_gate_even_when_it_fails(workflo
             saved[step_id] = step["with"]["path"]
             assert step["if"].startswith("${{ !cancelled() && ")
             assert f"steps.{step_id}.outputs.cache-hit != 'true'" in step["if"]
-        assert saved == restored
+        not_saved = {"uv-cache": ".cache/uv"} if job == "docker" else {}
+        assert saved == {k: v for k, v in restored.items() if k not in not_saved}
+        assert {k: v for k, v in restored.items() if k not in saved} == not_saved
         names = [step.get("run", "") for step in steps_of(workflow, job)]
         make_index = next(i for i, run in enumerate(names) if run.startswith("make"))
         assert all(steps_of(workflow, job).index(step) > make_index for step in saves)
@@ -258,3 +311,16 @@ def test_the_docker_job_builds_the_image_with_a_layer_cache_and_the_gate_scans_t
     assert options["cache-from"].split(",")[0] == "type=gha"
     assert options["cache-to"].split(",")[0] == "type=gha" and "mode=max" in options["cache-to"].split(",")
     assert gate["env"]["IMAGE"] == options["tags"]
+
+
+def test_uv_cache_is_one_key_for_both_jobs_pruned_for_ci_before_its_one_save(workflow):
+    (code_restore,) = [s for s in uses_steps(workflow, "code", "actions/cache/restore") if s["id"] == "uv-cache"]
+    (docker_restore,) = [s for s in uses_steps(workflow, "docker", "actions/cache/restore") if s["id"] == "uv-cache"]
+    assert code_restore["with"] == docker_restore["with"]
+    steps = steps_of(workflow, "code")
+    (save,) = [s for s in uses_steps(workflow, "code", "actions/cache/save") if s["with"]["path"] == ".cache/uv"]
+    (prune,) = [s for s in steps if s.get("run") == "make uv-cache-prune"]
+    assert steps.index(prune) == steps.index(save) - 1
+    assert prune["if"] == save["if"] and prune["continue-on-error"] is True
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^uv-cache-prune:.*\n\t@uv cache prune --ci$", makefile, flags=re.M)
