@@ -7,15 +7,19 @@
 #      expired_suppressions are read when present.
 # Out: {"$schema", "version": "2.1.0", "runs": [...]}, one run per result in input order:
 #      - tool.driver.name is the scan; tool.driver.rules holds each finding id once (sorted), with the
-#        finding's title as shortDescription and GitHub's "security-severity" from the worst severity;
+#        finding's title as shortDescription and GitHub's "security-severity": the highest security_severity
+#        (0-10, an advisory's own CVSS score or grade, pip-audit with the advisory mirror) of its findings,
+#        else one from the worst severity;
 #      - results: findings (they fail the scan) at level "error"; below_threshold at "warning" for
 #        CRITICAL, HIGH and MEDIUM, "note" for LOW and UNKNOWN; suppressed at the level their severity
 #        gives (CRITICAL/HIGH "error", MEDIUM "warning", else "note") with a suppressions entry
 #        {kind "external", status "accepted", justification = the reason};
+#      - tool.driver.version is the result's tool.version when it has one;
 #      - each result's location is location.path relative to "%SRCROOT%" (percent-encoded per path
 #        segment), with region.startLine only when location.line is a positive integer; its
-#        partialFingerprints["securityGateFinding/v1"] is scan|id|path|line|package|detail, the same
-#        for the same finding on every run;
+#        partialFingerprints["securityGateFinding/v2"] is scan|id|path|package|n, n the finding's place among
+#        those of the same scan, id, path and package in line order: the same for the same finding on every
+#        run, whatever code moves above it (no line, and no hash of the matched text: see identity);
 #      - invocations[0].executionSuccessful is false for status "error", with the result's error as a
 #        toolExecutionNotification; expired suppressions become toolConfigurationNotifications.
 # Errors: error() naming the scan and the field when the input is not of that shape.
@@ -100,9 +104,23 @@ def message_text:
     (if (.location.detail | is_text) then "at: \(.location.detail)" else empty end)
   ] | join("; ");
 
-def fingerprint($scan):
-  [$scan, .id, .location.path, (.location.line // ""), (.package.name? // ""), (.location.detail // "")]
-  | map(tostring) | join("|");
+# identity($scan): what a finding is, apart from where in the file it sits: scan, rule, file, package name. No line
+# (an alert must survive code moving above it) and no hash of the matched text (detect-secrets' hashed_secret is an
+# unsalted SHA-1 of the secret; bandit's snippet may hold the password B105 found).
+def identity($scan): [$scan, .id, .location.path, (.package.name? // "")] | map(tostring) | join("|");
+
+# occurrences($scan): for a result, {"<list>/<index>": n}: the finding's place (0, 1, ...) among the findings of
+# its identity, in line order. Two findings of one rule in one file stay apart; inserting lines moves neither.
+def occurrences($scan):
+  [("findings", "below_threshold", "suppressed") as $list
+   | .[$list] | to_entries[]
+   | {ref: "\($list)/\(.key)", identity: (.value | identity($scan)),
+      line: (.value.location.line // 0), detail: (.value.location.detail // "" | tostring)}]
+  | group_by(.identity)
+  | map(sort_by(.line, .detail, .ref) | to_entries[] | {key: .value.ref, value: .key})
+  | from_entries;
+
+def fingerprint($scan; $occurrence): "\(identity($scan))|\($occurrence)";
 
 def level_by_severity:
   if (.severity | severity_rank) >= 3 then "error"
@@ -112,15 +130,15 @@ def level_by_severity:
 def below_threshold_level:
   if (.severity | severity_rank) >= 2 then "warning" else "note" end;
 
-# sarif_result($scan; $status; $level; $rule_index): one SARIF result for a Finding.
-def sarif_result($scan; $status; $level; $rule_index):
+# sarif_result($scan; $status; $level; $rule_index; $occurrence): one SARIF result for a Finding.
+def sarif_result($scan; $status; $level; $rule_index; $occurrence):
   {
     ruleId: .id,
     ruleIndex: $rule_index[.id],
     level: $level,
     message: {text: message_text},
     locations: [physical_location],
-    partialFingerprints: {"securityGateFinding/v1": fingerprint($scan)},
+    partialFingerprints: {"securityGateFinding/v2": fingerprint($scan; $occurrence)},
     properties: (
       {severity: .severity, gate: $status}
       + (if (.package | type) == "object" then {package: .package} else {} end)
@@ -140,12 +158,15 @@ def rules:
   | map(
       .[0].id as $id
       | (max_by(.severity | severity_rank) | .severity) as $worst
+      | (map(.security_severity | numbers) | max) as $score
       | {
           id: $id,
           shortDescription: {text: ((map(.title | select(is_text)) | first) // $id)},
           properties: (
             {tags: ["security"]}
-            + (if ($worst | security_severity) != null then {"security-severity": ($worst | security_severity)} else {} end))
+            + (if $score != null then {"security-severity": ($score * 10 | round / 10 | tostring)}
+               elif ($worst | security_severity) != null then {"security-severity": ($worst | security_severity)}
+               else {} end))
         });
 
 def expired_notification:
@@ -162,8 +183,10 @@ def run:
   .scan as $scan
   | rules as $rules
   | ($rules | to_entries | map({key: .value.id, value: .key}) | from_entries) as $rule_index
+  | occurrences($scan) as $occurrences
   | {
       tool: {driver: ({name: $scan, rules: $rules}
+                      + (if (.tool.version? | is_text) then {version: .tool.version} else {} end)
                       + (if ($scan | information_uri) != null then {informationUri: ($scan | information_uri)} else {} end))},
       invocations: [
         {executionSuccessful: (.status != "error")}
@@ -176,9 +199,12 @@ def run:
            else {} end)
       ],
       results: (
-        [.findings[] | sarif_result($scan; "finding"; "error"; $rule_index)]
-        + [.below_threshold[] | sarif_result($scan; "below_threshold"; below_threshold_level; $rule_index)]
-        + [.suppressed[] | sarif_result($scan; "suppressed"; level_by_severity; $rule_index)]),
+        [.findings | to_entries[] | .key as $i
+         | .value | sarif_result($scan; "finding"; "error"; $rule_index; $occurrences["findings/\($i)"])]
+        + [.below_threshold | to_entries[] | .key as $i
+           | .value | sarif_result($scan; "below_threshold"; below_threshold_level; $rule_index; $occurrences["below_threshold/\($i)"])]
+        + [.suppressed | to_entries[] | .key as $i
+           | .value | sarif_result($scan; "suppressed"; level_by_severity; $rule_index; $occurrences["suppressed/\($i)"])]),
       properties: ({status: .status} + (if .target != null then {target: .target} else {} end))
     };
 

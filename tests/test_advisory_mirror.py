@@ -7,6 +7,7 @@ process, on 127.0.0.1, real HTTP.
 from __future__ import annotations
 
 import datetime as dt
+import importlib.metadata
 import json
 import os
 import shutil
@@ -23,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from support.gate import REPO_ROOT, VENV_BIN, gate_env, run_scan
+from support.gate import REPO_ROOT, VENV_BIN, gate_env, run_gate, run_scan
 from support.projects import copy_repo_lock, git, write_uv_project
 
 MIRROR = REPO_ROOT / "scripts" / "advisory-mirror.py"
@@ -429,3 +430,43 @@ def test_make_advisory_mirror_serves_the_variable_s_database_by_hand(tmp_path, c
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         proc.wait(timeout=10)
+
+
+# --------------------------------------------------------------------------- severity for code scanning
+
+VECTORS = [  # CVSS v3.1 base scores as FIRST's calculator gives them
+    ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H", 7.5),
+    ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H", 10.0),
+    ("CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H", 8.8),
+    ("CVSS:3.0/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:N/A:N", 5.5),
+    ("CVSS:3.1/AV:N/AC:H/PR:N/UI:R/S:C/C:L/I:L/A:N", 4.7),
+    ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:N", 0.0),
+]
+
+
+def test_answered_advisories_are_logged_with_a_cvss_v3_score_or_their_ghsa_grade(tmp_path):
+    records = [record(f"V-{i}", events=[{"introduced": "0"}], severity=[{"type": "CVSS_V3", "score": vector}])
+               for i, (vector, _) in enumerate(VECTORS)]
+    records += [record("G-1", events=[{"introduced": "0"}], database_specific={"severity": "MODERATE"}),
+                record("N-1", events=[{"introduced": "0"}],
+                       severity=[{"type": "CVSS_V4", "score": "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"}])]
+    answers = tmp_path / "answers.jsonl"
+    with mirror(db(tmp_path / "db", *records), tmp_path, "--answers", str(answers)) as m:
+        assert len(m.ids("pkg", "1.0")) == len(records)
+    logged = {line["id"]: line["security_severity"] for line in map(json.loads, answers.read_text().splitlines())}
+    assert logged == {**{f"V-{i}": score for i, (_, score) in enumerate(VECTORS)}, "G-1": 5.5, "N-1": None}
+
+
+def test_pip_audit_findings_carry_the_advisory_score_into_the_sarif_rule(tmp_path, reports):
+    invented = fresh_checkout(tmp_path / "osv-records", source=REPO_ROOT / "tests" / "fixtures" / "osv")
+    project = write_uv_project(tmp_path / "p", [("django", "4.2.0"), ("fixture-unfixed", "1.0")])
+    run = run_gate("security-code", project, reports, env={"PIP_AUDIT_ADVISORY_DB": str(invented)})
+    findings = {f["id"]: f for f in run.result("pip-audit")["findings"]}
+    assert {i: (f["severity"], f.get("security_severity")) for i, f in findings.items()} == {
+        "PYSEC-2099-101": ("UNKNOWN", 7.5),   # GHSA-fx7q-2m9c-h4rv, by its alias: its CVSS vector (AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H)
+        "GHSA-fx9r-4c2h-m5wp": ("UNKNOWN", 9.5)}   # no vector: its GHSA grade, CRITICAL
+    run_log = next(r for r in json.loads((reports / "security-code.sarif").read_text())["runs"]
+                   if r["tool"]["driver"]["name"] == "pip-audit")
+    scores = {rule["id"]: rule["properties"].get("security-severity") for rule in run_log["tool"]["driver"]["rules"]}
+    assert scores == {"PYSEC-2099-101": "7.5", "GHSA-fx9r-4c2h-m5wp": "9.5"}
+    assert run_log["tool"]["driver"]["version"] == importlib.metadata.version("pip-audit")

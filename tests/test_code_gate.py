@@ -6,6 +6,7 @@ pip-audit talks real HTTP to a small OSV-API server on 127.0.0.1 (tests/support/
 from __future__ import annotations
 
 import datetime as dt
+import importlib.metadata
 import json
 import os
 import subprocess
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from support.gate import REPO_ROOT, VENV_BIN, fake_tool, path_without, run_gate, run_scan, tool_path
+from support.gate import CODE_SCANS, REPO_ROOT, VENV_BIN, fake_tool, path_without, run_gate, run_scan, tool_path
 from support.osv_server import FAIL_PACKAGE, GARBAGE, HTTP_500, OsvServer, refused_url
 from support.projects import copy_repo_lock, git_commit_all, write_tree, write_uv_project
 
@@ -500,3 +501,28 @@ def test_text_detect_secrets_cannot_decode_is_an_error_not_a_silent_skip(tmp_pat
     assert "config/legacy.py is text but not UTF-8" in result["error"]
     assert "logo.bin" not in result["error"]
     assert AWS_KEY not in run.output and AWS_KEY not in run.everything_written()
+
+
+def test_sarif_fingerprints_survive_lines_inserted_above_the_findings(tmp_path, reports, osv):
+    danger = "import subprocess\n\n\ndef run(cmd):\n    subprocess.call(cmd, shell=True)\n    return eval(cmd)\n"
+    project = make_project(tmp_path / "p", {"apps/core/danger.py": danger, "keys.txt": f"key = {AWS_KEY}\n"})
+
+    def alerts() -> dict[str, list]:
+        gate(project, reports, osv)
+        log = json.loads((reports / "security-code.sarif").read_text())
+        return {run["tool"]["driver"]["name"]: sorted(
+            (item["partialFingerprints"]["securityGateFinding/v2"], item["locations"][0]["physicalLocation"]["region"]["startLine"])
+            for item in run["results"]) for run in log["runs"] if run["results"]}
+
+    before = alerts()
+    (project / "apps/core/danger.py").write_text("# a comment\n\n\n" + danger)
+    (project / "keys.txt").write_text("\n" * 10 + f"key = {AWS_KEY}\n")
+    after = alerts()
+    assert set(before) == set(after) == {"bandit", "detect-secrets"}
+    for scan in before:
+        assert [p for p, _ in before[scan]] == [p for p, _ in after[scan]], scan
+        assert [line for _, line in before[scan]] != [line for _, line in after[scan]], scan
+    tools = {scan: run_gate_result["tool"] for scan in CODE_SCANS
+             for run_gate_result in [json.loads((reports / f"{scan}.json").read_text())]}
+    assert tools["bandit"] == {"name": "bandit", "version": importlib.metadata.version("bandit")}
+    assert tools["detect-secrets"]["version"] == importlib.metadata.version("detect-secrets")

@@ -20,7 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SARIF_JQ = ROOT / "jq" / "sarif.jq"
 SCHEMA_ID = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
-FINGERPRINT = "securityGateFinding/v1"
+FINGERPRINT = "securityGateFinding/v2"
 
 
 def finding(scan, fid, severity="HIGH", path="apps/views.py", line=None, title=None, package=None,
@@ -321,6 +321,48 @@ def test_fingerprints_tell_lines_apart_for_code_findings(tmp_path):
     results = sarif_of(tmp_path, [twice])["runs"][0]["results"]
 
     assert results[0]["partialFingerprints"] != results[1]["partialFingerprints"]
+
+
+def prints_of(log):
+    return [item["partialFingerprints"][FINGERPRINT] for run in log["runs"] for item in run["results"]]
+
+
+def test_fingerprints_survive_lines_inserted_above_and_keep_two_findings_of_a_rule_apart(tmp_path):
+    def code(shift):
+        return [result("bandit", status="fail",
+                       findings=[finding("bandit", "B602", line=3 + shift), finding("bandit", "B602", line=9 + shift)],
+                       below=[finding("bandit", "B404", "LOW", line=1 + shift)]),
+                result("detect-secrets", status="fail",
+                       findings=[finding("detect-secrets", "AWS Access Key", path="keys.txt", line=2 + shift)])]
+
+    before, after = prints_of(sarif_of(tmp_path, code(0))), prints_of(sarif_of(tmp_path, code(40)))
+    assert before == after and len(set(before)) == 4
+    assert before[0] == "bandit|B602|apps/views.py||0" and before[1] == "bandit|B602|apps/views.py||1"
+
+
+def test_fingerprints_hold_no_line_and_no_hash_of_a_secret(tmp_path):
+    secret = finding("detect-secrets", "Secret Keyword", path="settings.py", line=41)
+    secret["hashed_secret"] = "a94a8fe5ccb19ba61c4c0873d391e987982fbbd3"  # sha1("test"), must go nowhere
+    log = sarif_of(tmp_path, [result("detect-secrets", status="fail", findings=[secret])])
+    assert prints_of(log) == ["detect-secrets|Secret Keyword|settings.py||0"]
+    assert "a94a8fe5" not in json.dumps(log)
+
+
+def test_the_driver_names_the_tool_version_when_the_result_has_it(tmp_path):
+    with_version = {**result("bandit"), "tool": {"name": "bandit", "version": "1.9.4"}}
+    log = sarif_of(tmp_path, [with_version, result("pip-audit")])
+    assert run_named(log, "bandit")["tool"]["driver"]["version"] == "1.9.4"
+    assert "version" not in run_named(log, "pip-audit")["tool"]["driver"]
+
+
+def test_an_advisory_score_ranks_a_pip_audit_rule_whose_severity_is_unknown(tmp_path):
+    scored = {**finding("pip-audit", "PYSEC-1", "UNKNOWN", "uv.lock", package={"name": "django", "version": "3.2"}),
+              "security_severity": 7.5}
+    unscored = finding("pip-audit", "PYSEC-2", "UNKNOWN", "uv.lock", package={"name": "django", "version": "3.2"})
+    rules = {rule["id"]: rule for rule in run_named(sarif_of(tmp_path, [
+        result("pip-audit", status="fail", findings=[scored, unscored])]), "pip-audit")["tool"]["driver"]["rules"]}
+    assert rules["PYSEC-1"]["properties"]["security-severity"] == "7.5"
+    assert "security-severity" not in rules["PYSEC-2"]["properties"]
 
 
 def broken(change):

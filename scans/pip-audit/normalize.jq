@@ -1,8 +1,13 @@
 # pip-audit's JSON report (pip-audit -f json --desc on --aliases on) to findings.
 # In: {"dependencies": [{"name", "version", "vulns": [{"id", "fix_versions", "aliases", "description"}]}
-#      or {"name", "skip_reason"}], "fixes": [...]}; $lockfile: the file the dependencies came from.
-# Out: array of Finding, one per vulnerability (pip-audit grades no severity: each is UNKNOWN).
+#      or {"name", "skip_reason"}], "fixes": [...]}; $lockfile: the file the dependencies came from;
+#     $advisories: what the advisory mirror answered, [{"id", "aliases", "security_severity"}] ([] without one).
+# Out: array of Finding, one per vulnerability (pip-audit grades no severity: each is UNKNOWN), with
+#      security_severity (0-10, from the advisory's CVSS or grade) when the mirror answered one for it.
 include "lib";
+
+# score($ids): the highest security_severity the mirror answered for an advisory named by any of $ids, or null.
+def score($ids): [$advisories[] | select(any(([.id] + .aliases)[]; . as $a | $ids | index([$a]))) | .security_severity | numbers] | max;
 
 expect(type == "object" and (.dependencies | type) == "array"; "pip-audit's report lacks its dependencies")
 | [.dependencies[]
@@ -22,4 +27,5 @@ expect(type == "object" and (.dependencies | type) == "array"; "pip-audit's repo
        location: location($lockfile; null; "\($dep.name)==\($dep.version)"),
        package: {name: $dep.name, version: $dep.version},
        fix: (if (.fix_versions | length) > 0 then .fix_versions | join(", ") else null end)
-     }]
+     }
+     + (score([.id] + (.aliases // [])) as $score | if $score == null then {} else {security_severity: $score} end)]

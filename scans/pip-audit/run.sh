@@ -101,7 +101,8 @@ main() {
   [[ -s "$raw" ]] || scan_error "$(exit_error "$rc" "$err")"
   require_json "$raw" "pip-audit's report"
   keep_raw "$raw"
-  normalize normalize.jq "$raw" "$SCAN_WORK/findings.json" --arg lockfile "$lockfile"
+  normalize normalize.jq "$raw" "$SCAN_WORK/findings.json" --arg lockfile "$lockfile" \
+    --slurpfile advisories "$(mirror_answers)"
   problems=$(jq -r --argjson expected "$expected" -f "$SCAN_DIR/problems.jq" "$raw") ||
     scan_error "could not read pip-audit's skipped dependencies"
   if ((rc == 1)) && [[ -z "$problems" ]] && jq -e '[.dependencies[].vulns[]?] == []' "$raw" >/dev/null; then

@@ -222,6 +222,7 @@ main() {
   db_age "$SCAN_WORK/db.json"
   problem=$(jq -r '.problem // empty' "$SCAN_WORK/db.json")
   SCAN_RESULT_EXTRA=$(jq -c '{vulnerability_db}' "$SCAN_WORK/db.json")
+  SCAN_TOOL_VERSION=$(jq -r '.Version // empty' "$SCAN_WORK/version.json")
   check_coverage "$SCAN_IMAGE" "$raw"
   scan_finish "$SCAN_WORK/findings.json" "$problem"
 }

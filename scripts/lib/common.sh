@@ -44,6 +44,7 @@ SCAN_TARGET=""
 SCAN_POLICY="" # set by scan_policy, read by scan_finish
 SCAN_WORK=""
 SCAN_TOOL_PID=""
+SCAN_TOOL_VERSION="" # the tool's version, when tool_version cannot read it (see there)
 declare -a SCAN_HELPER_PIDS=()
 
 # log MESSAGE...: a line on stderr, prefixed with the scan's name.
@@ -444,11 +445,27 @@ scan_policy() {
   SCAN_POLICY=$(cat "$out")
 }
 
+# tool_version: the version of the scan's tool (the command named like the scan) from its installed metadata,
+# without running it: a Python entry point's dist-info folder. Nothing when unknown; a scan whose tool is no
+# Python entry point sets SCAN_TOOL_VERSION itself.
+tool_version() {
+  local path first found dist=${SCAN_NAME//-/_}
+  path=$(command -v "$SCAN_NAME" 2>/dev/null) || return 0
+  IFS= read -r first <"$path" 2>/dev/null || return 0
+  [[ "$first" =~ ^#!(/[^[:space:]]*)/bin/python[0-9.]*$ ]] || return 0
+  for found in "${BASH_REMATCH[1]}"/lib/python*/site-packages/"$dist"-*.dist-info; do
+    [[ -d "$found" ]] || continue
+    found=${found##*/"$dist"-}
+    printf '%s' "${found%.dist-info}"
+    return 0
+  done
+}
+
 # scan_finish FINDINGS [PROBLEM]: gate FINDINGS with the scan's policy (scan_policy) and the suppression file,
 # publish the result, report it, exit. A non-empty PROBLEM (what the tool could not scan) makes the result an
 # error that still lists the findings.
 scan_finish() {
-  local findings=$1 problem=${2:-} supp result err status
+  local findings=$1 problem=${2:-} supp result err status extra version
   [[ -n "$SCAN_POLICY" ]] || scan_error "the scan script set no policy (scan_policy)"
   supp="$SCAN_WORK/suppressions.json"
   load_suppressions "$supp"
@@ -463,12 +480,16 @@ scan_finish() {
     --slurpfile gaps "$SCAN_WORK/gaps.jsonl" --slurpfile excluded "$SCAN_WORK/excluded.jsonl" \
     --slurpfile coverage "$SCAN_WORK/coverage.json" 2>"$err" ||
     scan_error "applying the gate failed: $(jq_error_text "$err")"
-  # Optional fields a scan adds to its result (a JSON object in SCAN_RESULT_EXTRA, e.g. its cache statistics).
-  if [[ -n "${SCAN_RESULT_EXTRA:-}" ]]; then
-    if ! jq --argjson extra "$SCAN_RESULT_EXTRA" '. + $extra' "$result" >"$result.extra" 2>"$err" ||
-      ! mv -f "$result.extra" "$result"; then
-      scan_error "adding $SCAN_RESULT_EXTRA to the result failed: $(jq_error_text "$err")"
-    fi
+  # The tool that answered, and the optional fields a scan adds to its result (a JSON object in
+  # SCAN_RESULT_EXTRA, e.g. its cache statistics).
+  extra=${SCAN_RESULT_EXTRA:-}
+  [[ -n "$extra" ]] || extra='{}'
+  version=${SCAN_TOOL_VERSION:-}
+  [[ -n "$version" ]] || version=$(tool_version)
+  if ! jq --argjson extra "$extra" --arg name "$SCAN_NAME" --arg version "$version" \
+    '. + {tool: {name: $name, version: (if $version == "" then null else $version end)}} + $extra' \
+    "$result" >"$result.extra" 2>"$err" || ! mv -f "$result.extra" "$result"; then
+    scan_error "adding $extra and the tool's version to the result failed: $(jq_error_text "$err")"
   fi
   status=$(jq -r '.status' "$result") || scan_error "the gate wrote no status"
   trap - EXIT
