@@ -429,3 +429,41 @@ def test_a_vulnerability_db_older_than_the_maximum_age_is_an_error_naming_its_da
     assert {f["id"] for f in result["findings"]} == {"CVE-2099-0001", "CVE-2099-0002"}
     run = docker_gate(tmp_path, image, cache, TRIVY_DB_MAX_AGE_DAYS="100000")
     assert run.rc == 1, run.output
+
+
+def recording_engine(folder: Path, name: str, fixture: Path) -> Path:
+    """A stand-in engine that answers info, records its build and save arguments, and saves the fixture image."""
+    return fake_tool(folder / "engine", name, f"""
+case "$1" in
+  info) exit 0 ;;
+  build) shift; echo "$*" >"{folder}/build-args"; exit 0 ;;
+  save) shift; echo "$*" >"{folder}/save-args"
+        while (($#)); do [[ "$1" == -o ]] && cp "{fixture}" "$2"; shift; done; exit 0 ;;
+esac
+exit 1
+""")
+
+
+def test_podman_builds_dockers_format_with_the_flags_of_image_build_flags(tmp_path, trivy_cache):
+    project = write_tree(tmp_path / "project", {"deploy/docker/Dockerfile": "FROM scratch\n"})
+    engine = recording_engine(tmp_path, "podman", build_image_tar(tmp_path / "fixture.tar", SEVERE_OS))
+    flags = "--build-arg=A=1 --build-context=base=docker-image://localhost/base --volume=/etc/ca.crt:/etc/ca.crt:ro"
+    run = run_gate("security-docker", project, tmp_path / "reports", path=tool_path(engine),
+                   env={**offline(trivy_cache), "CONTAINER_ENGINE": "podman", "IMAGE_BUILD_FLAGS": flags})
+    assert run.rc == 1, run.output
+    build_args = (tmp_path / "build-args").read_text()
+    assert build_args.startswith(f"--format docker {flags} -f {project / 'deploy/docker/Dockerfile'} -t ")
+    assert (tmp_path / "save-args").read_text().startswith("--format docker-archive -o ")
+
+
+def test_an_image_reference_is_saved_by_the_engine_and_scanned_whole(tmp_path, trivy_cache):
+    engine = recording_engine(tmp_path, "docker", build_image_tar(tmp_path / "fixture.tar", SEVERE_OS))
+    project = tmp_path / "project"
+    project.mkdir()
+    run = run_gate("security-docker", project, tmp_path / "reports", path=tool_path(engine),
+                   env={**offline(trivy_cache), "IMAGE": "registry.invalid/team/app:1.0"})
+    assert run.rc == 1, run.output
+    assert (tmp_path / "save-args").read_text().split()[-1] == "registry.invalid/team/app:1.0"
+    result = run.result("trivy")
+    assert {f["id"] for f in result["findings"]} == {"CVE-2099-0001", "CVE-2099-0002"}
+    assert result["coverage"] == {"inventory": 2, "scanned": 2}

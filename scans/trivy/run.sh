@@ -130,6 +130,8 @@ build_image() {
   [[ -f "$PROJECT_DIR/$DOCKERFILE" ]] || scan_error "no Dockerfile at $PROJECT_DIR/$DOCKERFILE (set DOCKERFILE, IMAGE or IMAGE_TAR)"
   engine_ready
   read -r -a flags <<<"$IMAGE_BUILD_FLAGS"
+  # podman builds OCI images by default, which have no HEALTHCHECK: build Docker's format, as docker does.
+  [[ "$(basename "$CONTAINER_ENGINE")" == podman ]] && flags=(--format docker ${flags[@]+"${flags[@]}"})
   tag="security-gate/$(basename "$PROJECT_DIR" | tr '[:upper:]' '[:lower:]' | tr -c 'a-z0-9_.\n-' '-'):scan"
   log="$SECURITY_REPORT_DIR/trivy.build.log"
   log "building $tag from $DOCKERFILE with $CONTAINER_ENGINE (log: $log)"
