@@ -311,6 +311,7 @@ main() {
   trap 'stop_scans TERM' TERM
   clear_previous_results
   [[ -z "$LOCK_PROBLEM" ]] || gate_error "$LOCK_PROBLEM"
+  [[ -z "$PROJECT_DIR_PROBLEM" ]] || gate_error "$PROJECT_DIR_PROBLEM"
   make_run_dir
   check_jq
   printf '%s: running %s on %s\n' "$GATE" "${SCANS[*]}" "$PROJECT_DIR"

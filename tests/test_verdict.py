@@ -140,6 +140,19 @@ def test_a_lock_file_that_is_a_directory_is_an_error_with_no_pass_left(project, 
     assert recorded_pids(passing) == []
 
 
+def test_a_project_folder_that_does_not_exist_is_an_error_with_no_pass_left(reports, tmp_path, passing):
+    plant_stale_pass(reports, CODE_SCANS, gate=GATE)
+    missing = tmp_path / "no-such-project"
+    run = run_gate(GATE, missing, reports, path=tool_path(passing), env=isolated(tmp_path))
+
+    assert_error_everywhere(run, reports, f"PROJECT_DIR {missing} is not a directory")
+    assert recorded_pids(passing) == []
+    plant_stale_pass(reports, ["bandit"])
+    alone = run_scan("bandit", missing, reports, path=tool_path(passing), env=isolated(tmp_path))
+    assert alone.rc == 2 and "is not a directory" in alone.result("bandit")["error"], alone.output
+    assert stale_files(reports) == [] and says_pass(reports, ["bandit"]) == []
+
+
 def test_a_scan_run_alone_with_a_missing_temporary_folder_is_an_error(project, reports, tmp_path, passing):
     plant_stale_pass(reports, ["bandit"])
     missing = tmp_path / "no-such-folder"
@@ -275,3 +288,19 @@ def test_verdict_sh_calls_a_missing_or_malformed_verdict_an_error(reports, text)
     shown = read_verdict(reports)
     assert shown.returncode == 2, shown.stdout
     assert "no readable verdict" in shown.stdout
+
+
+@pytest.mark.parametrize("text, code, written", [
+    ('{"verdict": "pass", "exit_code": 0, "gate": "g", "error": null}', 0, "pass"),
+    ('{"verdict": "fail", "exit_code": 1, "gate": "g", "error": null}', 1, "fail"),
+    ('{"verdict": "error", "exit_code": 2, "gate": "g", "error": "x"}', 2, "error"),
+    ("{", 2, "error"),
+])
+def test_verdict_sh_in_github_actions_sets_the_step_output(reports, tmp_path, text, code, written):
+    reports.mkdir(parents=True)
+    (reports / f"{GATE}.verdict.json").write_text(text)
+    output = tmp_path / "github-output"
+    shown = subprocess.run([str(REPO_ROOT / "scripts" / "verdict.sh"), GATE], capture_output=True, text=True,
+                           env=gate_env(REPO_ROOT, reports, {"GITHUB_OUTPUT": str(output)}), check=False, timeout=60)
+    assert shown.returncode == code, shown.stdout + shown.stderr
+    assert output.read_text() == f"verdict={written}\n"

@@ -324,3 +324,14 @@ def test_uv_cache_is_one_key_for_both_jobs_pruned_for_ci_before_its_one_save(wor
     assert prune["if"] == save["if"] and prune["continue-on-error"] is True
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(r"^uv-cache-prune:.*\n\t@uv cache prune --ci$", makefile, flags=re.M)
+
+
+def test_each_job_reads_the_gates_verdict_file_after_the_gate_and_exports_it(workflow):
+    for job, (_, command) in JOBS.items():
+        steps = steps_of(workflow, job)
+        (gate,) = [step for step in steps if step.get("run", "").strip() == command]
+        (verdict,) = [step for step in steps if step.get("id") == "verdict"]
+        assert steps.index(verdict) == steps.index(gate) + 1
+        assert verdict["if"] == "${{ !cancelled() }}"
+        assert verdict["run"].strip() == f"scripts/verdict.sh security-{job}"
+        assert workflow["jobs"][job]["outputs"] == {"verdict": "${{ steps.verdict.outputs.verdict }}"}

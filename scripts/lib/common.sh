@@ -29,10 +29,15 @@ readonly JQ_MIN_VERSION=1.6 # jq/*.jq use IN(), which jq 1.5 lacks
 
 [[ -n "${SECURITY_DEBUG:-}" ]] && set -x
 
-PROJECT_DIR=$(cd "${PROJECT_DIR:-$GATE_ROOT}" 2>/dev/null && pwd) || {
-  printf 'error: PROJECT_DIR %s is not a directory\n' "${PROJECT_DIR:-}" >&2
-  exit "$EXIT_ERROR"
-}
+# A PROJECT_DIR that is not a directory is reported once the earlier results are cleared (scan_begin, run-gate.sh),
+# so that it too ends as an error with nothing left saying pass.
+PROJECT_DIR_PROBLEM=""
+if ! PROJECT_DIR_RESOLVED=$(cd "${PROJECT_DIR:-$GATE_ROOT}" 2>/dev/null && pwd); then
+  PROJECT_DIR_PROBLEM="PROJECT_DIR ${PROJECT_DIR:-} is not a directory"
+  PROJECT_DIR_RESOLVED=$GATE_ROOT
+fi
+PROJECT_DIR=$PROJECT_DIR_RESOLVED
+unset PROJECT_DIR_RESOLVED
 SECURITY_REPORT_DIR=${SECURITY_REPORT_DIR:-$GATE_ROOT/reports/security}
 SCAN_TIMEOUT=${SCAN_TIMEOUT:-900}
 SECURITY_SUPPRESSIONS=${SECURITY_SUPPRESSIONS:-$PROJECT_DIR/.security-suppressions.json}
@@ -258,6 +263,7 @@ scan_begin() {
   fi
   rm -f -- "$SECURITY_REPORT_DIR/$SCAN_NAME.raw.json"
   invalidate_gates
+  [[ -z "$PROJECT_DIR_PROBLEM" ]] || scan_error "$PROJECT_DIR_PROBLEM"
   SCAN_WORK=$(mktemp -d "${TMPDIR:-/tmp}/security-$SCAN_NAME.XXXXXX" 2>/dev/null) ||
     scan_error "cannot create a temporary folder in ${TMPDIR:-/tmp} (TMPDIR): does it exist, with space to write?"
   local problem
