@@ -21,7 +21,10 @@ Variables (environment or make arguments; README "Configuration" has the details
   BANDIT_TARGETS         what bandit scans (default: apps config)
   BANDIT_SEVERITY, BANDIT_CONFIDENCE   minimum levels that fail (default: low)
   IMAGE, IMAGE_TAR, CONTAINER_ENGINE   what security-docker scans and how it builds
+  IMAGE_BUILD_FLAGS      extra flags for the image build (build args, build contexts, read-only mounts)
   TRIVY_FAIL_ON          severities that fail (default: CRITICAL,HIGH)
+  TRIVY_EOSL_SEVERITY    severity of an end-of-life OS finding (default: CRITICAL)
+  TRIVY_DB_MAX_AGE_DAYS  how old trivy's vulnerability DB may be (default: 3)
   IGNORE_UNFIXED         true: vulnerabilities with no fix yet do not fail (default: false)
   DOCKERFILE             the Dockerfile security-docker builds (default: deploy/docker/Dockerfile)
   SECURITY_CACHE         on|off: reuse per-file bandit and detect-secrets results (default: on)
