@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from support.osv_server import OsvServer
+# The gate's Python helpers the tests share with make bench (osv_server): scripts/lib, importable by name.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts" / "lib"))
+
+from osv_server import OsvServer  # noqa: E402
 
 
 @pytest.fixture

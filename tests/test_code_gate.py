@@ -1,6 +1,6 @@
 """`make security-code` end to end: the real pip-audit, bandit and detect-secrets on fixture trees.
 
-pip-audit talks real HTTP to a small OSV-API server on 127.0.0.1 (tests/support/osv_server.py).
+pip-audit talks real HTTP to a small OSV-API server on 127.0.0.1 (scripts/lib/osv_server.py).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from support.gate import CODE_SCANS, REPO_ROOT, VENV_BIN, fake_tool, path_without, run_gate, run_scan, tool_path
-from support.osv_server import FAIL_PACKAGE, GARBAGE, HTTP_500, OsvServer, refused_url
+from osv_server import FAIL_PACKAGE, GARBAGE, HTTP_500, OsvServer, refused_url
 from support.projects import copy_repo_lock, git_commit_all, write_tree, write_uv_project
 
 # Planted secrets, built at run time so that this file holds none of them whole.

@@ -19,7 +19,7 @@ from support.faults import (
     stale_files,
 )
 from support.gate import CODE_SCANS, fake_tool, path_without, run_gate, run_scan, tool_path
-from support.osv_server import GARBAGE, HTTP_500, SLOW, OsvServer, blackhole_url, refused_url
+from osv_server import GARBAGE, HTTP_500, SLOW, OsvServer, blackhole_url, refused_url
 from support.trivy_fixtures import (
     build_image_tar, build_trivy_db, corrupt_trivy_db, debian_fixed, truncate_file, vulnerability,
     write_db_metadata,

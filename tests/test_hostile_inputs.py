@@ -16,7 +16,7 @@ import pytest
 
 from support.faults import plant_stale_pass, says_pass, stale_files
 from support.gate import CODE_SCANS, run_gate, run_scan
-from support.osv_server import OsvServer
+from osv_server import OsvServer
 from support.projects import git, git_commit_all, write_tree, write_uv_project
 
 GATE = "security-code"

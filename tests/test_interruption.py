@@ -21,7 +21,7 @@ from support.faults import (
     recorded_pids, says_pass, stale_files, start_command, start_gate, wait_until, waiting_for_lock,
 )
 from support.gate import CODE_SCANS, REPO_ROOT, fake_tool, tool_path
-from support.osv_server import SLOW, OsvServer
+from osv_server import SLOW, OsvServer
 from support.projects import git_commit_all, write_tree
 
 GATE = "security-code"

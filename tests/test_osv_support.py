@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from packaging.version import Version
 
-from support.osv_server import (
+from osv_server import (
     FAIL_PACKAGE,
     GARBAGE,
     HTTP_500,

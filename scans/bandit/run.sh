@@ -64,7 +64,7 @@ run_plain() {
   cache_stats 0 null
 }
 
-# run_chunks COUNT: bandit on each of the plan's COUNT chunks, JOBS at a time (cache.py run-chunks), all under
+# run_chunks COUNT: bandit on each of the plan's COUNT chunks, JOBS at a time (cache_adapter.py run-chunks), all under
 # SCAN_TIMEOUT; then each chunk's report checked. A single chunk runs bandit directly.
 run_chunks() {
   local chunks=$1 i rc=0
@@ -76,7 +76,7 @@ run_chunks() {
     printf '%s\n' "$rc" >"$SCAN_WORK/chunk-0.rc"
   else
     scan_run_tool "$SCAN_WORK/chunks.out" "$SCAN_WORK/chunks.err" --name bandit --all-cores -- \
-      python3 -S "$CACHE_PY" run-chunks --work "$SCAN_WORK" -- bandit "${BANDIT_ARGS[@]}" -- || rc=$?
+      python3 -S "$SCAN_DIR/cache_adapter.py" run-chunks --work "$SCAN_WORK" -- bandit "${BANDIT_ARGS[@]}" -- || rc=$?
     ((rc == 0)) || scan_error "bandit's processes could not be run (exit $rc): $(stderr_tail "$SCAN_WORK/chunks.err")"
   fi
   for ((i = 0; i < chunks; i++)); do
@@ -109,7 +109,7 @@ run_parallel() {
   local config=$1 out="$SCAN_WORK/plan.out" rc=0 files hits todo chunks jobs
   shift
   cache_args bandit
-  cache_helper "$out" bandit-plan "${CACHE_ARGS[@]}" --tool-args "${BANDIT_ARGS[*]}" --config "$config" \
+  cache_helper "$out" plan "${CACHE_ARGS[@]}" --tool-args "${BANDIT_ARGS[*]}" --config "$config" \
     --jobs "$BANDIT_JOBS" -- "$@" || rc=$?
   if ((rc == 3)); then
     CACHE_NOTE="bandit ran once over the targets: $(head -n 1 "$out")"
@@ -119,7 +119,7 @@ run_parallel() {
   read -r files hits todo chunks jobs <"$out" || scan_error "the scan cache gave no plan"
   ((chunks == 0)) || run_chunks "$chunks"
   rc=0
-  cache_helper "$SCAN_WORK/merge.out" bandit-merge --work "$SCAN_WORK" --tool-args "${BANDIT_ARGS[*]}" \
+  cache_helper "$SCAN_WORK/merge.out" merge --work "$SCAN_WORK" --tool-args "${BANDIT_ARGS[*]}" \
     --config "$config" || rc=$?
   ((rc != 2)) || scan_error "bandit's output has an unexpected shape: $(stderr_tail "$SCAN_WORK/merge.out.err")"
   ((rc == 0)) || scan_error "the scan cache failed: $(stderr_tail "$SCAN_WORK/merge.out.err")"

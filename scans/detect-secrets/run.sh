@@ -70,7 +70,7 @@ baseline_copy() {
 cache_plan() {
   local list=$1 committed=$2 out="$SCAN_WORK/plan.out" rc=0 files hits misses
   cache_args detect-secrets
-  cache_helper "$out" ds-plan "${CACHE_ARGS[@]}" --tool-args "${SCAN_ARGS[*]}" --baseline "$committed" --list "$list" || rc=$?
+  cache_helper "$out" plan "${CACHE_ARGS[@]}" --tool-args "${SCAN_ARGS[*]}" --baseline "$committed" --list "$list" || rc=$?
   if ((rc == 3)); then
     CACHE_NOTE="not used: $(head -n 1 "$out")"
     CACHE_DIR=""
@@ -86,7 +86,7 @@ cache_plan() {
 # entries as one report, in SCAN_WORK/merged.json; the fresh entries stored.
 cache_merge() {
   local raw=$1 work_baseline=$2 committed=$3 out="$SCAN_WORK/merge.out" rc=0
-  cache_helper "$out" ds-merge --work "$SCAN_WORK" --tool-args "${SCAN_ARGS[*]}" --baseline "$committed" --fresh "$raw" \
+  cache_helper "$out" merge --work "$SCAN_WORK" --tool-args "${SCAN_ARGS[*]}" --baseline "$committed" --fresh "$raw" \
     --work-baseline "$work_baseline" || rc=$?
   ((rc != 2)) || scan_error "detect-secrets' output has an unexpected shape: $(stderr_tail "$out.err")"
   ((rc == 0)) || scan_error "the scan cache failed: $(stderr_tail "$out.err")"

@@ -3,10 +3,11 @@
 #
 # SECURITY_CACHE=on|off (default on) turns the cache on or off; SECURITY_CACHE_DIR (default .cache/security
 # of this repository) is the one directory it lives in (one file per scan), which CI may persist. The entries
-# and their keys are described in scripts/lib/cache.py, which does the work. A scan script calls:
+# and their keys are described in scripts/lib/cache.py (the cache itself); what is cached for a tool, and how
+# its full report is rebuilt, is in the scan's adapter, SCAN_DIR/cache_adapter.py. A scan script calls:
 #   cache_begin TOOL            settle whether this run uses the cache and how the tool is identified
-#   cache_args DIST             the helper's options for this run, in CACHE_ARGS
-#   cache_helper OUT CMD ARGS   run cache.py CMD ARGS with its stdout to OUT; returns its exit status
+#   cache_args DIST             the adapter's options for this run, in CACHE_ARGS
+#   cache_helper OUT CMD ARGS   run the scan's cache_adapter.py CMD ARGS, stdout to OUT; returns its exit status
 #   cache_stats HITS MISSES     the result's optional "cache" field (SCAN_RESULT_EXTRA, read by scan_finish)
 #   cache_stats_from_plan       the same field as the helper's plan counted it
 # The cache is never trusted blindly: an entry that is unreadable, malformed or for other content, another
@@ -17,7 +18,6 @@ SECURITY_CACHE_DIR=${SECURITY_CACHE_DIR:-$GATE_ROOT/.cache/security}
 # A relative directory is relative to where the gate was started (the scan scripts cd to PROJECT_DIR).
 [[ "$SECURITY_CACHE_DIR" == /* ]] || SECURITY_CACHE_DIR="$PWD/$SECURITY_CACHE_DIR"
 export SECURITY_CACHE SECURITY_CACHE_DIR
-readonly CACHE_PY="$GATE_ROOT/scripts/lib/cache.py"
 
 CACHE_DIR=""
 CACHE_TOOL_ID=""
@@ -87,12 +87,13 @@ cache_args() {
     --tool-python "$CACHE_TOOL_PYTHON" --dist "$1")
 }
 
-# cache_helper OUT COMMAND ARGS...: run cache.py with stdout to OUT and stderr to OUT.err; its exit status.
+# cache_helper OUT COMMAND ARGS...: run the scan's cache adapter (SCAN_DIR/cache_adapter.py) with stdout to OUT
+# and stderr to OUT.err; its exit status.
 # What it says on stderr when it succeeds (the cache could not be written, say) is logged.
 cache_helper() {
   local out=$1 rc=0
   shift
-  python3 -S "$CACHE_PY" "$@" >"$out" 2>"$out.err" || rc=$?
+  python3 -S "$SCAN_DIR/cache_adapter.py" "$@" >"$out" 2>"$out.err" || rc=$?
   if ((rc == 0)) && [[ -s "$out.err" ]]; then
     log "$(head -n 3 "$out.err")"
   fi

@@ -1,4 +1,5 @@
-"""A small real OSV-API server for pip-audit tests: http.server on 127.0.0.1, a free port, a thread.
+"""A small real OSV-API server for pip-audit, for the tests and make bench: http.server on 127.0.0.1, a free port,
+a thread.
 
     with OsvServer() as srv:                       # advisories from tests/fixtures/osv/*.json
         run("pip-audit", ..., "--vulnerability-service", "osv", "--osv-url", srv.url)
@@ -42,7 +43,7 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-FIXTURES_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "osv"
+FIXTURES_DIR = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "osv"
 QUERY_PATH = "/v1/query"
 
 NORMAL = "normal"

@@ -1,0 +1,309 @@
+#!/usr/bin/env python3
+"""Summary: bandit's side of the scan cache (scripts/lib/cache.py), and bandit spread over the cores.
+Usage: python3 -S scans/bandit/cache_adapter.py COMMAND ARGS...   (scans/bandit/run.sh, through cache_helper)
+
+Commands (each writes into the scan's work directory WORK; exit 0 done, 3 "run bandit the plain way" with the
+reason on stdout, 2 error with the message on stderr):
+  plan        the files `bandit -r TARGETS` would scan, which of them the cache answers, the rest in chunks
+  run-chunks  run bandit on each chunk of files, at most JOBS at a time (under the scan's timeout)
+  merge       the chunks' reports and the cached entries as one report shaped like `bandit -r`'s own;
+              stores the fresh per-file results
+A cached value is bandit's report for one file: {"results", "errors", "metrics"}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts" / "lib"))
+
+from cache import (  # noqa: E402
+    Cache, Failure, Plain, add_cache_options, cache_settings, content_sha256, is_int, read_json, read_list,
+    run_command, shown, write_json, write_list, write_stats,
+)
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python < 3.11: the plain run, without cache
+    tomllib = None  # type: ignore[assignment]
+
+# A bandit process costs about 0.3 s to start: a chunk gets at least this many files.
+MIN_FILES_PER_CHUNK = 100
+# At most this many bytes of file names on one command line (far below any ARG_MAX).
+MAX_ARG_BYTES = 64 * 1024
+# The totals bandit starts from (bandit/core/metrics.py), before it adds each file's metrics.
+BANDIT_TOTALS = ["loc", "nosec", "skipped_tests"] + [
+    f"{criteria}.{rank}" for rank in ("UNDEFINED", "LOW", "MEDIUM", "HIGH") for criteria in ("SEVERITY", "CONFIDENCE")
+]
+
+
+def bandit_config(config_file: str) -> Any:
+    """The [tool.bandit] table bandit reads from config_file (None without one)."""
+    if not config_file:
+        return None
+    if tomllib is None:
+        raise Plain("Python < 3.11 cannot read pyproject.toml (tomllib)")
+    try:
+        with open(config_file, "rb") as f:
+            section = tomllib.load(f).get("tool", {}).get("bandit", {})
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise Plain(f"{config_file} cannot be read ({e}); bandit reports that itself") from e
+    if not isinstance(section, dict):
+        raise Plain(f"[tool.bandit] of {config_file} is not a table")
+    return section
+
+
+def bandit_discover(targets: list[str], include: list[str]) -> list[tuple[str, str]]:
+    """(name bandit -r reports, argument to pass) of every file `bandit -r TARGETS` looks at.
+
+    As bandit/core/manager.py discover_files: a directory target is walked (os.walk, symlinked directories not
+    followed) and its files matching an `include` glob are taken; a file target is taken as it is and reported
+    as ./NAME. Exclusions (exclude_dirs) are left to bandit, which applies them to an explicit file exactly as to
+    a walked one (the same function on the same path).
+    """
+    import fnmatch
+
+    found: dict[str, str] = {}
+    for target in targets:
+        if os.path.isdir(target):
+            for root, _, names in os.walk(target):
+                for name in names:
+                    path = os.path.join(root, name)
+                    if any(fnmatch.fnmatch(path, glob) for glob in include):
+                        found[path] = path
+        else:
+            found[os.path.join(".", target)] = target
+    # bandit names an explicit file ./ARG: two names needing the same argument, or two arguments whose ./ forms
+    # read the same once through jq, could not be told apart.
+    reported = [shown(os.path.join(".", arg)) for arg in found.values()]
+    if len(set(found.values())) != len(found) or len(set(reported)) != len(reported):
+        raise Plain("two files of BANDIT_TARGETS would have the same name in bandit's report")
+    return sorted(found.items())
+
+
+def bandit_valid(value: Any, path: str) -> bool:
+    if not (isinstance(value, dict) and set(value) == {"results", "errors", "metrics"}):
+        return False
+    results, errors, metrics = value["results"], value["errors"], value["metrics"]
+    if not (isinstance(results, list) and errors == [] and (metrics is None or isinstance(metrics, dict))):
+        return False
+    if metrics is not None and not all(isinstance(k, str) and is_int(v) for k, v in metrics.items()):
+        return False
+    if metrics is None and results:
+        return False
+    return all(isinstance(r, dict) and r.get("filename") == shown(path) and isinstance(r.get("test_id"), str)
+               and is_int(r.get("line_number")) and isinstance(r.get("issue_severity"), str)
+               and isinstance(r.get("issue_confidence"), str) for r in results)
+
+
+def lpt_chunks(files: list[tuple[str, int]], count: int) -> list[list[str]]:
+    """files (name, weight) in count chunks of about equal weight (largest first to the lightest chunk)."""
+    chunks: list[list[str]] = [[] for _ in range(count)]
+    load = [0] * count
+    for name, weight in sorted(files, key=lambda f: (-f[1], f[0])):
+        i = load.index(min(load))
+        chunks[i].append(name)
+        load[i] += weight + 1
+    return [sorted(c) for c in chunks if c]
+
+
+def cmd_plan(args: argparse.Namespace) -> None:
+    work = Path(args.work)
+    if tomllib is None:
+        raise Plain("Python < 3.11 (no tomllib)")
+    for target in args.targets:
+        if os.path.isdir(target):
+            for root, _, names in os.walk(target):
+                if ".bandit" in names:
+                    raise Plain(f"{os.path.join(root, '.bandit')} sets bandit options for -r runs")
+    section = bandit_config(args.config)
+    if section is None:
+        include = ["*.py", "*.pyw"]  # bandit's defaults without a config file
+    else:
+        include = section.get("include") or ["*.py"]
+        if not (isinstance(include, list) and all(isinstance(g, str) for g in include)):
+            raise Plain("[tool.bandit] include is not a list of globs")
+    files = bandit_discover(args.targets, include)
+    if args.jobs <= 0:
+        args.jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cache_dir, tool_id, note = cache_settings(args)
+    cache = Cache(cache_dir, "bandit", tool_id, {"tool_args": args.tool_args, "config": section})
+    cache.load()
+    plan_files, hits, todo = [], {}, []
+    for name, arg in files:
+        sha = content_sha256(arg)
+        key = cache.key(name, sha) if sha else None
+        value = cache.get(key, name, bandit_valid) if key else None
+        plan_files.append({"name": name, "arg": arg, "key": key})
+        if value is None:
+            todo.append((arg, os.path.getsize(arg) if os.path.isfile(arg) else 0))
+        else:
+            hits[name] = value
+    jobs = max(1, min(args.jobs, -(-len(todo) // MIN_FILES_PER_CHUNK)))
+    arg_bytes = sum(len(os.fsencode(a)) + 1 for a, _ in todo)
+    chunks = lpt_chunks(todo, max(jobs, -(-arg_bytes // MAX_ARG_BYTES))) if todo else []
+    for i, chunk in enumerate(chunks):
+        write_list(work / f"chunk-{i}.args", chunk)
+    write_json(work / "plan.json", {"files": plan_files, "hits": hits, "chunks": len(chunks), "jobs": jobs,
+                                    "cache_dir": cache_dir, "tool_id": tool_id})
+    write_stats(work, cache_dir, note, len(hits), len(todo))
+    print(f"{len(files)} {len(hits)} {len(todo)} {len(chunks)} {jobs}")
+
+
+def cmd_run_chunks(args: argparse.Namespace) -> None:
+    """Run CMD + the files of each WORK/chunk-N.args, at most JOBS at once; stdout to chunk-N.json, stderr to
+    chunk-N.err, exit status to chunk-N.rc. A signal stops every chunk."""
+    import signal
+    import subprocess
+
+    work = Path(args.work)
+    cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd  # REMAINDER keeps the "--" before CMD
+    plan = read_json(work / "plan.json")
+    pending = list(range(plan["chunks"]))
+    running: dict[int, subprocess.Popen] = {}
+
+    def stop(signum, _frame):
+        for proc in running.values():
+            proc.send_signal(signum)
+        for proc in running.values():
+            proc.wait()
+        sys.exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while pending or running:
+        while pending and len(running) < plan["jobs"]:
+            i = pending.pop(0)
+            with open(work / f"chunk-{i}.json", "wb") as out, open(work / f"chunk-{i}.err", "wb") as err:
+                running[i] = subprocess.Popen(cmd + read_list(str(work / f"chunk-{i}.args")),
+                                              stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        pid, status = os.wait()
+        for i, proc in list(running.items()):
+            if proc.pid == pid:
+                proc.returncode = os.waitstatus_to_exitcode(status)
+                rc = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
+                (work / f"chunk-{i}.rc").write_text(f"{rc}\n")
+                del running[i]
+
+
+def bandit_chunk(report: Any, names: dict[str, str], chunk: int) -> dict[str, dict[str, Any]]:
+    """A chunk's (sanitized) report split by file: -r name -> {"results", "errors", "metrics"}, every file of
+    the chunk present (metrics None: bandit left it out, as exclude_dirs does). names maps the name a file has in
+    the chunk's report to its -r name; the results and errors are renamed to what the -r run's report (after
+    jq) calls the file. Failure when the report is not bandit's shape."""
+    where = f"bandit's report of chunk {chunk}"
+    if not (isinstance(report, dict) and isinstance(report.get("results"), list)
+            and isinstance(report.get("errors"), list) and isinstance(report.get("metrics"), dict)):
+        raise Failure(f"{where} lacks its results, errors or metrics")
+    per_file: dict[str, dict[str, Any]] = {n: {"results": [], "errors": [], "metrics": None} for n in names.values()}
+
+    def owner(name: Any) -> str:
+        if not isinstance(name, str) or name not in names:
+            raise Failure(f"{where} names a file it was not given: {name!r:.200}")
+        return names[name]
+
+    for kind in ("results", "errors"):
+        for item in report[kind]:
+            if not isinstance(item, dict):
+                raise Failure(f"{where} has a result or error that is not an object")
+            name = owner(item.get("filename"))
+            item["filename"] = shown(name)
+            per_file[name][kind].append(item)
+    for reported, value in report["metrics"].items():
+        if reported == "_totals":
+            continue
+        if not (isinstance(value, dict) and all(is_int(v) for v in value.values())):
+            raise Failure(f"{where} has metrics for {reported!r:.200} that are not counts")
+        per_file[owner(reported)]["metrics"] = value
+    return per_file
+
+
+def cmd_merge(args: argparse.Namespace) -> None:
+    work = Path(args.work)
+    plan = read_json(work / "plan.json")
+    by_arg = {f["arg"]: f for f in plan["files"]}
+    per_file: dict[str, dict[str, Any]] = {
+        name: {"results": list(v["results"]), "errors": [], "metrics": v["metrics"]} for name, v in plan["hits"].items()
+    }
+    fresh: set[str] = set()
+    for i in range(plan["chunks"]):
+        chunk_args = read_list(str(work / f"chunk-{i}.args"))
+        names = {shown(os.path.join(".", a)): by_arg[a]["name"] for a in chunk_args}
+        try:
+            report = read_json(work / f"chunk-{i}.sanitized.json")
+        except (OSError, ValueError) as e:
+            raise Failure(f"bandit's report of chunk {i} cannot be read: {e}") from e
+        chunk_files = bandit_chunk(report, names, i)
+        per_file.update(chunk_files)
+        fresh.update(chunk_files)
+    cache = Cache(plan["cache_dir"], "bandit", plan["tool_id"], {"tool_args": args.tool_args,
+                                                                 "config": bandit_config(args.config)})
+    stored = 0
+    for f in plan["files"]:
+        name, key = f["name"], f["key"]
+        value = per_file.get(name)
+        if name in plan["hits"]:
+            cache.keep(key, name, plan["hits"][name])
+            continue
+        # Only what bandit read in full is kept: a file it could not read or parse is looked at again next time.
+        if name not in fresh or not key or value is None or value["errors"] or not bandit_valid(value, name):
+            continue
+        # The file must still be what the plan hashed: a file edited while bandit ran is not stored.
+        sha = content_sha256(f["arg"])
+        if sha and cache.key(name, sha) == key:
+            cache.keep(key, name, value)
+            stored += 1
+    cache.save()
+    totals = dict.fromkeys(BANDIT_TOTALS, 0)
+    results, errors, metrics = [], [], {}
+    for name in sorted(per_file):
+        value = per_file[name]
+        results.extend(value["results"])
+        errors.extend(value["errors"])
+        if value["metrics"] is not None:
+            metrics[shown(name)] = value["metrics"]
+            for k, v in value["metrics"].items():
+                totals[k] = totals.get(k, 0) + v
+    metrics["_totals"] = totals
+    report = {
+        "errors": errors,
+        "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "metrics": metrics,
+        "results": results,
+    }
+    write_json(work / "merged.json", report)
+    if cache.write_error:
+        print(f"the cache could not be written: {cache.write_error}", file=sys.stderr)
+    print(f"{len(plan['hits'])} {len(fresh)} {stored}")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="cache_adapter.py", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sp = sub.add_parser("plan")
+    add_cache_options(sp)
+    sp.add_argument("--config", default="")
+    sp.add_argument("--jobs", type=int, default=1)
+    sp.add_argument("targets", nargs="+")
+    sp.set_defaults(func=cmd_plan)
+
+    sp = sub.add_parser("run-chunks")
+    sp.add_argument("--work", required=True)
+    sp.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD ARGS...: each chunk's files are appended")
+    sp.set_defaults(func=cmd_run_chunks)
+
+    sp = sub.add_parser("merge")
+    add_cache_options(sp)
+    sp.add_argument("--config", default="")
+    sp.set_defaults(func=cmd_merge)
+    return p
+
+
+if __name__ == "__main__":
+    sys.exit(run_command(parser(), sys.argv[1:]))

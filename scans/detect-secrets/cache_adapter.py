@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""Summary: detect-secrets' side of the scan cache (scripts/lib/cache.py).
+Usage: python3 -S scans/detect-secrets/cache_adapter.py COMMAND ARGS...   (scans/detect-secrets/run.sh)
+
+Commands (each writes into the scan's work directory WORK; exit 0 done, 3 "run detect-secrets without the
+cache" with the reason on stdout, 2 error with the message on stderr):
+  plan   which of the listed files the cache answers, the rest to scan (WORK/todo)
+  merge  detect-secrets' report on the rest plus the cached entries, shaped like one full report; stores the
+         fresh per-file results
+A cached value is detect-secrets' results for one file ({"results": [...]}); the report's envelope (version,
+plugins, filters) is kept once, under the name <envelope>. A file's key includes the baseline's entries for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts" / "lib"))
+
+from cache import (  # noqa: E402
+    Cache, Failure, Plain, add_cache_options, cache_settings, content_sha256, read_json, read_list, run_command,
+    write_json, write_list, write_stats,
+)
+
+ENVELOPE = "<envelope>"
+
+
+def ds_valid(value: Any, path: str) -> bool:
+    return (isinstance(value, dict) and set(value) == {"results"} and isinstance(value["results"], list)
+            and all(isinstance(s, dict) and s.get("filename") == path and isinstance(s.get("type"), str)
+                    and isinstance(s.get("hashed_secret"), str) for s in value["results"]))
+
+
+def ds_envelope_valid(value: Any, _path: str) -> bool:
+    return isinstance(value, dict) and "results" not in value and isinstance(value.get("version"), str)
+
+
+def ds_settings(baseline_file: str) -> tuple[Any, dict[str, Any]]:
+    """What of the baseline acts on the scan: (its settings, its results by file)."""
+    if not baseline_file:
+        return None, {}
+    baseline = read_json(baseline_file)
+    if not isinstance(baseline, dict) or not isinstance(baseline.get("results"), dict):
+        raise Plain("the baseline has no results")
+    settings = {k: baseline.get(k) for k in ("version", "plugins_used", "filters_used")}
+    # Custom plugins and models are files whose content is not part of the key: no cache with them.
+    for item in (settings.get("plugins_used") or []) + (settings.get("filters_used") or []):
+        if isinstance(item, dict) and (item.get("path", "").startswith("file://") or item.get("model")):
+            raise Plain("the baseline uses a custom plugin or model file")
+    return settings, baseline["results"]
+
+
+def ds_cache(args: argparse.Namespace, cache_dir: str, tool_id: str) -> tuple[Cache, dict[str, Any]]:
+    settings, known = ds_settings(args.baseline)
+    config = {"tool_args": args.tool_args, "baseline_settings": settings, "with_baseline": bool(args.baseline)}
+    return Cache(cache_dir, "detect-secrets", tool_id, config), known
+
+
+def cmd_plan(args: argparse.Namespace) -> None:
+    work = Path(args.work)
+    cache_dir, tool_id, note = cache_settings(args)
+    cache, known = ds_cache(args, cache_dir, tool_id)
+    cache.load()
+    files = read_list(args.list)
+    envelope = cache.get(cache.key(ENVELOPE, ""), ENVELOPE, ds_envelope_valid)
+    plan_files, hits, todo = [], {}, []
+    for path in files:
+        sha = content_sha256(path)
+        key = cache.key(path, sha, known.get(path)) if sha else None
+        value = cache.get(key, path, ds_valid) if key and envelope is not None else None
+        plan_files.append({"name": path, "key": key})
+        if value is None:
+            todo.append(path)
+        else:
+            hits[path] = value
+    write_list(work / "todo", todo)
+    write_json(work / "plan.json", {"files": plan_files, "hits": hits, "envelope": envelope,
+                                    "cache_dir": cache_dir, "tool_id": tool_id})
+    write_stats(work, cache_dir, note, len(hits), len(todo))
+    print(f"{len(files)} {len(hits)} {len(todo)}")
+
+
+def cmd_merge(args: argparse.Namespace) -> None:
+    work = Path(args.work)
+    plan = read_json(work / "plan.json")
+    cache, known = ds_cache(args, plan["cache_dir"], plan["tool_id"])
+    todo = set(read_list(str(work / "todo")))
+    if todo:
+        try:
+            report = read_json(args.fresh)
+        except (OSError, ValueError) as e:
+            raise Failure(f"detect-secrets' output cannot be read: {e}") from e
+        if not (isinstance(report, dict) and isinstance(report.get("results"), dict)):
+            raise Failure("detect-secrets' report lacks its results")
+        fresh = report["results"]
+        envelope = {k: v for k, v in report.items() if k != "results"}
+        cache.keep(cache.key(ENVELOPE, ""), ENVELOPE, json.loads(json.dumps(envelope)))
+    else:
+        if plan["envelope"] is None:
+            raise Failure("nothing was scanned and the cache holds no report envelope")
+        cache.keep(cache.key(ENVELOPE, ""), ENVELOPE, plan["envelope"])
+        fresh = {}
+        envelope = json.loads(json.dumps(plan["envelope"]))
+        envelope["generated_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        # The filter that keeps the baseline from scanning itself names this run's working copy.
+        for item in envelope.get("filters_used") or []:
+            if isinstance(item, dict) and item.get("path") == "detect_secrets.filters.common.is_baseline_file":
+                item["filename"] = args.work_baseline
+    stored = 0
+    for f in plan["files"]:
+        path, key = f["name"], f["key"]
+        if path in plan["hits"]:
+            cache.keep(key, path, plan["hits"][path])
+            continue
+        if path not in todo or not key:
+            continue
+        value = {"results": fresh.get(path, [])}
+        # The file must still be what the plan hashed: a file edited while detect-secrets ran is not stored.
+        sha = content_sha256(path)
+        if ds_valid(value, path) and sha and cache.key(path, sha, known.get(path)) == key:
+            cache.keep(key, path, value)
+            stored += 1
+    cache.save()
+    results = {path: value["results"] for path, value in plan["hits"].items() if value["results"]}
+    results.update(fresh)
+    report = dict(envelope)
+    report["results"] = {path: results[path] for path in sorted(results)}
+    write_json(work / "merged.json", report)
+    if cache.write_error:
+        print(f"the cache could not be written: {cache.write_error}", file=sys.stderr)
+    print(f"{len(plan['hits'])} {len(todo)} {stored}")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="cache_adapter.py", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    for name, func in (("plan", cmd_plan), ("merge", cmd_merge)):
+        sp = sub.add_parser(name)
+        add_cache_options(sp)
+        sp.add_argument("--baseline", default="", help="the committed baseline (copy); empty: none")
+        sp.add_argument("--list", default="")
+        sp.add_argument("--fresh", default="")
+        sp.add_argument("--work-baseline", default="")
+        sp.set_defaults(func=func)
+    return p
+
+
+if __name__ == "__main__":
+    sys.exit(run_command(parser(), sys.argv[1:]))
