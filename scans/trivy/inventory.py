@@ -57,7 +57,7 @@ def apply_layer(files: dict[str, bytes], layer: IO[bytes]) -> None:
             elif entry.isdir():
                 continue
             else:
-                remove_tree(files, path)
+                files.pop(path, None)  # a later layer's file replaces the earlier one (or a link stands in)
                 if entry.isfile() and wanted(path):
                     handle = tar.extractfile(entry)
                     files[path] = handle.read() if handle else b""

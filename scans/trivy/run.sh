@@ -88,7 +88,7 @@ ignore_file_ids() {
     printf 'its entries'
     return 0
   fi
-  ids=$(sed -e 's/#.*//' "$1" | awk 'NF { print $1 }' | head -n 10 | paste -sd, -) || ids=""
+  ids=$(sed -e 's/#.*//' "$1" | awk 'NF && n < 10 { print $1; n++ }' | paste -sd, -) || ids=""
   printf '%s' "${ids:-nothing}"
 }
 
