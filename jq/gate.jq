@@ -1,4 +1,5 @@
-# Applies one scan's policy and suppressions to its normalized findings.
+# Applies one scan's policy and suppressions to its normalized findings: the one place a result is built (an
+# "error" result too: write_error_result in scripts/lib/common.sh runs this with no findings).
 # In (jq -n, all as arguments):
 #   $findings[0]      array of Finding (see README "Result schema"); a Finding may already carry .suppression
 #   $suppressions[0]  array of validated suppression entries (suppressions.jq)
@@ -8,8 +9,10 @@
 #   $excluded         array of {item, rule}: what was deliberately not scanned (scan_excluded), listed as is
 #   $coverage[0]      {inventory, scanned} or null (scan_coverage)
 #   $scan $target $today (YYYY-MM-DD) $finished_at $error ("" when the scan completed) $schema_version
-# Out: the scan's result object (README "Result schema"), with status "pass", "fail" or "error". Active suppression
-#      entries that matched no finding of a completed run are listed in .unused_suppressions (information only).
+#   $tool_name $tool_uri  the scan's tool and where its documentation is (the "# Tool:" line of scans/SCAN/run.sh)
+#   $tool_version     the version of the tool that answered ("" when unknown, or when it did not run)
+# Out: the scan's result object, with status "pass", "fail" or "error"; its shape is check_result's in lib.jq. Active
+#      suppression entries that matched no finding of a completed run are listed in .unused_suppressions (information only).
 include "lib";
 
 def over_threshold:
@@ -60,6 +63,9 @@ def gap_error($open):
 | {
     schema_version: $schema_version,
     scan: $scan,
+    tool: {name: (if $tool_name != "" then $tool_name else $scan end),
+           version: (if $tool_version != "" then $tool_version else null end),
+           information_uri: (if $tool_uri != "" then $tool_uri else null end)},
     status: (if $problem != "" then "error"
              elif ($failing | length) > 0 or ($expired | length) > 0 then "fail"
              else "pass" end),

@@ -6,6 +6,9 @@ def severities: ["UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL"];
 # severity_rank: a severity name's place in severities (0 for UNKNOWN or anything unrecognised).
 def severity_rank: {"UNKNOWN": 0, "LOW": 1, "MEDIUM": 2, "HIGH": 3, "CRITICAL": 4}[.] // 0;
 
+# is_severity: whether the input is one of severities.
+def is_severity: . as $s | any(severities[]; . == $s);
+
 # expect(cond; message): the input unchanged when cond holds, else an error carrying message.
 def expect(cond; message): if cond then . else error(message) end;
 
@@ -26,3 +29,54 @@ def location_text: .path + (if .line == null then "" else ":\(.line)" end);
 # until_text: how long a finding's suppression ({reason, expires}) holds, for people: "until 2026-12-31", or "no expiry
 # date" for one without (an audited entry of .secrets.baseline holds while it stays there).
 def until_text: if .expires == null then "no expiry date" else "until \(.expires)" end;
+
+# ---- The result schema: jq/gate.jq builds every scan's result; check_result is what its readers rely on.
+# {schema_version: 1, scan, tool?: {name, version, information_uri}, status: "pass"|"fail"|"error", error: text|null,
+#  target, policy, findings, below_threshold, suppressed: [Finding], expired_suppressions: [suppression entry],
+#  coverage_gaps, accepted_gaps: [{id, message, suppression?}], excluded: [{item, rule}],
+#  coverage: {inventory, scanned}|null, unused_suppressions: [suppression entry],
+#  counts: {findings, below_threshold, suppressed, ...}, finished_at}
+# A Finding: {scan, id, severity (one of severities), confidence?, title, location: {path, line: int|null,
+#  detail}, package: {name, version, type?}|null, fix: text|null, aliases?, url?, suppression?: {reason, expires}}.
+# findings fail the scan; below_threshold are information; suppressed carry their suppression.
+
+# is_text: a non-empty string.
+def is_text: type == "string" and length > 0;
+
+# check_finding($where): the Finding unchanged, or an error naming $where.
+def check_finding($where):
+  if type != "object" then error("\($where): a finding is \(type), not an object")
+  elif (.id | is_text | not) then error("\($where): a finding has no id")
+  elif (.severity | is_severity | not) then error("\($where): finding \(.id) has severity \(.severity | tojson)")
+  elif (.location | type) != "object" then error("\($where): finding \(.id) has no location")
+  elif (.location.path | is_text | not) then error("\($where): finding \(.id) has no location.path")
+  elif (.location.line | . == null or (type == "number" and . == floor) | not)
+  then error("\($where): finding \(.id) has line \(.location.line | tojson)")
+  else . end;
+
+def check_suppressed($where):
+  check_finding($where)
+  | if (.suppression | type) != "object" or (.suppression.reason | is_text | not)
+    then error("\($where): suppressed finding \(.id) has no suppression.reason")
+    else . end;
+
+# check_result: the result unchanged, or an error saying what is missing.
+def check_result:
+  if type != "object" then error("a result is \(type), not an object")
+  elif (.scan | is_text | not) then error("a result has no scan name")
+  else
+    .scan as $scan
+    | if .schema_version != 1 then error("\($scan): schema_version is \(.schema_version | tojson), expected 1")
+      elif (.status | IN("pass", "fail", "error") | not) then error("\($scan): status is \(.status | tojson)")
+      elif has("tool") and (.tool | type != "object" or (.name | is_text | not))
+      then error("\($scan): .tool is not {name, information_uri}")
+      else
+        reduce ("findings", "below_threshold", "suppressed") as $key (.;
+          if (.[$key] | type) != "array" then error("\($scan): .\($key) is not an array") else . end)
+        | if (.expired_suppressions // [] | type) != "array"
+          then error("\($scan): .expired_suppressions is not an array") else . end
+        | .findings |= map(check_finding("\($scan).findings"))
+        | .below_threshold |= map(check_finding("\($scan).below_threshold"))
+        | .suppressed |= map(check_suppressed("\($scan).suppressed"))
+      end
+  end;

@@ -1,12 +1,11 @@
 # Turns the gate's result files into one SARIF 2.1.0 log for GitHub code scanning (jq 1.6 and 1.7).
 #
-# In:  an array of result objects (README "Result schema"), one per scan, as `jq -s` makes it:
-#        jq -s -f jq/sarif.jq reports/security/pip-audit.json reports/security/bandit.json ... > out.sarif
-#      Each needs schema_version 1, a scan name (unique in the array), a status ("pass", "fail" or
-#      "error") and the arrays findings, below_threshold and suppressed; error, target and
-#      expired_suppressions are read when present.
+# In:  an array of result objects (the shape check_result in lib.jq checks), one per scan, as `jq -s` makes it:
+#        jq -s -L jq -f jq/sarif.jq reports/security/pip-audit.json reports/security/bandit.json ... > out.sarif
+#      Each scan name appears once in the array.
 # Out: {"$schema", "version": "2.1.0", "runs": [...]}, one run per result in input order:
-#      - tool.driver.name is the scan; tool.driver.rules holds each finding id once (sorted), with the
+#      - tool.driver.name is the scan, version and informationUri the result's tool.version and
+#        tool.information_uri (when it has them); tool.driver.rules holds each finding id once (sorted), with the
 #        finding's title as shortDescription and GitHub's "security-severity": the highest security_severity
 #        (0-10, an advisory's own CVSS score or grade, pip-audit with the advisory mirror) of its findings,
 #        else one from the worst severity;
@@ -14,7 +13,6 @@
 #        CRITICAL, HIGH and MEDIUM, "note" for LOW and UNKNOWN; suppressed at the level their severity
 #        gives (CRITICAL/HIGH "error", MEDIUM "warning", else "note") with a suppressions entry
 #        {kind "external", status "accepted", justification = the reason};
-#      - tool.driver.version is the result's tool.version when it has one;
 #      - each result's location is location.path relative to "%SRCROOT%" (percent-encoded per path
 #        segment), with region.startLine only when location.line is a positive integer; its
 #        partialFingerprints["securityGateFinding/v2"] is scan|id|path|package|n, n the finding's place among
@@ -23,64 +21,16 @@
 #      - invocations[0].executionSuccessful is false for status "error", with the result's error as a
 #        toolExecutionNotification; expired suppressions become toolConfigurationNotifications.
 # Errors: error() naming the scan and the field when the input is not of that shape.
+include "lib";
 
 def sarif_schema_uri:
   "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
 
 def fail($message): error("sarif.jq: " + $message);
 
-# severity_rank: a severity's place, worst last (-1 for anything that is not a severity).
-def severity_rank: {"UNKNOWN": 0, "LOW": 1, "MEDIUM": 2, "HIGH": 3, "CRITICAL": 4}[.] // -1;
-
 # The numbers GitHub reads from a rule's "security-severity" (critical >= 9.0, high >= 7.0,
 # medium >= 4.0, low > 0); UNKNOWN has none.
 def security_severity: {"CRITICAL": "9.5", "HIGH": "8.0", "MEDIUM": "5.5", "LOW": "3.0"}[.];
-
-def information_uri:
-  {
-    "pip-audit": "https://github.com/pypa/pip-audit",
-    "bandit": "https://github.com/PyCQA/bandit",
-    "detect-secrets": "https://github.com/Yelp/detect-secrets",
-    "trivy": "https://github.com/aquasecurity/trivy"
-  }[.];
-
-def is_text: type == "string" and length > 0;
-
-# check_finding($where): the Finding unchanged, or an error naming $where.
-def check_finding($where):
-  if type != "object" then fail("\($where): a finding is \(type), not an object")
-  elif (.id | is_text | not) then fail("\($where): a finding has no id")
-  elif (.severity | severity_rank) < 0 then fail("\($where): finding \(.id) has severity \(.severity | tojson)")
-  elif (.location | type) != "object" then fail("\($where): finding \(.id) has no location")
-  elif (.location.path | is_text | not) then fail("\($where): finding \(.id) has no location.path")
-  elif (.location.line | . == null or (type == "number" and . == floor) | not)
-  then fail("\($where): finding \(.id) has line \(.location.line | tojson)")
-  else . end;
-
-def check_suppressed($where):
-  check_finding($where)
-  | if (.suppression | type) != "object" or (.suppression.reason | is_text | not)
-    then fail("\($where): suppressed finding \(.id) has no suppression.reason")
-    else . end;
-
-# check_result: the result unchanged, or an error saying what is missing.
-def check_result:
-  if type != "object" then fail("a result is \(type), not an object")
-  elif (.scan | is_text | not) then fail("a result has no scan name")
-  else
-    .scan as $scan
-    | if .schema_version != 1 then fail("\($scan): schema_version is \(.schema_version | tojson), expected 1")
-      elif (.status | IN("pass", "fail", "error") | not) then fail("\($scan): status is \(.status | tojson)")
-      else
-        reduce ("findings", "below_threshold", "suppressed") as $key (.;
-          if (.[$key] | type) != "array" then fail("\($scan): .\($key) is not an array") else . end)
-        | if (.expired_suppressions // [] | type) != "array"
-          then fail("\($scan): .expired_suppressions is not an array") else . end
-        | .findings |= map(check_finding("\($scan).findings"))
-        | .below_threshold |= map(check_finding("\($scan).below_threshold"))
-        | .suppressed |= map(check_suppressed("\($scan).suppressed"))
-      end
-  end;
 
 # artifact_location: a path as SARIF wants it: relative to %SRCROOT%, or a file: URI when absolute.
 def artifact_location:
@@ -187,7 +137,7 @@ def run:
   | {
       tool: {driver: ({name: $scan, rules: $rules}
                       + (if (.tool.version? | is_text) then {version: .tool.version} else {} end)
-                      + (if ($scan | information_uri) != null then {informationUri: ($scan | information_uri)} else {} end))},
+                      + (if (.tool.information_uri? | is_text) then {informationUri: .tool.information_uri} else {} end))},
       invocations: [
         {executionSuccessful: (.status != "error")}
         + (if .status == "error" then
@@ -209,7 +159,7 @@ def run:
     };
 
 if type != "array" then fail("expected an array of result objects (run jq with -s)") else . end
-| map(check_result)
+| map(try check_result catch fail(.))
 | (map(.scan) | group_by(.) | map(select(length > 1) | .[0])) as $repeated
 | if $repeated != [] then fail("scan(s) appear more than once: \($repeated | join(", "))") else . end
 | {"$schema": sarif_schema_uri, version: "2.1.0", runs: map(run)}

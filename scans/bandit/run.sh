@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Summary: scan the project's Python code with bandit; any finding at or over the threshold fails.
+# Tool: bandit https://github.com/PyCQA/bandit
 # Usage: scans/bandit/run.sh
 #
 # Scans BANDIT_TARGETS (default "apps config", relative to PROJECT_DIR) with [tool.bandit] from the project's

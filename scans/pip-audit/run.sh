@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Summary: audit the project's locked dependencies with pip-audit; any known vulnerability fails.
+# Tool: pip-audit https://github.com/pypa/pip-audit
 # Usage: scans/pip-audit/run.sh
 #
 # Audits exactly the set pinned in the project's uv.lock (exported with hashes, markers dropped so that every

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Summary: scan the service's container image with trivy; CRITICAL and HIGH vulnerabilities fail.
+# Tool: trivy https://github.com/aquasecurity/trivy
 # Usage: scans/trivy/run.sh
 #
 # The image scanned is, in order: IMAGE_TAR (a `docker save` or OCI tarball; no engine needed), IMAGE (an

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Summary: the benchmark's reference: pip-audit, bandit and detect-secrets run by hand, one after the other,
-# with the settings the gate uses (the same lock export, flags, targets, config, file list and baseline).
-# Usage: scripts/lib/bench-by-hand.sh PROJECT OUT   (env: BANDIT_TARGETS, PIP_AUDIT_OSV_URL)
+# Summary: the benchmark's reference: each named scan's tool run by hand, one after the other, with the settings
+# the gate uses (the same lock export, flags, targets, config, file list and baseline).
+# Usage: scripts/lib/bench-by-hand.sh PROJECT OUT SCAN...   (make bench passes the Makefile's CODE_SCANS)
 #
-# Writes OUT/pip-audit.json, OUT/bandit.json and OUT/detect-secrets.json, the tools' own reports.
+# Writes OUT/SCAN.json for each SCAN, its tool's own report; each SCAN needs a function by_hand_SCAN here.
+# Reads the scans' own variables (BANDIT_TARGETS, PIP_AUDIT_OSV_URL, PIP_AUDIT_TIMEOUT) with their defaults.
 # Exit: 0 when every tool ran (findings or not), 2 when one could not.
 set -euo pipefail
 
@@ -13,8 +14,8 @@ fail() {
   exit 2
 }
 
-# run_pip_audit OUT: the lock exported as scans/pip-audit/run.sh exports it, audited with its flags.
-run_pip_audit() {
+# by_hand_pip-audit OUT: the lock exported as scans/pip-audit/run.sh exports it, audited with its flags.
+by_hand_pip-audit() {
   local out=$1 rc=0
   local -a service=()
   UV_OFFLINE=1 uv export --frozen --format requirements-txt --all-groups --all-extras --no-emit-project \
@@ -26,8 +27,8 @@ run_pip_audit() {
   ((rc == 0 || rc == 1)) || fail "pip-audit exited $rc"
 }
 
-# run_bandit OUT: bandit -r over BANDIT_TARGETS with pyproject.toml's [tool.bandit].
-run_bandit() {
+# by_hand_bandit OUT: bandit -r over BANDIT_TARGETS with pyproject.toml's [tool.bandit].
+by_hand_bandit() {
   local out=$1 rc=0
   local -a targets config=()
   read -r -a targets <<<"${BANDIT_TARGETS:-apps config}"
@@ -36,8 +37,8 @@ run_bandit() {
   ((rc == 0 || rc == 1)) || fail "bandit exited $rc"
 }
 
-# run_detect_secrets OUT: detect-secrets over git's tracked and unignored files, less the gate's exclusions.
-run_detect_secrets() {
+# by_hand_detect-secrets OUT: detect-secrets over git's tracked and unignored files, less the gate's exclusions.
+by_hand_detect-secrets() {
   local out=$1 file
   local -a files=() listed
   mapfile -d '' listed < <(git ls-files -z --cached --others --exclude-standard --deduplicate)
@@ -54,13 +55,19 @@ run_detect_secrets() {
 }
 
 main() {
-  local project=${1:?usage: bench-by-hand.sh PROJECT OUT} out=${2:?usage: bench-by-hand.sh PROJECT OUT}
+  local project=${1:?usage: bench-by-hand.sh PROJECT OUT SCAN...} out=${2:?usage: bench-by-hand.sh PROJECT OUT SCAN...}
+  local scan
+  shift 2
+  (($# > 0)) || fail "usage: bench-by-hand.sh PROJECT OUT SCAN..."
+  for scan in "$@"; do
+    declare -F "by_hand_$scan" >/dev/null || fail "no way to run the $scan scan by hand (by_hand_$scan)"
+  done
   mkdir -p "$out"
   out=$(cd "$out" && pwd)
   cd "$project"
-  run_pip_audit "$out"
-  run_bandit "$out"
-  run_detect_secrets "$out"
+  for scan in "$@"; do
+    "by_hand_$scan" "$out"
+  done
 }
 
 main "$@"

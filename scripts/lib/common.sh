@@ -105,8 +105,30 @@ write_atomically() {
   return 1
 }
 
-# error_result_json MESSAGE: a result of SCAN_NAME with status "error", built without jq (and without SCAN_WORK:
-# run-gate.sh uses it too).
+# tool_of SCAN: "NAME URI" from the "# Tool: NAME URI" line of scans/SCAN/run.sh's header (the tool the scan runs
+# and where its documentation is); nothing when there is none.
+tool_of() {
+  sed -n 's/^# Tool: *//p' "$SCANS_DIR/$1/run.sh" 2>/dev/null | head -n 1
+}
+
+# gate_result OUT ERROR FINDINGS SUPPRESSIONS GAPS EXCLUDED COVERAGE [POLICY [TOOL_VERSION]]: SCAN_NAME's result
+# as jq/gate.jq builds it, into OUT: from these files (FINDINGS, SUPPRESSIONS, COVERAGE hold one JSON value each,
+# GAPS and EXCLUDED one a line), POLICY (JSON, default null) and the version of the tool that answered (default
+# unknown). Returns jq's status, its errors on stderr.
+gate_result() {
+  local out=$1 error=$2 tool_name tool_uri
+  read -r tool_name tool_uri < <(tool_of "$SCAN_NAME") || true
+  run_jq "$out" -n -f "$JQ_DIR/gate.jq" \
+    --arg scan "$SCAN_NAME" --arg target "$SCAN_TARGET" --arg today "$(date -u +%F)" \
+    --arg finished_at "$(now_utc)" --arg error "$error" --argjson schema_version "$RESULT_SCHEMA_VERSION" \
+    --arg tool_name "$tool_name" --arg tool_uri "$tool_uri" --arg tool_version "${9:-}" --argjson policy "${8:-null}" \
+    --slurpfile findings "$3" --slurpfile suppressions "$4" --slurpfile gaps "$5" --slurpfile excluded "$6" \
+    --slurpfile coverage "$7"
+}
+
+# error_result_json MESSAGE: the "error" result gate.jq gives with no findings (less its tool), built without jq.
+# FALLBACK ONLY, for when jq itself cannot run (missing, too old, broken) or TMPDIR is unwritable: every other
+# result, an "error" one too, comes from gate.jq (write_error_result).
 error_result_json() {
   printf '{"schema_version":%s,"scan":%s,"status":"error","error":%s,"target":%s,"policy":null,%s%s%s}\n' \
     "$RESULT_SCHEMA_VERSION" "$(json_string "$SCAN_NAME")" "$(json_string "$1")" "$(json_string "$SCAN_TARGET")" \
@@ -114,10 +136,20 @@ error_result_json() {
     "\"counts\":$ZERO_COUNTS," "\"finished_at\":$(json_string "$(now_utc)")"
 }
 
-# write_error_result MESSAGE: publish error_result_json MESSAGE as SCAN_NAME's result. Returns non-zero when it
-# cannot be written.
+# write_error_result MESSAGE: publish SCAN_NAME's result with status "error", MESSAGE and no findings, built by
+# gate.jq like every result (error_result_json when jq cannot run). Needs no SCAN_WORK: run-gate.sh uses it too.
+# Returns non-zero when it cannot be written.
 write_error_result() {
-  error_result_json "$1" | write_atomically "$(result_path)"
+  local built rc=0
+  built=$(mktemp "${TMPDIR:-/tmp}/security-error.XXXXXX" 2>/dev/null) || built=""
+  if [[ -n "$built" ]] && printf '[]\n' >"$built.none" 2>/dev/null &&
+    gate_result "$built" "$1" "$built.none" "$built.none" /dev/null /dev/null /dev/null 2>/dev/null; then
+    write_atomically "$(result_path)" <"$built" || rc=1
+  else
+    error_result_json "$1" | write_atomically "$(result_path)" || rc=1
+  fi
+  [[ -z "$built" ]] || rm -f -- "$built" "$built.none"
+  return "$rc"
 }
 
 # verdict_path GATE: where a gate run's verdict lives.
@@ -451,12 +483,15 @@ scan_policy() {
   SCAN_POLICY=$(cat "$out")
 }
 
-# tool_version: the version of the scan's tool (the command named like the scan) from its installed metadata,
+# tool_version: the version of the scan's tool (named by its "# Tool:" line, else like the scan) from its installed metadata,
 # without running it: a Python entry point's dist-info folder. Nothing when unknown; a scan whose tool is no
 # Python entry point sets SCAN_TOOL_VERSION itself.
 tool_version() {
-  local path first found dist=${SCAN_NAME//-/_}
-  path=$(command -v "$SCAN_NAME" 2>/dev/null) || return 0
+  local tool path first found dist
+  read -r tool _ < <(tool_of "$SCAN_NAME") || true
+  tool=${tool:-$SCAN_NAME}
+  dist=${tool//-/_}
+  path=$(command -v "$tool" 2>/dev/null) || return 0
   IFS= read -r first <"$path" 2>/dev/null || return 0
   [[ "$first" =~ ^#!(/[^[:space:]]*)/bin/python[0-9.]*$ ]] || return 0
   for found in "${BASH_REMATCH[1]}"/lib/python*/site-packages/"$dist"-*.dist-info; do
@@ -471,7 +506,7 @@ tool_version() {
 # publish the result, report it, exit. A non-empty PROBLEM (what the tool could not scan) makes the result an
 # error that still lists the findings.
 scan_finish() {
-  local findings=$1 problem=${2:-} supp result err status extra version
+  local findings=$1 problem=${2:-} supp result err status version
   [[ -n "$SCAN_POLICY" ]] || scan_error "the scan script set no policy (scan_policy)"
   supp="$SCAN_WORK/suppressions.json"
   load_suppressions "$supp"
@@ -479,23 +514,17 @@ scan_finish() {
   err="$SCAN_WORK/gate.err"
   touch "$SCAN_WORK/gaps.jsonl" "$SCAN_WORK/excluded.jsonl" || scan_error "cannot write to its work directory"
   [[ -s "$SCAN_WORK/coverage.json" ]] || printf 'null\n' >"$SCAN_WORK/coverage.json"
-  run_jq "$result" -n -f "$JQ_DIR/gate.jq" \
-    --arg scan "$SCAN_NAME" --arg target "$SCAN_TARGET" --arg today "$(date -u +%F)" \
-    --arg finished_at "$(now_utc)" --arg error "$problem" --argjson schema_version "$RESULT_SCHEMA_VERSION" \
-    --argjson policy "$SCAN_POLICY" --slurpfile findings "$findings" --slurpfile suppressions "$supp" \
-    --slurpfile gaps "$SCAN_WORK/gaps.jsonl" --slurpfile excluded "$SCAN_WORK/excluded.jsonl" \
-    --slurpfile coverage "$SCAN_WORK/coverage.json" 2>"$err" ||
-    scan_error "applying the gate failed: $(jq_error_text "$err")"
-  # The tool that answered, and the optional fields a scan adds to its result (a JSON object in
-  # SCAN_RESULT_EXTRA, e.g. its cache statistics).
-  extra=${SCAN_RESULT_EXTRA:-}
-  [[ -n "$extra" ]] || extra='{}'
   version=${SCAN_TOOL_VERSION:-}
   [[ -n "$version" ]] || version=$(tool_version)
-  if ! jq --argjson extra "$extra" --arg name "$SCAN_NAME" --arg version "$version" \
-    '. + {tool: {name: $name, version: (if $version == "" then null else $version end)}} + $extra' \
-    "$result" >"$result.extra" 2>"$err" || ! mv -f "$result.extra" "$result"; then
-    scan_error "adding $extra and the tool's version to the result failed: $(jq_error_text "$err")"
+  gate_result "$result" "$problem" "$findings" "$supp" "$SCAN_WORK/gaps.jsonl" "$SCAN_WORK/excluded.jsonl" \
+    "$SCAN_WORK/coverage.json" "$SCAN_POLICY" "$version" 2>"$err" ||
+    scan_error "applying the gate failed: $(jq_error_text "$err")"
+  # Optional fields a scan adds to its result (a JSON object in SCAN_RESULT_EXTRA, e.g. its cache statistics).
+  if [[ -n "${SCAN_RESULT_EXTRA:-}" ]]; then
+    if ! jq --argjson extra "$SCAN_RESULT_EXTRA" '. + $extra' "$result" >"$result.extra" 2>"$err" ||
+      ! mv -f "$result.extra" "$result"; then
+      scan_error "adding $SCAN_RESULT_EXTRA to the result failed: $(jq_error_text "$err")"
+    fi
   fi
   status=$(jq -r '.status' "$result") || scan_error "the gate wrote no status"
   trap - EXIT

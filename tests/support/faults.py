@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from .gate import SCRIPTS, fake_tool, gate_env
+from .gate import ALL_SCANS, REPO_ROOT, SCRIPTS, fake_tool, gate_env
 from .projects import git_commit_all, write_tree, write_uv_project
 
 # Behaviours of a stand-in scanner (the body of a bash script; $out is where its report goes).
@@ -42,25 +42,16 @@ FILL_DISK = "fill-disk"  # fills the file system of SECURITY_REPORT_DIR, then a 
 
 SLOW_SECONDS = 30
 
-# A report of each tool that passes (for the fixture project of the fault tests: one pinned dependency).
-VALID_REPORTS = {
-    "pip-audit": {"dependencies": [{"name": "django", "version": "5.2.19", "vulns": []}], "fixes": []},
-    "bandit": {"errors": [], "generated_at": "2026-01-01T00:00:00Z", "metrics": {"_totals": {"loc": 1}},
-               "results": []},
-    "detect-secrets": {"version": "1.5.0", "plugins_used": [{"name": "AWSKeyDetector"}], "filters_used": [],
-                       "results": {}, "generated_at": "2026-01-01T00:00:00Z"},
-    "trivy": {"SchemaVersion": 2, "ArtifactName": "image.tar", "ArtifactType": "container_image",
-              "Metadata": {"OS": {"Family": "debian", "Name": "12.7"}},
-              "Results": [{"Target": "image.tar (debian 12.7)", "Class": "os-pkgs", "Type": "debian"}]},
-}
 
-# Valid JSON, the wrong shape: what each normalize program must refuse.
-WRONG_SHAPES = {
-    "pip-audit": {"dependencies": {"django": "5.2.19"}},
-    "bandit": {"results": {"B602": 1}, "errors": [], "metrics": {}},
-    "detect-secrets": {"results": [{"type": "AWS Access Key"}]},
-    "trivy": {"SchemaVersion": 2, "Metadata": {"OS": {"Family": "debian"}}, "Results": {"Target": "x"}},
-}
+def _fault_reports(scan: str) -> dict:
+    """The stand-in reports of a scan's unit: scans/SCAN/tests/fault-reports.json."""
+    return json.loads((REPO_ROOT / "scans" / scan / "tests" / "fault-reports.json").read_text())
+
+
+# For each scan of the gates: a report of its tool that passes (on clean_project: one pinned dependency), and
+# valid JSON of the wrong shape, which its normalize program must refuse.
+VALID_REPORTS = {scan: _fault_reports(scan)["valid"] for scan in ALL_SCANS}
+WRONG_SHAPES = {scan: _fault_reports(scan)["wrong_shape"] for scan in ALL_SCANS}
 
 
 def _report_text(tool: str, behaviour: str) -> str | None:

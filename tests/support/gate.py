@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -21,8 +22,34 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO_ROOT / "scripts"
 VENV_BIN = REPO_ROOT / ".venv" / "bin"
-CODE_SCANS = ("pip-audit", "bandit", "detect-secrets")
-GATE_SCANS = {"security-code": CODE_SCANS, "security-docker": ("trivy",)}
+
+
+def makefile_list(name: str, root: Path = REPO_ROOT) -> tuple[str, ...]:
+    """The words of the Makefile's `NAME := ...` line: CODE_SCANS and DOCKER_SCANS are the gates' scans."""
+    match = re.search(rf"^{name}\s*:?=(.*)$", (root / "Makefile").read_text(), re.MULTILINE)
+    if match is None:
+        raise LookupError(f"the Makefile has no {name} line")
+    return tuple(match.group(1).split())
+
+
+def scan_units(root: Path = REPO_ROOT) -> tuple[str, ...]:
+    """Every scan there is: the folders scans/NAME that hold a run.sh (as scan_names in common.sh finds them)."""
+    return tuple(sorted(run.parent.name for run in (root / "scans").glob("*/run.sh")))
+
+
+def scan_tool(scan: str, root: Path = REPO_ROOT) -> tuple[str, str]:
+    """(name, documentation URI) of the tool a scan runs, from the "# Tool: NAME URI" line of its run.sh."""
+    for line in (root / "scans" / scan / "run.sh").read_text().splitlines():
+        if line.startswith("# Tool:"):
+            name, _, uri = line.removeprefix("# Tool:").strip().partition(" ")
+            return name, uri.strip()
+    raise LookupError(f"scans/{scan}/run.sh has no '# Tool:' line")
+
+
+CODE_SCANS = makefile_list("CODE_SCANS")
+DOCKER_SCANS = makefile_list("DOCKER_SCANS")
+GATE_SCANS = {"security-code": CODE_SCANS, "security-docker": DOCKER_SCANS}
+ALL_SCANS = CODE_SCANS + DOCKER_SCANS
 
 
 def tool_path(*first: Path) -> str:
@@ -113,7 +140,7 @@ def path_without(folder: Path, *missing: str) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     wanted = ["bash", "env", "jq", "git", "timeout", "mktemp", "date", "cat", "mv", "rm", "mkdir", "tr", "sed",
               "tail", "head", "cut", "grep", "dirname", "basename", "sort", "flock", "find", "realpath", "uv",
-              *CODE_SCANS, "trivy"]
+              *(scan_tool(scan)[0] for scan in ALL_SCANS)]
     search = tool_path()
     for name in wanted:
         if name in missing:
