@@ -512,7 +512,7 @@ scan_finish() {
   load_suppressions "$supp"
   result="$SCAN_WORK/result.json"
   err="$SCAN_WORK/gate.err"
-  touch "$SCAN_WORK/gaps.jsonl" "$SCAN_WORK/excluded.jsonl" || scan_error "cannot write to its work directory"
+  { : >>"$SCAN_WORK/gaps.jsonl" && : >>"$SCAN_WORK/excluded.jsonl"; } || scan_error "cannot write to its work directory"
   [[ -s "$SCAN_WORK/coverage.json" ]] || printf 'null\n' >"$SCAN_WORK/coverage.json"
   version=${SCAN_TOOL_VERSION:-}
   [[ -n "$version" ]] || version=$(tool_version)
