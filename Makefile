@@ -1,6 +1,9 @@
 # The security gate's front door: `make help` lists the targets.
-# Tunables are environment variables read by the scripts (defaults live there, in one place each);
+# Tunables are environment variables read by the scripts; each script's header names the ones it reads, with
+# the default and meaning, and `make help` prints them from there.
 # `make security-code BANDIT_TARGETS=src` and `BANDIT_TARGETS=src make security-code` both work.
+# Variables (`make help` prints these lines; the format is in scripts/help.sh):
+#   ADVISORY_MIRROR_PORT=8686  the port make advisory-mirror listens on
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -20,7 +23,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/.tools/uv/bin:$(PATH)
 .PHONY: help setup security-code security-docker test uv-cache-prune bench advisory-mirror clean forget-verdict-security-code forget-verdict-security-docker
 
 help: ## List the targets and the variables that tune them
-	@scripts/help.sh $(MAKEFILE_LIST)
+	@scripts/help.sh
 
 setup: $(SYNCED) ## Install uv (when missing) and every tool pinned in uv.lock into .venv
 

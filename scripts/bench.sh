@@ -2,14 +2,18 @@
 # Summary: benchmark the code gate against pip-audit, bandit and detect-secrets run by hand, on Django's source.
 # Usage: scripts/bench.sh [--repeats N] [--keep]      (make bench; BENCH_REPEATS=N also sets the repetitions)
 #
-# Times, alternating and repeated (median of BENCH_REPEATS, default 5): (a) the three tools by hand, one after
+# Times, alternating and repeated (median of BENCH_REPEATS): (a) the three tools by hand, one after
 # the other, with the gate's settings; (b) the gate with an empty cache; (c) the gate again on the unchanged
 # tree; (d) the gate after one file changed. The corpus is the Django source installed in .venv, copied into a
 # temporary git repository; pip-audit asks a local OSV server in (a) and the gate alike. Prints wall time, CPU
 # time, max RSS, the ratios to (a) against the targets, and whether every run found exactly what (a) found;
 # then (a), (b), (c) on this repository, for the harness's own overhead. Takes about 2 minutes a repetition.
 # Exit: 0 measured (missed targets are printed, not failed), 1 a gate run's findings differ from (a)'s, 2 error.
+# Variables (`make help` prints these lines; the format is in scripts/help.sh):
+#   BENCH_REPEATS=5  repetitions of each measurement of make bench
 set -euo pipefail
+
+BENCH_REPEATS=${BENCH_REPEATS:-5}
 
 main() {
   local root
@@ -19,7 +23,7 @@ main() {
     exit 2
   }
   export PATH="$root/.venv/bin:$PATH"
-  exec "$root/.venv/bin/python" "$root/scripts/lib/bench.py" "$@"
+  exec "$root/.venv/bin/python" "$root/scripts/lib/bench.py" --repeats "$BENCH_REPEATS" "$@"
 }
 
 main "$@"

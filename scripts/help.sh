@@ -1,38 +1,75 @@
 #!/usr/bin/env bash
-# Summary: print the Makefile's targets (from their `## ` comments) and the variables the scripts read.
-# Usage: scripts/help.sh MAKEFILE...
+# Summary: print the Makefile's targets (from their `## ` comments) and the variables the gate's scripts read
+# (from the "Variables" lines of each script's header), or one variable's default.
+# Usage: scripts/help.sh                  (make help)
+#        scripts/help.sh --default NAME   NAME's default, as the header of the script that reads it says
+#
+# A script (or the Makefile) names each variable it reads in its header comment, one a line, in this format:
+#   #   NAME=DEFAULT  meaning
+# three spaces after the #, DEFAULT exactly as the script's own default expansion of NAME has it (empty:
+# unset), then two or more spaces and the meaning. That line is the variable's documentation; tests/test_help.py
+# checks that every variable the scripts read has one, that its default is the script's (and written in no other
+# script), and that the README's table lists it.
 set -euo pipefail
 
-main() {
-  printf 'Usage: make <target> [VARIABLE=value ...]\n\nTargets:\n'
-  grep -hE '^[a-zA-Z_-]+:.*## ' "$@" | sed -E 's/^([a-zA-Z_-]+):.*## (.*)$/  \1\t\2/' | expand -t 20
-  cat <<'VARS'
+ROOT=$(cd "${BASH_SOURCE[0]%/*}/.." && pwd)
+readonly ROOT
 
-Variables (environment or make arguments; README "Configuration" has the details):
-  PROJECT_DIR            the tree to scan (default: this repository)
-  SECURITY_REPORT_DIR    where results go (default: reports/security)
-  SCAN_TIMEOUT           seconds each scan may run (default: 900)
-  SECURITY_SUPPRESSIONS  the suppression file (default: PROJECT_DIR/.security-suppressions.json)
-  PIP_AUDIT_OSV_URL      an OSV-API URL for pip-audit (default: pip-audit's own service)
-  PIP_AUDIT_REQUIREMENTS requirements files to audit instead of uv.lock
-  PIP_AUDIT_ADVISORY_DB  a local advisory database the gate serves to pip-audit itself (offline mirror)
-  PIP_AUDIT_ADVISORY_DB_MAX_AGE_DAYS   how old its snapshot may be (default: 7)
-  ADVISORY_MIRROR_PORT   the port make advisory-mirror listens on (default: 8686)
-  BANDIT_TARGETS         what bandit scans (default: apps config)
-  BANDIT_SEVERITY, BANDIT_CONFIDENCE   minimum levels that fail (default: low)
-  IMAGE, IMAGE_TAR, CONTAINER_ENGINE   what security-docker scans and how it builds
-  IMAGE_BUILD_FLAGS      extra flags for the image build (build args, build contexts, read-only mounts)
-  TRIVY_FAIL_ON          severities that fail (default: CRITICAL,HIGH)
-  TRIVY_EOSL_SEVERITY    severity of an end-of-life OS finding (default: CRITICAL)
-  TRIVY_DB_MAX_AGE_DAYS  how old trivy's vulnerability DB may be (default: 3)
-  IGNORE_UNFIXED         true: vulnerabilities with no fix yet do not fail (default: false)
-  DOCKERFILE             the Dockerfile security-docker builds (default: deploy/docker/Dockerfile)
-  SECURITY_CACHE         on|off: reuse per-file bandit and detect-secrets results (default: on)
-  SECURITY_CACHE_DIR     where that cache lives (default: .cache/security)
-  BANDIT_JOBS            bandit processes at once (default: one per core, when enough files)
-  BENCH_REPEATS          repetitions of each measurement in make bench (default: 5)
-  SECURITY_DEBUG=1       trace the scripts (set -x)
-VARS
+# documented_files: the files whose headers document variables, the gate's own first, then each scan's.
+documented_files() {
+  local file
+  for file in "$ROOT/Makefile" "$ROOT"/scripts/lib/*.sh "$ROOT"/scripts/*.sh "$ROOT"/scans/*/*.sh; do
+    [[ -f "$file" ]] && printf '%s\n' "$file"
+  done
+}
+
+readonly SEP=$'\x1f' # between the fields of variables' lines (not white space: an empty default stays a field)
+
+# variables FILE: the documented variables of FILE's header (its first block of comment lines), one a line, as
+# NAME SEP DEFAULT SEP MEANING.
+variables() {
+  awk '!/^#/ { exit } { print }' "$1" |
+    sed -nE "s/^#   ([A-Z][A-Z0-9_]*)=(([^ ]| [^ ])*) {2,}([^ ].*)\$/\\1$SEP\\2$SEP\\4/p"
+}
+
+# targets: the Makefile's targets and their `## ` comments.
+targets() {
+  grep -hE '^[a-zA-Z_-]+:.*## ' "$ROOT/Makefile" | sed -E 's/^([a-zA-Z_-]+):.*## (.*)$/  \1\t\2/' | expand -t 24
+}
+
+# print_default NAME: NAME's default; exit 2 when no header documents NAME.
+print_default() {
+  local file name default meaning
+  while IFS= read -r file; do
+    while IFS=$SEP read -r name default meaning; do
+      [[ "$name" == "$1" ]] && { printf '%s\n' "$default"; return 0; }
+    done < <(variables "$file")
+  done < <(documented_files)
+  printf 'help.sh: no script header documents %s\n' "$1" >&2
+  exit 2
+}
+
+main() {
+  local file name default meaning listed
+  if [[ "${1:-}" == --default ]]; then
+    print_default "${2:?usage: help.sh --default NAME}"
+    return 0
+  fi
+  printf 'Usage: make <target> [VARIABLE=value ...]\n\nTargets:\n'
+  targets
+  printf '\nVariables (environment or make arguments), NAME=default (empty: unset), from each script'"'"'s header:\n'
+  while IFS= read -r file; do
+    listed=$(variables "$file")
+    [[ -n "$listed" ]] || continue
+    printf '  %s\n' "${file#"$ROOT"/}"
+    while IFS=$SEP read -r name default meaning; do
+      if ((${#name} + ${#default} < 40)); then
+        printf '    %-40s %s\n' "$name=$default" "$meaning"
+      else
+        printf '    %s\n    %-40s %s\n' "$name=$default" "" "$meaning"
+      fi
+    done <<<"$listed"
+  done < <(documented_files)
 }
 
 main "$@"

@@ -3,15 +3,20 @@
 # Tool: bandit https://github.com/PyCQA/bandit
 # Usage: scans/bandit/run.sh
 #
-# Scans BANDIT_TARGETS (default "apps config", relative to PROJECT_DIR) with [tool.bandit] from the project's
-# pyproject.toml. BANDIT_SEVERITY and BANDIT_CONFIDENCE (low, medium, high; default low = all) set the threshold.
+# Scans BANDIT_TARGETS (relative to PROJECT_DIR) with [tool.bandit] from the project's pyproject.toml.
+# BANDIT_SEVERITY and BANDIT_CONFIDENCE (low, medium, high) set the threshold.
 # Files bandit could not parse make the scan an error. `# nosec BXXX` is honoured by bandit itself.
 # Files whose content, bandit version and [tool.bandit] are unchanged since an earlier run are answered from
 # the scan cache (SECURITY_CACHE, SECURITY_CACHE_DIR; scripts/lib/cache.sh); the others are split over up to
-# BANDIT_JOBS bandit processes (default: one per core, when there are enough files). The merged report is
+# BANDIT_JOBS bandit processes. The merged report is
 # the one `bandit -r BANDIT_TARGETS` gives. Without python3 3.9+, or with a .bandit file in the targets, bandit
 # runs once over the targets as it is.
 # Exit: 0 pass, 1 findings, 2 the scan could not be completed.
+# Variables (`make help` prints these lines; the format is in scripts/help.sh):
+#   BANDIT_TARGETS=apps config  what bandit scans, relative to PROJECT_DIR; a missing target is an error
+#   BANDIT_SEVERITY=low  the least severity that fails (low, medium, high); findings below are listed as information
+#   BANDIT_CONFIDENCE=low  the least confidence that fails (low, medium, high)
+#   BANDIT_JOBS=0  bandit processes sharing a large file list (0: one per core, when there are enough files; 1: one)
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 source "${BASH_SOURCE[0]%/*}/../../scripts/lib/common.sh"

@@ -10,6 +10,11 @@
 # PIP_AUDIT_ADVISORY_DB instead serves a local advisory database for the scan (scans/pip-audit/mirror.sh);
 # PIP_AUDIT_CACHE_DIR is pip-audit's HTTP cache; PIP_AUDIT_TIMEOUT its socket timeout in seconds.
 # Exit: 0 pass, 1 findings, 2 the scan could not be completed.
+# Variables (`make help` prints these lines; the format is in scripts/help.sh):
+#   PIP_AUDIT_REQUIREMENTS=  space-separated requirements files (exact pins) to audit instead of uv.lock
+#   PIP_AUDIT_OSV_URL=  full URL of an OSV-API query endpoint (unset: pip-audit's own PyPI service)
+#   PIP_AUDIT_CACHE_DIR=  pip-audit's HTTP cache (unset: pip's; CI persists it)
+#   PIP_AUDIT_TIMEOUT=30  pip-audit's socket timeout, in seconds
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 source "${BASH_SOURCE[0]%/*}/../../scripts/lib/common.sh"

@@ -4,19 +4,29 @@
 # Usage: scans/trivy/run.sh
 #
 # The image scanned is, in order: IMAGE_TAR (a `docker save` or OCI tarball; no engine needed), IMAGE (an
-# image the engine has, saved with CONTAINER_ENGINE), or an image built from DOCKERFILE (default
-# deploy/docker/Dockerfile) in PROJECT_DIR with CONTAINER_ENGINE (default docker; podman works too), with the
+# image the engine has, saved with CONTAINER_ENGINE), or an image built from DOCKERFILE in PROJECT_DIR with
+# CONTAINER_ENGINE (docker; podman works too), with the
 # extra build flags of IMAGE_BUILD_FLAGS (build args, build contexts, build-time mounts or secrets).
-# The gate is applied by jq on trivy's JSON: TRIVY_FAIL_ON (default CRITICAL,HIGH) fail, the other severities
+# The gate is applied by jq on trivy's JSON: TRIVY_FAIL_ON fail, the other severities
 # are listed as information; IGNORE_UNFIXED=true lists vulnerabilities with no fix yet as information instead.
-# An end-of-life OS is a finding of TRIVY_EOSL_SEVERITY (default CRITICAL); a vulnerability DB built more than
-# TRIVY_DB_MAX_AGE_DAYS (default 3) days ago is an error.
+# An end-of-life OS is a finding of TRIVY_EOSL_SEVERITY; a vulnerability DB built more than
+# TRIVY_DB_MAX_AGE_DAYS days ago is an error.
 # Nothing narrows the scan but the suppression file: of trivy's own TRIVY_* variables only those in
 # TRIVY_PASSED (where the DB comes from, the cache, time limits, offline switches, registry login) reach trivy,
 # any other is refused; trivy runs in an empty folder with no ignore or config file, and a .trivyignore or
 # trivy.yaml it would have read is a coverage gap naming what it would have hidden.
 # Coverage: each Python distribution installed in the image (read from its layers) must be in trivy's report.
 # Exit: 0 pass, 1 findings, 2 the scan could not be completed.
+# Variables (`make help` prints these lines; the format is in scripts/help.sh):
+#   IMAGE=  an image the container engine has, to scan without building
+#   IMAGE_TAR=  a saved image (docker save or OCI tarball) to scan; needs no container engine
+#   CONTAINER_ENGINE=docker  docker or podman, used to build and save the image
+#   DOCKERFILE=deploy/docker/Dockerfile  the Dockerfile built when neither IMAGE nor IMAGE_TAR is given
+#   IMAGE_BUILD_FLAGS=  extra flags for the image build (build args, build contexts, build-time mounts or secrets)
+#   TRIVY_FAIL_ON=CRITICAL,HIGH  severities that fail the image scan
+#   TRIVY_EOSL_SEVERITY=CRITICAL  the severity of the finding an end-of-life OS is
+#   TRIVY_DB_MAX_AGE_DAYS=3  how old trivy's vulnerability DB may be, in days
+#   IGNORE_UNFIXED=false  true: vulnerabilities with no fix yet are listed as information instead of failing
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 source "${BASH_SOURCE[0]%/*}/../../scripts/lib/common.sh"

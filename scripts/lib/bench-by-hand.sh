@@ -4,9 +4,20 @@
 # Usage: scripts/lib/bench-by-hand.sh PROJECT OUT SCAN...   (make bench passes the Makefile's CODE_SCANS)
 #
 # Writes OUT/SCAN.json for each SCAN, its tool's own report; each SCAN needs a function by_hand_SCAN here.
-# Reads the scans' own variables (BANDIT_TARGETS, PIP_AUDIT_OSV_URL, PIP_AUDIT_TIMEOUT) with their defaults.
+# Reads the scans' own variables (BANDIT_TARGETS, PIP_AUDIT_OSV_URL, PIP_AUDIT_TIMEOUT); an unset one takes the
+# default its scan's header gives (scripts/help.sh --default), so no default is written twice.
 # Exit: 0 when every tool ran (findings or not), 2 when one could not.
 set -euo pipefail
+
+ROOT=$(cd "${BASH_SOURCE[0]%/*}/../.." && pwd)
+readonly ROOT
+
+# setting NAME: the value of the scan variable NAME, or its default when it is unset or empty.
+setting() {
+  local value=${!1:-}
+  [[ -n "$value" ]] || value=$("$ROOT/scripts/help.sh" --default "$1") || fail "no default for $1"
+  printf '%s' "$value"
+}
 
 # fail MESSAGE: say what broke and exit 2.
 fail() {
@@ -22,7 +33,7 @@ by_hand_pip-audit() {
     --no-header --no-annotate --quiet >"$out/requirements.marked" || fail "uv export failed"
   sed -E 's/^([A-Za-z0-9][^ ;]*==[^ ;]+) ; [^\\]*/\1 /' "$out/requirements.marked" >"$out/requirements.txt"
   [[ -n "${PIP_AUDIT_OSV_URL:-}" ]] && service=(--vulnerability-service osv --osv-url "$PIP_AUDIT_OSV_URL")
-  pip-audit --strict --disable-pip --progress-spinner off --format json --desc on --aliases on --timeout 30 \
+  pip-audit --strict --disable-pip --progress-spinner off --format json --desc on --aliases on --timeout "$(setting PIP_AUDIT_TIMEOUT)" \
     -r "$out/requirements.txt" --require-hashes "${service[@]}" --output "$out/pip-audit.json" || rc=$?
   ((rc == 0 || rc == 1)) || fail "pip-audit exited $rc"
 }
@@ -31,7 +42,7 @@ by_hand_pip-audit() {
 by_hand_bandit() {
   local out=$1 rc=0
   local -a targets config=()
-  read -r -a targets <<<"${BANDIT_TARGETS:-apps config}"
+  read -r -a targets <<<"$(setting BANDIT_TARGETS)"
   [[ -f pyproject.toml ]] && config=(-c pyproject.toml)
   bandit -r -f json -q "${config[@]}" -- "${targets[@]}" >"$out/bandit.json" || rc=$?
   ((rc == 0 || rc == 1)) || fail "bandit exited $rc"

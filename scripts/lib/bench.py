@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Summary: the benchmark behind `make bench` (scripts/bench.sh runs it with the locked tools on PATH).
-Usage: python3 scripts/lib/bench.py [--repeats N] [--corpus DIR] [--keep]
+Usage: python3 scripts/lib/bench.py --repeats N [--corpus DIR] [--keep]   (scripts/bench.sh: make bench)
 
 Corpus: the Django source that `uv sync` installed in .venv, copied into a temporary git repository with this
 repository's pyproject.toml and uv.lock (so that pip-audit audits the same lock and bandit reads the same
@@ -302,7 +302,7 @@ def print_table(title: str, variants: dict[str, Variant], targets: dict[str, flo
 
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--repeats", type=int, default=int(os.environ.get("BENCH_REPEATS", "5")))
+    p.add_argument("--repeats", type=int, required=True, help="runs of each measurement (scripts/bench.sh passes BENCH_REPEATS)")
     p.add_argument("--keep", action="store_true", help="keep the work directory (reports, logs, corpus)")
     args = p.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="security-bench."))

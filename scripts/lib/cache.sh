@@ -1,8 +1,8 @@
 # shellcheck shell=bash
 # Summary: the per-file scan cache of bandit and detect-secrets, for their scan scripts (source after common.sh).
 #
-# SECURITY_CACHE=on|off (default on) turns the cache on or off; SECURITY_CACHE_DIR (default .cache/security
-# of this repository) is the one directory it lives in (one file per scan), which CI may persist. The entries
+# SECURITY_CACHE turns the cache on or off; SECURITY_CACHE_DIR is the one directory it lives in (one file per
+# scan), which CI may persist. The entries
 # and their keys are described in scripts/lib/cache.py (the cache itself); what is cached for a tool, and how
 # its full report is rebuilt, is in the scan's adapter, SCAN_DIR/cache_adapter.py. A scan script calls:
 #   cache_begin TOOL            settle whether this run uses the cache and how the tool is identified
@@ -12,6 +12,9 @@
 #   cache_stats_from_plan       the same field as the helper's plan counted it
 # The cache is never trusted blindly: an entry that is unreadable, malformed or for other content, another
 # tool version or another configuration is a miss, and the file is scanned again.
+# Variables (`make help` prints these lines; the format is in scripts/help.sh):
+#   SECURITY_CACHE=on  off: scan every file afresh, read and write no cache
+#   SECURITY_CACHE_DIR=$GATE_ROOT/.cache/security  the one directory of the per-file scan cache (relative: to where the gate started; CI persists it)
 
 SECURITY_CACHE=${SECURITY_CACHE:-on}
 SECURITY_CACHE_DIR=${SECURITY_CACHE_DIR:-$GATE_ROOT/.cache/security}

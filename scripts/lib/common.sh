@@ -15,6 +15,12 @@
 # Exit contract: 0 pass, 1 findings at or over the threshold, 2 the scan could not be completed.
 # A scan run on its own (SECURITY_GATE unset; run-gate.sh sets it to the gate's name) also invalidates the gate
 # verdicts, Markdown summaries and SARIF files it would contradict (invalidate_gates).
+# Variables (`make help` prints these lines; the format is in scripts/help.sh):
+#   PROJECT_DIR=$GATE_ROOT  the tree to scan (GATE_ROOT: this repository), with its own pyproject.toml, uv.lock, .secrets.baseline and suppression file
+#   SECURITY_REPORT_DIR=$GATE_ROOT/reports/security  where results, raw outputs, summaries and verdicts go
+#   SCAN_TIMEOUT=900  seconds each scan may run before it is stopped and reported as an error
+#   SECURITY_SUPPRESSIONS=$PROJECT_DIR/.security-suppressions.json  the reviewed suppression file
+#   SECURITY_DEBUG=  1: trace the scripts (set -x)
 
 GATE_ROOT=$(cd "${BASH_SOURCE[0]%/*}/../.." && pwd)
 readonly GATE_ROOT
