@@ -280,21 +280,21 @@ def test_malformed_pyproject_is_an_error(tmp_path, reports, osv):
     git_commit_all(tree)
     run = gate(tree, reports, osv, tmp_path)
     assert run.rc == 2, run.output
-    assert "uv could not export uv.lock" in run.result("pip-audit")["error"]
     assert run.result("bandit")["status"] == "error" and "pyproject.toml" in run.result("bandit")["error"]
-    assert_no_stale(run, reports, may_pass=("detect-secrets",))
+    assert_no_stale(run, reports, may_pass=("detect-secrets", "pip-audit"))  # pip-audit reads uv.lock only
 
 
-@pytest.mark.parametrize("lock", [
-    "version = 1\n[[package]\nname = \n",
-    "\x00\x01\x02 not toml at all \xff",
-    "",
+@pytest.mark.parametrize("lock, reason", [
+    ("version = 1\n[[package]\nname = \n", "uv.lock is not valid TOML"),
+    ("\x00\x01\x02 not toml at all \xff", "uv.lock is not valid TOML"),
+    ("", "uv.lock is empty"),
+    ('version = 2\n[[package]]\nname = "x"\nversion = "1"\nsource = { registry = "r" }\n', "format version 2"),
 ])
-def test_malformed_uv_lock_is_an_error(tmp_path, reports, lock):
+def test_malformed_uv_lock_is_an_error(tmp_path, reports, lock, reason):
     tree = project(tmp_path / "p", commit=False)
     (tree / "uv.lock").write_text(lock, errors="surrogateescape")
     run = scan("pip-audit", tree, reports, tmp_path, PIP_AUDIT_OSV_URL="http://127.0.0.1:9/v1/query")
-    assert run.rc == 2 and "uv could not export uv.lock" in run.result("pip-audit")["error"], run.output
+    assert run.rc == 2 and reason in run.result("pip-audit")["error"], run.output
     assert_no_stale(run, reports, ["pip-audit"], None)
 
 

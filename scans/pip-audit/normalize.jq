@@ -1,6 +1,7 @@
-# pip-audit's JSON report (pip-audit -f json --desc on --aliases on) to findings.
+# pip-audit's JSON report (pip-audit -f json --desc on --aliases on, merged by merge.jq) to findings.
 # In: {"dependencies": [{"name", "version", "vulns": [{"id", "fix_versions", "aliases", "description"}]}
-#      or {"name", "skip_reason"}], "fixes": [...]}; $lockfile: the file the dependencies came from;
+#      or {"name", "skip_reason"}], "fixes": [...], "canary": ...} (the canary is not a finding);
+#     $inventory[0]: inventory.py's inventory, whose packages name the file that pins each version;
 #     $advisories: what the advisory mirror answered, [{"id", "aliases", "security_severity"}] ([] without one).
 # Out: array of Finding, one per vulnerability (pip-audit grades no severity: each is UNKNOWN), with
 #      security_severity (0-10, from the advisory's CVSS or grade) when the mirror answered one for it.
@@ -9,7 +10,8 @@ include "lib";
 # score($ids): the highest security_severity the mirror answered for an advisory named by any of $ids, or null.
 def score($ids): [$advisories[] | select(any(([.id] + .aliases)[]; . as $a | $ids | index([$a]))) | .security_severity | numbers] | max;
 
-expect(type == "object" and (.dependencies | type) == "array"; "pip-audit's report lacks its dependencies")
+($inventory[0].packages | map({key: "\(.name)==\(.version)", value: .file}) | from_entries) as $files
+| expect(type == "object" and (.dependencies | type) == "array"; "pip-audit's report lacks its dependencies")
 | [.dependencies[]
    | expect(type == "object" and (.name | type) == "string"; "a pip-audit dependency has no name")
    | select(has("skip_reason") | not)
@@ -24,7 +26,7 @@ expect(type == "object" and (.dependencies | type) == "array"; "pip-audit's repo
        severity: "UNKNOWN",
        title: ((.description // "" | split("\n") | map(select(test("\\S"))) | first // "") as $d
                | if $d == "" then "known vulnerability in \($dep.name) \($dep.version)" else $d[:200] end),
-       location: location($lockfile; null; "\($dep.name)==\($dep.version)"),
+       location: ("\($dep.name)==\($dep.version)" as $pin | location($files[$pin] // $inventory[0].source; null; $pin)),
        package: {name: $dep.name, version: $dep.version},
        fix: (if (.fix_versions | length) > 0 then .fix_versions | join(", ") else null end)
      }

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Summary: audit the project's locked dependencies with pip-audit; any known vulnerability fails.
-# Tool: pip-audit https://github.com/pypa/pip-audit
+# Summary: audit every pinned dependency with pip-audit, against a service proven to answer; any known vulnerability fails.
 # Usage: scans/pip-audit/run.sh
 #
-# Audits exactly the set pinned in the project's uv.lock (exported with hashes, markers dropped so that every
-# platform's pins are audited, no resolution, no pip), or the requirements files named in
-# PIP_AUDIT_REQUIREMENTS (space-separated, relative to PROJECT_DIR). Runs with --strict: a dependency that
-# could not be audited is an error, never a pass. PIP_AUDIT_OSV_URL selects an OSV-API service at that URL;
+# The gate computes the inventory itself (scans/pip-audit/inventory.py): every (name, version) in the project's
+# uv.lock, every fork, markers ignored; or, when PIP_AUDIT_REQUIREMENTS names requirements files (space-separated,
+# relative to PROJECT_DIR), every pin in them and in the files they include with -r/-c. pip-audit audits exactly
+# that (flat name==version files, one per fork, no resolution, no pip, --strict: a dependency it cannot audit
+# stops it) and every entry must come back audited.
+# A git, URL, path or editable source is a coverage gap "not-auditable:NAME" unless a suppression entry accepts it.
+# The canary PIP_AUDIT_CANARY (NAME==VERSION, default below), a release with long-published advisories, is audited
+# alongside and never reported as a finding: no vulnerability for it, or a pip-audit warning that it dropped a
+# record, is an error. PIP_AUDIT_OSV_URL selects an OSV-API service at that URL (else PyPI's);
 # PIP_AUDIT_ADVISORY_DB instead serves a local advisory database for the scan (scans/pip-audit/mirror.sh);
 # PIP_AUDIT_CACHE_DIR is pip-audit's HTTP cache; PIP_AUDIT_TIMEOUT its socket timeout in seconds.
 # Exit: 0 pass, 1 findings, 2 the scan could not be completed.
@@ -21,22 +25,19 @@ source "${BASH_SOURCE[0]%/*}/../../scripts/lib/common.sh"
 # shellcheck source=scans/pip-audit/mirror.sh
 source "${BASH_SOURCE[0]%/*}/mirror.sh"
 
+# pycrypto 2.6.1: its last release (2013), with advisories published in 2017 and 2018 (PYSEC-2017-94,
+# PYSEC-2018-97) and never fixed; a name a project is unlikely to pin, so it rides along in the first audit file.
+readonly DEFAULT_CANARY="pycrypto==2.6.1"
+# pip-audit's warnings that say nothing about what it audited (nudges about its flags, a cache it cannot use).
+# Any other WARNING or ERROR line (a record it skipped or could not parse) makes the scan an error.
+readonly BENIGN_WARNINGS='^WARNING:pip_audit\._cli:(--no-deps is supported|Consider using a tool like)|performance may be degraded'
+
 PIP_AUDIT_REQUIREMENTS=${PIP_AUDIT_REQUIREMENTS:-}
+PIP_AUDIT_CANARY=${PIP_AUDIT_CANARY:-$DEFAULT_CANARY}
 PIP_AUDIT_OSV_URL=${PIP_AUDIT_OSV_URL:-}
 PIP_AUDIT_CACHE_DIR=${PIP_AUDIT_CACHE_DIR:-}
 PIP_AUDIT_TIMEOUT=${PIP_AUDIT_TIMEOUT:-30}
-
-# export_lock OUT: uv.lock's full pinned set as a hashed requirements file, environment markers dropped.
-export_lock() {
-  local out=$1 err="$SCAN_WORK/uv-export.err"
-  [[ -f uv.lock ]] || scan_error "$PROJECT_DIR has no uv.lock (lock it with 'uv lock', or set PIP_AUDIT_REQUIREMENTS)"
-  [[ -f pyproject.toml ]] || scan_error "$PROJECT_DIR has uv.lock but no pyproject.toml"
-  require_command uv
-  UV_OFFLINE=1 uv export --frozen --format requirements-txt --all-groups --all-extras --no-emit-project \
-    --no-header --no-annotate --quiet >"$out.marked" 2>"$err" ||
-    scan_error "uv could not export uv.lock: $(stderr_tail "$err")"
-  sed -E 's/^([A-Za-z0-9][^ ;]*==[^ ;]+) ; [^\\]*/\1 /' "$out.marked" >"$out"
-}
+PYTHON="" # the interpreter that runs pip-audit (it has the parsers inventory.py uses), else python3
 
 # tool_error ERR: what pip-audit's stderr says went wrong, without its logger's prefix (ERROR:pip_audit._cli:).
 tool_error() {
@@ -58,38 +59,40 @@ exit_error() {
   fi
 }
 
-# pinned_count FILE: how many requirements FILE pins.
-pinned_count() {
-  grep -cE '^[A-Za-z0-9][^ ]*==' "$1" || true
+# take_inventory OUT: inventory.py's inventory of the project in OUT, its audit files beside it.
+take_inventory() {
+  local out=$1 err="$SCAN_WORK/inventory.err"
+  local -a source
+  if [[ -n "$PIP_AUDIT_REQUIREMENTS" ]]; then
+    read -r -a source <<<"$PIP_AUDIT_REQUIREMENTS"
+    source=(requirements "${source[@]}")
+  else
+    [[ -f uv.lock ]] || scan_error "$PROJECT_DIR has no uv.lock (lock it with 'uv lock', or set PIP_AUDIT_REQUIREMENTS)"
+    source=(lock)
+  fi
+  "$PYTHON" "$SCAN_DIR/inventory.py" "$SCAN_WORK" "$PIP_AUDIT_CANARY" "${source[@]}" >"$out" 2>"$err" ||
+    scan_error "$(stderr_tail "$err")"
+  require_json "$out" "the inventory"
 }
 
-main() {
-  local raw err rc expected problems lockfile
-  local -a args files
-  scan_begin pip-audit "$PROJECT_DIR"
-  scan_policy UNKNOWN+ # pip-audit grades no severity: every known vulnerability fails
-  require_command pip-audit
-  cd "$PROJECT_DIR"
+# record_coverage INVENTORY: the inventory's sources no service can audit as gaps, its exclusions as such.
+record_coverage() {
+  local inventory=$1 list="$SCAN_WORK/coverage.tsv" kind id text
+  jq -r '(.not_auditable[] | ["gap", "not-auditable:\(.name)",
+           "\(.name) (\(.source), in \(.file)) is not from a package index: no vulnerability service can audit it"]),
+         (.excluded[] | ["excluded", .item, .rule]) | @tsv' "$inventory" >"$list" ||
+    scan_error "could not read the inventory's unauditable sources"
+  while IFS=$'\t' read -r kind id text; do
+    if [[ "$kind" == gap ]]; then scan_gap "$id" "$text"; else scan_excluded "$id" "$text"; fi
+  done <"$list"
+}
 
-  args=(--strict --disable-pip --progress-spinner off --format json --desc on --aliases on
-    --timeout "$PIP_AUDIT_TIMEOUT")
-  if [[ -n "$PIP_AUDIT_REQUIREMENTS" ]]; then
-    read -r -a files <<<"$PIP_AUDIT_REQUIREMENTS"
-    for lockfile in "${files[@]}"; do
-      [[ -f "$lockfile" ]] || scan_error "requirements file '$lockfile' (PIP_AUDIT_REQUIREMENTS) not found in $PROJECT_DIR"
-      args+=(-r "$lockfile")
-    done
-    args+=(--no-deps)
-    lockfile=${files[0]}
-    expected=0
-  else
-    export_lock "$SCAN_WORK/requirements.txt"
-    args+=(-r "$SCAN_WORK/requirements.txt" --require-hashes)
-    lockfile=uv.lock
-    expected=$(pinned_count "$SCAN_WORK/requirements.txt")
-    ((expected > 0)) || scan_error "uv.lock pins no dependencies"
-  fi
-  mirror_start
+# audit BATCH REPORT PROBLEMS: pip-audit over one audit file; its warnings and inconsistencies appended to PROBLEMS
+# (a line each).
+audit() {
+  local batch=$1 report=$2 problems=$3 err="$2.err" rc=0
+  local -a args=(--strict --disable-pip --no-deps --progress-spinner off --format json --desc on --aliases on
+    --timeout "$PIP_AUDIT_TIMEOUT" -r "$batch" --output "$report")
   # The service is always named, so that pip-audit's own PIP_AUDIT_VULNERABILITY_SERVICE cannot change it.
   if [[ -n "$PIP_AUDIT_OSV_URL" ]]; then
     args+=(--vulnerability-service osv --osv-url "$PIP_AUDIT_OSV_URL")
@@ -97,24 +100,78 @@ main() {
     args+=(--vulnerability-service pypi)
   fi
   [[ -n "$PIP_AUDIT_CACHE_DIR" ]] && args+=(--cache-dir "$PIP_AUDIT_CACHE_DIR")
-
-  raw="$SCAN_WORK/pip-audit.json"
-  err="$SCAN_WORK/pip-audit.err"
-  rc=0
-  scan_run_tool "$SCAN_WORK/pip-audit.out" "$err" -- pip-audit "${args[@]}" --output "$raw" || rc=$?
+  # PIP_AUDIT_LOGLEVEL=INFO: a caller's quieter level would hide the warnings read below.
+  scan_run_tool "$report.out" "$err" --name pip-audit -- env PIP_AUDIT_LOGLEVEL=INFO pip-audit "${args[@]}" || rc=$?
   # pip-audit exits 1 both for "vulnerabilities found" and for its own failures: only the JSON tells.
   ((rc == 0 || rc == 1)) || scan_error "exited $rc: $(tool_error "$err")"
-  [[ -s "$raw" ]] || scan_error "$(exit_error "$rc" "$err")"
-  require_json "$raw" "pip-audit's report"
-  keep_raw "$raw"
-  normalize normalize.jq "$raw" "$SCAN_WORK/findings.json" --arg lockfile "$lockfile" \
-    --slurpfile advisories "$(mirror_answers)"
-  problems=$(jq -r --argjson expected "$expected" -f "$SCAN_DIR/problems.jq" "$raw") ||
-    scan_error "could not read pip-audit's skipped dependencies"
-  if ((rc == 1)) && [[ -z "$problems" ]] && jq -e '[.dependencies[].vulns[]?] == []' "$raw" >/dev/null; then
-    problems="exited 1 without reporting a vulnerability: $(tool_error "$err")"
+  [[ -s "$report" ]] || scan_error "$(exit_error "$rc" "$err")"
+  require_json "$report" "pip-audit's report"
+  { grep -E '^(WARNING|ERROR|CRITICAL):' "$err" || true; } | { grep -vE "$BENIGN_WARNINGS" || true; } |
+    sort -u | sed -E 's/^(WARNING|ERROR|CRITICAL):pip_audit[._a-z]*:/pip-audit warned (a record it dropped or could not read?): /' >>"$problems"
+  if ((rc == 1)) && jq -e '[.dependencies[]?.vulns[]?] == []' "$report" >/dev/null; then
+    printf 'pip-audit exited 1 without reporting a vulnerability: %s\n' "$(tool_error "$err")" >>"$problems"
   fi
-  scan_finish "$SCAN_WORK/findings.json" "$problems"
+}
+
+# canary_answer: what the OSV service answers for the canary, when pip-audit saw no vulnerability for it.
+canary_answer() {
+  [[ -n "$PIP_AUDIT_OSV_URL" ]] || return 0
+  "$PYTHON" "$SCAN_DIR/osv-answer.py" "$PIP_AUDIT_OSV_URL" "$PIP_AUDIT_CANARY" "$PIP_AUDIT_TIMEOUT" 2>&1 || true
+}
+
+# joined FILE: FILE's lines as one, separated by "; ".
+joined() {
+  local -a lines
+  mapfile -t lines <"$1"
+  ((${#lines[@]} > 0)) || return 0
+  printf '%s' "${lines[0]}"
+  ((${#lines[@]} == 1)) || printf '; %s' "${lines[@]:1}"
+}
+
+main() {
+  local inventory batch k=0 report raw problems inventory_count audited
+  local -a reports=()
+  scan_begin pip-audit "$PROJECT_DIR"
+  scan_policy UNKNOWN+ # pip-audit grades no severity: every known vulnerability fails
+  require_command pip-audit
+  cd "$PROJECT_DIR"
+  PYTHON=$(mirror_python)
+
+  inventory="$SCAN_WORK/inventory.json"
+  take_inventory "$inventory"
+  record_coverage "$inventory"
+  mirror_start
+  problems="$SCAN_WORK/problems.txt"
+  : >"$problems"
+  while IFS= read -r batch; do
+    k=$((k + 1))
+    report="$SCAN_WORK/report-$k.json"
+    audit "$SCAN_WORK/$batch" "$report" "$problems"
+    reports+=("$report")
+  done < <(jq -r '.batches[]' "$inventory")
+  ((k > 0)) || scan_error "the inventory gave pip-audit nothing to audit"
+
+  raw="$SCAN_WORK/pip-audit.json"
+  run_jq "$raw" -n -f "$SCAN_DIR/merge.jq" --slurpfile inventory "$inventory" "${reports[@]}" 2>"$SCAN_WORK/merge.err" ||
+    scan_error "pip-audit's report has an unexpected shape: $(jq_error_text "$SCAN_WORK/merge.err")"
+  keep_raw "$raw"
+  normalize normalize.jq "$raw" "$SCAN_WORK/findings.json" --slurpfile inventory "$inventory" \
+    --slurpfile advisories "$(mirror_answers)"
+  jq -r -f "$SCAN_DIR/problems.jq" --slurpfile inventory "$inventory" "$raw" >>"$problems" ||
+    scan_error "could not check pip-audit's report against the inventory"
+  if jq -e '(.canary.vulns // []) == []' "$raw" >/dev/null; then
+    canary_answer >>"$problems" || scan_error "could not write to its work directory"
+  fi
+
+  inventory_count=$(jq '(.packages | length) + (.not_auditable | length)' "$inventory") ||
+    scan_error "could not count the inventory"
+  audited=$(jq '[.dependencies[] | select(has("vulns"))] | length' "$raw") ||
+    scan_error "could not count what pip-audit audited"
+  scan_coverage "$inventory_count" "$audited"
+  SCAN_RESULT_EXTRA=$(jq -cn --slurpfile inventory "$inventory" --slurpfile raw "$raw" --argjson extra "${SCAN_RESULT_EXTRA:-"{}"}" \
+    '$extra + {canary: (($inventory[0].canary | {name, version}) + {vulnerabilities: ($raw[0].canary.vulns // [] | length)})}') ||
+    scan_error "could not read the canary's result"
+  scan_finish "$SCAN_WORK/findings.json" "$(joined "$problems")"
 }
 
 main "$@"

@@ -25,6 +25,17 @@ Fault modes (`mode=`), for the gate's error handling tests:
     SLOW           every query sleeps `delay` seconds, then answers normally
     FAIL_PACKAGE   queries for `failing_package` answer `failing_status` (default 500); others normally
 
+Lying modes (`mode=`): a service that answers, but not the truth, as a misconfigured proxy, an empty mirror or a
+captive portal would; each query still answers 200 (or a redirect):
+    EMPTY_OBJECT   `{}` to every query (nothing known, ever)
+    NULL           `null`
+    EMPTY_LIST     `[]`
+    VULNS_OBJECT   `{"vulns": {}}`
+    REDIRECT_302   a 302 to EMPTY_PATH, which answers `{}` to GET and POST
+    REDIRECT_307   the same with a 307 (the client re-posts the query there)
+    SCHEMA_2       the matching records, each with `"schema_version": "2.0.0"` (pip-audit drops them, warning)
+    NO_AFFECTED    the matching records without their `affected` list (pip-audit drops them, warning)
+
 `refused_url()` gives an OSV URL on 127.0.0.1 where nothing listens (connection refused);
 `blackhole_url()` one whose TCP connect never completes (a connect timeout, like a firewall dropping packets).
 """
@@ -45,13 +56,25 @@ from packaging.version import InvalidVersion, Version
 
 FIXTURES_DIR = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "osv"
 QUERY_PATH = "/v1/query"
+EMPTY_PATH = "/empty"
 
 NORMAL = "normal"
 HTTP_500 = "http-500"
 GARBAGE = "garbage"
 SLOW = "slow"
 FAIL_PACKAGE = "fail-package"
-MODES = (NORMAL, HTTP_500, GARBAGE, SLOW, FAIL_PACKAGE)
+EMPTY_OBJECT = "empty-object"
+NULL = "null"
+EMPTY_LIST = "empty-list"
+VULNS_OBJECT = "vulns-object"
+REDIRECT_302 = "redirect-302"
+REDIRECT_307 = "redirect-307"
+SCHEMA_2 = "schema-2"
+NO_AFFECTED = "no-affected"
+FIXED_ANSWERS: dict[str, Any] = {EMPTY_OBJECT: {}, NULL: None, EMPTY_LIST: [], VULNS_OBJECT: {"vulns": {}}}
+REDIRECTS = {REDIRECT_302: 302, REDIRECT_307: 307}
+LYING_MODES = (*FIXED_ANSWERS, *REDIRECTS, SCHEMA_2, NO_AFFECTED)
+MODES = (NORMAL, HTTP_500, GARBAGE, SLOW, FAIL_PACKAGE, *LYING_MODES)
 
 GARBAGE_BODY = b"<html><body>upstream proxy error: this is not JSON</body></html>\n"
 
@@ -195,6 +218,10 @@ class OsvServer:
             return 200, {}
         name = canonical_name(package["name"])
         vulns = [r for r in self.advisories if record_matches(r, name, version)]
+        if self.mode == SCHEMA_2:
+            vulns = [{**r, "schema_version": "2.0.0"} for r in vulns]
+        elif self.mode == NO_AFFECTED:
+            vulns = [{k: v for k, v in r.items() if k != "affected"} for r in vulns]
         return 200, ({"vulns": vulns} if vulns else {})
 
 
@@ -216,11 +243,23 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, json.dumps(data).encode())
 
     def do_GET(self) -> None:
+        if self.path == EMPTY_PATH and self.osv.mode in REDIRECTS:
+            self._send_json(200, {})
+            return
         self._send_json(405 if self.path == QUERY_PATH else 404, {"code": 5, "message": "Not Found"})
+
+    def _redirect(self, status: int) -> None:
+        self.send_response(status)
+        self.send_header("Location", EMPTY_PATH)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
+        if self.path == EMPTY_PATH and self.osv.mode in REDIRECTS:
+            self._send_json(200, {})
+            return
         if self.path != QUERY_PATH:
             self._send_json(404, {"code": 5, "message": "Not Found"})
             return
@@ -232,7 +271,11 @@ class _Handler(BaseHTTPRequestHandler):
         with srv._lock:
             srv.queries.append(query if isinstance(query, dict) else {"invalid": raw.decode(errors="replace")})
 
-        if srv.mode == HTTP_500:
+        if srv.mode in FIXED_ANSWERS:
+            self._send_json(200, FIXED_ANSWERS[srv.mode])
+        elif srv.mode in REDIRECTS:
+            self._redirect(REDIRECTS[srv.mode])
+        elif srv.mode == HTTP_500:
             self._send_json(500, {"code": 13, "message": "Internal error (fixture HTTP_500 mode)"})
         elif srv.mode == GARBAGE:
             self._send(200, GARBAGE_BODY)

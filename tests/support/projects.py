@@ -3,6 +3,9 @@
     write_tree(root, {"app/x.py": "...", "bin/blob": b"..."})   files from a dict
     git_commit_all(root)                                       git init + add + commit, no global config
     write_uv_project(root, [("django", "4.2.0")])              pyproject.toml + a handwritten uv.lock
+    write_uv_project(root, pins, forks={"django": [("3.2.19", "sys_platform == 'win32'"), ...]})
+                                                               ... with a package locked at two versions
+    write_uv_project(root, pins, local={"mylib": "directory = \"../mylib\""})  ... and a non-registry source
     copy_repo_lock(root)                                       this repository's pyproject.toml + uv.lock
     uv_export(root)                                            `uv export` of root's lock, offline
 
@@ -21,6 +24,8 @@ import shutil
 import subprocess
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+
+from packaging.version import Version
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FIXTURE_PROJECT = "fixture-project"
@@ -82,8 +87,8 @@ def _placeholder_sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _lock_package(name: str, version: str) -> str:
-    """One [[package]] entry for a registry package with an sdist and a universal wheel."""
+def _lock_package(name: str, version: str, marker: str | None = None) -> str:
+    """One [[package]] entry for a registry package with an sdist and a universal wheel (in fork `marker`)."""
     dist = name.replace("-", "_")
     sdist = f"{dist}-{version}.tar.gz"
     wheel = f"{dist}-{version}-py3-none-any.whl"
@@ -93,6 +98,8 @@ def _lock_package(name: str, version: str) -> str:
         f'name = "{name}"\n'
         f'version = "{version}"\n'
         f'source = {{ registry = "{REGISTRY}" }}\n'
+        + (f'resolution-markers = [\n    "{marker}",\n]\n' if marker else "")
+        +
         f'sdist = {{ url = "{base}/{sdist}", hash = "sha256:{_placeholder_sha256(sdist)}", size = 1000 }}\n'
         "wheels = [\n"
         f'    {{ url = "{base}/{wheel}", hash = "sha256:{_placeholder_sha256(wheel)}", size = 1000 }},\n'
@@ -110,11 +117,15 @@ def write_uv_project(
     *,
     dev_pins: Iterable[Pin] = (),
     name: str = FIXTURE_PROJECT,
+    forks: Mapping[str, list[tuple[str, str]]] | None = None,
+    local: Mapping[str, str] | None = None,
 ) -> Path:
     """Write pyproject.toml and uv.lock pinning exactly `pins` (and `dev_pins` in the dev group).
 
     Every pin is a direct dependency with no dependencies of its own; a name in both lists must have the
-    same version. Returns root.
+    same version. `forks` maps a name to its [(version, marker)], locked as uv locks a package whose version
+    differs per platform (resolution-markers); `local` maps a name to the source of a package that is not
+    from a registry (a TOML key = value, e.g. 'directory = "../mylib"'). Returns root.
     """
     main = _normalized(pins)
     dev = _normalized(dev_pins)
@@ -126,22 +137,31 @@ def write_uv_project(
     def toml_list(items: list[Pin]) -> str:
         return "".join(f'    "{n}=={v}",\n' for n, v in items)
 
+    forks = {canonical_name(n): f for n, f in (forks or {}).items()}
+    local = {canonical_name(n): source for n, source in (local or {}).items()}
+    fork_deps = "".join(f'    "{n}=={v} ; {m}",\n' for n, fork in forks.items() for v, m in fork)
     pyproject = (
         "[project]\n"
         f'name = "{name}"\n'
         'version = "0.1.0"\n'
         'requires-python = ">=3.11"\n'
-        f"dependencies = [\n{toml_list(main)}]\n"
+        f"dependencies = [\n{toml_list(main)}{fork_deps}]\n"
     )
     if dev:
         pyproject += f"\n[dependency-groups]\ndev = [\n{toml_list(dev)}]\n"
     pyproject += "\n[tool.uv]\npackage = false\n"
 
     def lock_deps(items: list[Pin]) -> str:
-        return "".join(f'    {{ name = "{n}" }},\n' for n, _ in items)
+        return "".join(f'    {{ name = "{n}" }},\n' for n, _ in items) + "".join(
+            f'    {{ name = "{n}", version = "{v}", source = {{ registry = "{REGISTRY}" }}, marker = "{m}" }},\n'
+            for n, fork in forks.items() for v, m in fork
+        ) + "".join(f'    {{ name = "{n}" }},\n' for n in local)
 
     def lock_specs(items: list[Pin]) -> str:
-        return "".join(f'    {{ name = "{n}", specifier = "=={v}" }},\n' for n, v in items)
+        return "".join(f'    {{ name = "{n}", specifier = "=={v}" }},\n' for n, v in items) + "".join(
+            f'    {{ name = "{n}", marker = "{m}", specifier = "=={v}" }},\n'
+            for n, fork in forks.items() for v, m in fork
+        ) + "".join(f'    {{ name = "{n}" }},\n' for n in local)
 
     root_pkg = (
         "[[package]]\n"
@@ -156,11 +176,19 @@ def write_uv_project(
     if dev:
         root_pkg += f"\n[package.metadata.requires-dev]\ndev = [\n{lock_specs(dev)}]\n"
 
-    # uv sorts packages by name; the virtual root sits among them like any other.
-    entries = {pkg: _lock_package(pkg, version) for pkg, version in versions.items()}
-    entries[canonical_name(name)] = root_pkg
-    lock = 'version = 1\nrevision = 3\nrequires-python = ">=3.11"\n\n' + "\n".join(
-        entries[key] for key in sorted(entries)
+    # uv sorts packages by name, then version; the virtual root sits among them like any other.
+    entries = {(pkg, version): _lock_package(pkg, version) for pkg, version in versions.items()}
+    for pkg, fork in forks.items():
+        entries.update({(pkg, v): _lock_package(pkg, v, m) for v, m in fork})
+    for pkg, source in local.items():
+        entries[(pkg, "0.1.0")] = f'[[package]]\nname = "{pkg}"\nversion = "0.1.0"\nsource = {{ {source} }}\n'
+    entries[(canonical_name(name), "0.1.0")] = root_pkg
+    markers = "".join(f'    "{m}",\n' for fork in forks.values() for _, m in fork)
+    lock = (
+        'version = 1\nrevision = 3\nrequires-python = ">=3.11"\n'
+        + (f"resolution-markers = [\n{markers}]\n" if markers else "")
+        + "\n"
+        + "\n".join(entries[key] for key in sorted(entries, key=lambda k: (k[0], Version(k[1]))))
     )
 
     root.mkdir(parents=True, exist_ok=True)
