@@ -173,8 +173,8 @@ def test_a_requirements_file_that_requires_nothing_is_an_error(tmp_path, reports
     ({"requirements.txt": "django>=4.2\n"}, "requirements.txt:1: django is not pinned to one version"),
     ({"requirements.txt": "-r missing.txt\n"}, "requirements file missing.txt (included from requirements.txt:1) not found"),
     ({"requirements.txt": "django==5.2.19\n-e ./lib\nmylib @ https://example.invalid/mylib-1.0.tar.gz\n"},
-     "./lib (editable ./lib, in requirements.txt) is not from a package index; "
-     "mylib (https://example.invalid/mylib-1.0.tar.gz, in requirements.txt) is not from a package index"),
+     "./lib (editable ./lib, in requirements.txt) is not from a package index: no vulnerability service can "
+     "audit it; mylib (https://example.invalid/mylib-1.0.tar.gz, in requirements.txt) is not from a package index"),
 ])
 def test_a_requirement_that_cannot_be_audited_is_an_error_naming_it(tmp_path, reports, osv, files, cause):
     project = write_tree(tmp_path / "p", files)
