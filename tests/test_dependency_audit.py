@@ -1,6 +1,6 @@
 """The dependency audit covers what the project pins, against a service proven to answer (issue 11).
 
-The real pip-audit talks HTTP to the local OSV server (tests/support/osv_server.py), in its normal mode and in
+The real pip-audit talks HTTP to the local OSV server (scripts/lib/osv_server.py), in its normal mode and in
 each lying one. Every case ends in `fail` when a vulnerable version is pinned, or in `error` naming the cause.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from support.gate import run_scan
-from support.osv_server import (
+from osv_server import (
     EMPTY_LIST, EMPTY_OBJECT, NO_AFFECTED, NULL, REDIRECT_302, REDIRECT_307, SCHEMA_2, VULNS_OBJECT, OsvServer,
 )
 from support.projects import copy_repo_lock, write_tree, write_uv_project
