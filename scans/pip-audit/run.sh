@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Summary: audit every pinned dependency with pip-audit, against a service proven to answer; any known vulnerability fails.
+# Tool: pip-audit https://github.com/pypa/pip-audit
 # Usage: scans/pip-audit/run.sh
 #
 # The gate computes the inventory itself (scans/pip-audit/inventory.py): every (name, version) in the project's
