@@ -9,7 +9,7 @@
 # that (flat name==version files, one per fork, no resolution, no pip, --strict: a dependency it cannot audit
 # stops it) and every entry must come back audited.
 # A git, URL, path or editable source is a coverage gap "not-auditable:NAME" unless a suppression entry accepts it.
-# The canary PIP_AUDIT_CANARY (NAME==VERSION, default below), a release with long-published advisories, is audited
+# The canary PIP_AUDIT_CANARY (NAME==VERSION), a release with long-published advisories, is audited
 # alongside and never reported as a finding: no vulnerability for it, or a pip-audit warning that it dropped a
 # record, is an error. PIP_AUDIT_OSV_URL selects an OSV-API service at that URL (else PyPI's);
 # PIP_AUDIT_ADVISORY_DB instead serves a local advisory database for the scan (scans/pip-audit/mirror.sh);
@@ -20,21 +20,22 @@
 #   PIP_AUDIT_OSV_URL=  full URL of an OSV-API query endpoint (unset: pip-audit's own PyPI service)
 #   PIP_AUDIT_CACHE_DIR=  pip-audit's HTTP cache (unset: pip's; CI persists it)
 #   PIP_AUDIT_TIMEOUT=30  pip-audit's socket timeout, in seconds
+#   PIP_AUDIT_CANARY=pycrypto==2.6.1  NAME==VERSION the service must report vulnerable before its empty answers are trusted
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 source "${BASH_SOURCE[0]%/*}/../../scripts/lib/common.sh"
 # shellcheck source=scans/pip-audit/mirror.sh
 source "${BASH_SOURCE[0]%/*}/mirror.sh"
 
-# pycrypto 2.6.1: its last release (2013), with advisories published in 2017 and 2018 (PYSEC-2017-94,
-# PYSEC-2018-97) and never fixed; a name a project is unlikely to pin, so it rides along in the first audit file.
-readonly DEFAULT_CANARY="pycrypto==2.6.1"
 # pip-audit's warnings that say nothing about what it audited (nudges about its flags, a cache it cannot use).
 # Any other WARNING or ERROR line (a record it skipped or could not parse) makes the scan an error.
 readonly BENIGN_WARNINGS='^WARNING:pip_audit\._cli:(--no-deps is supported|Consider using a tool like)|performance may be degraded'
 
 PIP_AUDIT_REQUIREMENTS=${PIP_AUDIT_REQUIREMENTS:-}
-PIP_AUDIT_CANARY=${PIP_AUDIT_CANARY:-$DEFAULT_CANARY}
+# The canary's default, pycrypto 2.6.1: its last release (2013), with advisories published in 2017 and 2018
+# (PYSEC-2017-94, PYSEC-2018-97) and never fixed; a name a project is unlikely to pin, so it rides along in the
+# first audit file at the cost of one more query.
+PIP_AUDIT_CANARY=${PIP_AUDIT_CANARY:-pycrypto==2.6.1}
 PIP_AUDIT_OSV_URL=${PIP_AUDIT_OSV_URL:-}
 PIP_AUDIT_CACHE_DIR=${PIP_AUDIT_CACHE_DIR:-}
 PIP_AUDIT_TIMEOUT=${PIP_AUDIT_TIMEOUT:-30}
