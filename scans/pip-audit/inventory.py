@@ -29,18 +29,14 @@ import sys
 import tomllib
 import urllib.parse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
-from pip_requirements_parser import (
-    CommentRequirementLine,
-    InstallRequirement,
-    InvalidRequirementLine,
-    OptionLine,
-    RequirementsFile,
-)
+
+if TYPE_CHECKING:
+    from pip_requirements_parser import InstallRequirement
 
 LOCK = "uv.lock"
 LOCK_VERSIONS = (1,)  # uv.lock format versions this reader knows
@@ -143,6 +139,9 @@ class RequirementsWalk:
 
     def walk(self, path: str, is_constraint: bool, included_from: str | None) -> int:
         """Parse path and what it includes; how many requirements (not constraints) they hold."""
+        # Imported here: it takes longer to import than a whole uv.lock takes to read.
+        from pip_requirements_parser import CommentRequirementLine, InvalidRequirementLine, OptionLine, RequirementsFile
+
         if urllib.parse.urlsplit(path).scheme in ("http", "https", "file"):
             raise InventoryError(f"{included_from}: the included file {path} is a URL; include a local file")
         key = (os.path.realpath(path), is_constraint)
