@@ -12,6 +12,7 @@ MAKEFLAGS += --warn-undefined-variables --no-builtin-rules
 
 VENV := .venv
 SYNCED := $(VENV)/.synced
+# The scans of each gate: each word names a unit, scans/<word>/run.sh with its programs (README: Layout).
 CODE_SCANS := pip-audit bandit detect-secrets
 DOCKER_SCANS := trivy
 # Extra arguments for pytest: `make test ARGS="-k cache -x"`.
@@ -33,10 +34,10 @@ $(SYNCED): uv.lock pyproject.toml scripts/uv-requirements.txt
 # make exits 0 or 2 (any failed recipe); the gate's own 0 pass / 1 findings / 2 error is in
 # SECURITY_REPORT_DIR/<gate>.verdict.json: `scripts/verdict.sh <gate>` prints it and exits with it.
 # forget-verdict-<gate> comes first, so a run that setup stops leaves an "error" verdict, never an old pass.
-security-code: forget-verdict-security-code $(SYNCED) ## Run pip-audit, bandit and detect-secrets on PROJECT_DIR (make: 0 pass, 2 otherwise; see scripts/verdict.sh)
+security-code: forget-verdict-security-code $(SYNCED) ## Run the code scans (CODE_SCANS) on PROJECT_DIR (make: 0 pass, 2 otherwise; see scripts/verdict.sh)
 	@scripts/run-gate.sh security-code $(CODE_SCANS)
 
-security-docker: forget-verdict-security-docker $(SYNCED) ## Build the image (or take IMAGE / IMAGE_TAR) and scan it with trivy
+security-docker: forget-verdict-security-docker $(SYNCED) ## Build the image (or take IMAGE / IMAGE_TAR) and run the image scans (DOCKER_SCANS) on it
 	@scripts/run-gate.sh security-docker $(DOCKER_SCANS)
 
 forget-verdict-security-code forget-verdict-security-docker:

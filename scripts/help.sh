@@ -57,6 +57,8 @@ main() {
   fi
   printf 'Usage: make <target> [VARIABLE=value ...]\n\nTargets:\n'
   targets
+  printf '\nScans of each gate (the Makefile'"'"'s lists; each is scans/NAME/run.sh):\n'
+  sed -nE 's/^([A-Z]+_SCANS) *:?= *(.*)$/  \1\t\2/p' "$ROOT/Makefile" | expand -t 24
   printf '\nVariables (environment or make arguments), NAME=default (empty: unset), from each script'"'"'s header:\n'
   while IFS= read -r file; do
     listed=$(variables "$file")

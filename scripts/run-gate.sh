@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Summary: run a gate's scans at the same time, print each scan's output as one block, write the summaries.
-# Usage: scripts/run-gate.sh GATE SCAN...     e.g. scripts/run-gate.sh security-code pip-audit bandit detect-secrets
+# Usage: scripts/run-gate.sh GATE SCAN...     (make security-code: scripts/run-gate.sh security-code $(CODE_SCANS))
 #
 # Every scan runs to its end whatever the others do. The scans start together; a tool run that spreads over
 # every core (bandit split into processes, detect-secrets' pool) takes the cores in turn with the others
@@ -150,7 +150,6 @@ clear_previous_results() {
       write_error_result "the $scan scan did not complete (not started, interrupted or crashed)" ||
       { SCAN_NAME=$scan forget_result; unwritable=1; }
   done
-  SCAN_NAME=""
   if [[ -n "$unwritable" ]]; then
     VERDICT_DONE=1 # none can be written
     printf '%s: error: cannot write to the report directory %s (full or read-only)\n' "$GATE" "$SECURITY_REPORT_DIR" >&2
@@ -227,16 +226,14 @@ write_summaries() {
     printf '%s: error: could not write the Markdown summary\n' "$GATE" >&2
     return 1
   fi
-  if [[ -f "$JQ_DIR/sarif.jq" ]]; then
-    if ! jq -s -L "$JQ_DIR" -f "$JQ_DIR/sarif.jq" "${results[@]}" >"$RUN_DIR/gate.sarif"; then
-      printf '%s: error: could not write the SARIF file\n' "$GATE" >&2
-      return 1
-    fi
-    publish "$RUN_DIR/gate.sarif" "$SECURITY_REPORT_DIR/$GATE.sarif" || {
-      printf '%s: error: could not write the SARIF file to %s\n' "$GATE" "$SECURITY_REPORT_DIR" >&2
-      return 1
-    }
+  if ! jq -s -L "$JQ_DIR" -f "$JQ_DIR/sarif.jq" "${results[@]}" >"$RUN_DIR/gate.sarif"; then
+    printf '%s: error: could not write the SARIF file\n' "$GATE" >&2
+    return 1
   fi
+  publish "$RUN_DIR/gate.sarif" "$SECURITY_REPORT_DIR/$GATE.sarif" || {
+    printf '%s: error: could not write the SARIF file to %s\n' "$GATE" "$SECURITY_REPORT_DIR" >&2
+    return 1
+  }
 }
 
 # print_scan_logs: each scan's output as one block. In GitHub Actions, between ::stop-commands:: and its
