@@ -6,8 +6,12 @@
 # every core (bandit split into processes, detect-secrets' pool) takes the cores in turn with the others
 # (SECURITY_CORES_LOCK, see take_cores in scripts/lib/common.sh): on two cores that measured faster and steadier
 # than both at once. Writes SECURITY_REPORT_DIR/GATE.md (Markdown summary, also appended to GITHUB_STEP_SUMMARY when
-# set) and SECURITY_REPORT_DIR/GATE.sarif.
-# Exit: 0 every scan passed, 1 a scan found something over its threshold, 2 a scan could not be completed.
+# set), SECURITY_REPORT_DIR/GATE.sarif and, last, SECURITY_REPORT_DIR/GATE.verdict.json, the one file that says how
+# the run ended (README "Exit contract and the verdict"). Until that last step the verdict says "error", as it
+# does after every way out other than a completed run: nothing an earlier run left says pass. In GitHub Actions
+# (GITHUB_ACTIONS=true) it also prints the scan errors and findings as annotations (jq/annotations.jq).
+# Exit: 0 every scan passed, 1 a scan found something over its threshold, 2 a scan could not be completed or the
+# gate itself could not run (130/143 when interrupted); the verdict's exit_code is the same number.
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 source "${BASH_SOURCE[0]%/*}/lib/common.sh"
@@ -19,7 +23,7 @@ GATE=""
 RUN_DIR=""
 LOCK_PROBLEM=""  # why the report directory could not be locked, for after the earlier results are cleared
 VERDICT_DONE=""  # set once this run's verdict (final, or an error saying why) is written
-declare -a SCANS=() PIDS=()
+declare -a SCANS=() PIDS=() RESULTS=() # RESULTS: each scan's result file, in SCANS' order
 
 # stop_scans SIGNAL: on an interruption, stop every running scan (each stops its tool and leaves an "error"
 # result), turn the results of scans that had already passed into errors and remove the summaries: an
@@ -209,15 +213,11 @@ gate_status() {
   printf '%s' "$worst"
 }
 
-# write_summaries STATUS: the Markdown summary and the SARIF file of this gate's results.
+# write_summaries: the Markdown summary and the SARIF file of this gate's results.
 write_summaries() {
-  local -a results=()
-  local scan md
-  for scan in "${SCANS[@]}"; do
-    results+=("$SECURITY_REPORT_DIR/$scan.json")
-  done
+  local md
   md="$RUN_DIR/summary.md"
-  if jq -r -s -L "$JQ_DIR" --arg gate "$GATE" -f "$JQ_DIR/summary.jq" "${results[@]}" >"$md" &&
+  if jq -r -s -L "$JQ_DIR" --arg gate "$GATE" -f "$JQ_DIR/summary.jq" "${RESULTS[@]}" >"$md" &&
     publish "$md" "$SECURITY_REPORT_DIR/$GATE.md"; then
     if [[ -n "${GITHUB_STEP_SUMMARY:-}" ]]; then
       cat "$md" >>"$GITHUB_STEP_SUMMARY" || printf '%s: could not append to GITHUB_STEP_SUMMARY\n' "$GATE" >&2
@@ -226,7 +226,7 @@ write_summaries() {
     printf '%s: error: could not write the Markdown summary\n' "$GATE" >&2
     return 1
   fi
-  if ! jq -s -L "$JQ_DIR" -f "$JQ_DIR/sarif.jq" "${results[@]}" >"$RUN_DIR/gate.sarif"; then
+  if ! jq -s -L "$JQ_DIR" -f "$JQ_DIR/sarif.jq" "${RESULTS[@]}" >"$RUN_DIR/gate.sarif"; then
     printf '%s: error: could not write the SARIF file\n' "$GATE" >&2
     return 1
   fi
@@ -256,14 +256,9 @@ print_scan_logs() {
 # finding over the threshold as an annotation on its file and line (jq/annotations.jq). A view of the results:
 # when it cannot be made, that is said and the verdict stands.
 annotate() {
-  local scan
-  local -a results=()
   [[ "${GITHUB_ACTIONS:-}" == true ]] || return 0
-  for scan in "${SCANS[@]}"; do
-    results+=("$SECURITY_REPORT_DIR/$scan.json")
-  done
   if jq -r -s -L "$JQ_DIR" -f "$JQ_DIR/annotations.jq" --arg gate "$GATE" --argjson limit "$ANNOTATION_LIMIT" \
-    "${results[@]}" >"$RUN_DIR/annotations" 2>"$RUN_DIR/annotations.err"; then
+    "${RESULTS[@]}" >"$RUN_DIR/annotations" 2>"$RUN_DIR/annotations.err"; then
     cat "$RUN_DIR/annotations"
   else
     printf '%s: could not write the annotations: %s\n' "$GATE" "$(jq_error_text "$RUN_DIR/annotations.err")" >&2
@@ -273,17 +268,13 @@ annotate() {
 # write_verdict STATUS: the verdict of this run (jq/verdict.jq), published last; an error verdict saying why
 # when it cannot be built. Returns non-zero when the run's verdict is not STATUS.
 write_verdict() {
-  local status=$1 scan error summary=null sarif=null
-  local -a results=()
-  for scan in "${SCANS[@]}"; do
-    results+=("$SECURITY_REPORT_DIR/$scan.json")
-  done
+  local status=$1 error summary=null sarif=null
   [[ ! -f "$SECURITY_REPORT_DIR/$GATE.md" ]] || summary="\"$GATE.md\""
   [[ ! -f "$SECURITY_REPORT_DIR/$GATE.sarif" ]] || sarif="\"$GATE.sarif\""
   error=$(sed "s/^$GATE: error: //" "$RUN_DIR/gate.err" | tr '\n' ' ' | sed 's/ *$//')
   if jq -s -L "$JQ_DIR" -f "$JQ_DIR/verdict.jq" --arg gate "$GATE" --argjson exit_code "$status" \
     --arg error "$error" --argjson summary "$summary" --argjson sarif "$sarif" --arg finished_at "$(now_utc)" \
-    --argjson schema_version "$VERDICT_SCHEMA_VERSION" "${results[@]}" >"$RUN_DIR/verdict.json" 2>"$RUN_DIR/verdict.err" &&
+    --argjson schema_version "$VERDICT_SCHEMA_VERSION" "${RESULTS[@]}" >"$RUN_DIR/verdict.json" 2>"$RUN_DIR/verdict.err" &&
     publish "$RUN_DIR/verdict.json" "$(verdict_path "$GATE")"; then
     VERDICT_DONE=1
     return 0
@@ -301,6 +292,8 @@ main() {
   GATE=$1
   shift
   SCANS=("$@")
+  RESULTS=("${SCANS[@]/#/$SECURITY_REPORT_DIR/}")
+  RESULTS=("${RESULTS[@]/%/.json}")
   export SECURITY_GATE=$GATE # the scans it runs leave the gate's own files to it (invalidate_gates)
   lock_reports # before the traps: while it waits, the files are another run's
   trap on_gate_exit EXIT
