@@ -75,9 +75,12 @@ def stats(run, name: str) -> tuple[int, int]:
 
 
 def verdict(run, name: str) -> dict[str, Any]:
-    """The result without what differs from run to run (the time, the cache statistics)."""
+    """The result without what differs from run to run (the time, the cache statistics, and the tool's version,
+    which a stand-in wrapping the tool hides)."""
     result = run.result(name)
-    return {k: v for k, v in result.items() if k not in ("finished_at", "cache")}
+    kept = {k: v for k, v in result.items() if k not in ("finished_at", "cache")}
+    kept["tool"] = {k: v for k, v in result.get("tool", {}).items() if k != "version"}
+    return kept
 
 
 def raw(run, name: str) -> Any:

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
+from support.gate import scan_tool, scan_units
+
 ROOT = Path(__file__).resolve().parents[1]
 GITHUB_DIR = ROOT / ".github"
 WORKFLOW = GITHUB_DIR / "workflows" / "security.yml"
@@ -43,7 +45,8 @@ JOBS = {"code": ("Code Security", "make security-code"), "docker": ("Docker Secu
 TOOL_RUNS_IN_A_ROW = {"code": 3, "docker": 3}
 # Minutes a job needs besides the gate: checkout, cache restores and `uv sync` before; saves and uploads after.
 MINUTES_BESIDE_THE_GATE = 10
-SCANNERS = re.compile(r"pip-audit|bandit|detect-secrets|trivy|docker (build|run)")
+# A scanner's tool run straight from the workflow (every scan's tool, from its '# Tool:' line), or an engine's.
+SCANNERS = re.compile("|".join(re.escape(scan_tool(scan)[0]) for scan in scan_units()) + r"|docker (build|run)")
 PINNED_USES = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
 
 
