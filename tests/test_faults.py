@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from support.faults import (
-    BLANK, EMPTY, FILL_DISK, HANG, KILLED, NOTHING, PASS, SEGFAULT, TRUNCATED, WRONG_SHAPE,
-    clean_project, fake_scanner, fill, pids_alive, plant_stale_pass, recorded_pids, says_pass, small_tmpfs,
-    stale_files,
+    BLANK, EMPTY, FILL_DISK, HANG, KILLED, NOTHING, PASS, SEGFAULT, TRUNCATED, VALID_REPORTS, WRONG_SHAPE,
+    clean_project, fake_scanner, fault_reports_path, fill, pids_alive, plant_stale_pass, recorded_pids, says_pass,
+    small_tmpfs, stale_files,
 )
-from support.gate import ALL_SCANS, CODE_SCANS, fake_tool, path_without, run_gate, run_scan, tool_path
+from support.gate import ALL_SCANS, CODE_SCANS, REPO_ROOT, fake_tool, path_without, run_gate, run_scan, tool_path
 from osv_server import GARBAGE, HTTP_500, SLOW, OsvServer, blackhole_url, refused_url
 from support.trivy_fixtures import (
     build_image_tar, build_trivy_db, corrupt_trivy_db, debian_fixed, truncate_file, vulnerability,
@@ -73,6 +73,11 @@ CASES = [
     ("detect-secrets+baseline", TRUNCATED, "not valid JSON"),
     ("trivy", NOTHING, STDOUT_EMPTY),
 ]
+
+
+def test_every_scan_of_the_gates_has_stand_in_reports_for_the_fault_cases():
+    missing = [str(fault_reports_path(scan).relative_to(REPO_ROOT)) for scan in ALL if scan not in VALID_REPORTS]
+    assert missing == [], "add {valid, wrong_shape} reports so the fault cases cover these scans"
 
 
 @pytest.mark.parametrize("scan, behaviour, cause", CASES, ids=[f"{s}-{b}" for s, b, _ in CASES])
