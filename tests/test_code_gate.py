@@ -524,5 +524,5 @@ def test_sarif_fingerprints_survive_lines_inserted_above_the_findings(tmp_path, 
         assert [line for _, line in before[scan]] != [line for _, line in after[scan]], scan
     tools = {scan: run_gate_result["tool"] for scan in CODE_SCANS
              for run_gate_result in [json.loads((reports / f"{scan}.json").read_text())]}
-    assert tools["bandit"] == {"name": "bandit", "version": importlib.metadata.version("bandit")}
+    assert (tools["bandit"]["name"], tools["bandit"]["version"]) == ("bandit", importlib.metadata.version("bandit"))
     assert tools["detect-secrets"]["version"] == importlib.metadata.version("detect-secrets")
