@@ -51,6 +51,15 @@ def test_a_service_that_answers_wrongly_is_an_error_naming_the_cause(tmp_path, r
     assert f"canary {CANARY}" in result["error"]  # its advisories did not come through
 
 
+def test_the_diagnosis_never_repeats_the_service_s_credentials(tmp_path, reports):
+    project = write_uv_project(tmp_path / "p", [("django", "5.2.19")])
+    with OsvServer(mode=EMPTY_OBJECT) as liar:
+        run = audit(project, reports, liar.url.replace("http://", "http://gate:hunter2@"))  # pragma: allowlist secret
+    error = run.result("pip-audit")["error"]
+    assert run.rc == 2 and "answered an object without 'vulns'" in error, run.output
+    assert "hunter2" not in run.everything_written() + run.output
+
+
 def test_the_canary_is_audited_alongside_and_never_a_finding(tmp_path, reports, osv):
     project = write_uv_project(tmp_path / "p", [("django", "5.2.19"), ("requests", "2.32.0")])
     before = len(osv.queries)

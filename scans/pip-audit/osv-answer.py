@@ -10,9 +10,11 @@ vulnerability for the canary, to name the cause. Exits 0.
 
 from __future__ import annotations
 
+import base64
 import json
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -48,23 +50,36 @@ def shape(body: Any) -> str:
     return f"answered {len(vulns)} record(s)" + (f" ({'; '.join(notes)})" if notes else "")
 
 
+def redact(url: str) -> str:
+    """url without the user and password it may carry (the printed line goes into the scan's result)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
 def main(argv: list[str]) -> int:
     url, canary, timeout = argv[1], argv[2], float(argv[3])
     name, _, version = canary.partition("==")
     query = json.dumps({"package": {"name": name, "ecosystem": "PyPI"}, "version": version}).encode()
-    request = urllib.request.Request(url, data=query, method="POST", headers={"Content-Type": "application/json"})
-    prefix = f"asked directly for {canary}, the service at {url}"
+    headers = {"Content-Type": "application/json"}
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is not None:  # as pip-audit's requests does with a user and password in the URL
+        user = urllib.parse.unquote(parts.username) + ":" + urllib.parse.unquote(parts.password or "")
+        headers["Authorization"] = "Basic " + base64.b64encode(user.encode()).decode()
+    request = urllib.request.Request(redact(url), data=query, method="POST", headers=headers)
+    prefix = f"asked directly for {canary}, the service at {redact(url)}"
     try:
         with urllib.request.build_opener(NoRedirect).open(request, timeout=timeout) as response:
             text = response.read()
     except urllib.error.HTTPError as error:
         if 300 <= error.code < 400:
-            print(f"{prefix} redirected (HTTP {error.code}) to {error.headers.get('Location')}")
+            print(f"{prefix} redirected (HTTP {error.code}) to {redact(error.headers.get('Location') or '')}")
         else:
             print(f"{prefix} answered HTTP {error.code}")
         return 0
     except (OSError, ValueError) as error:
-        print(f"{prefix} could not be asked: {error}")
+        print(f"{prefix} could not be asked: {getattr(error, 'reason', None) or type(error).__name__}")
         return 0
     try:
         body = json.loads(text)
