@@ -2,10 +2,8 @@
 # Summary: run a gate's scans at the same time, print each scan's output as one block, write the summaries.
 # Usage: scripts/run-gate.sh GATE SCAN...     (make security-code: scripts/run-gate.sh security-code $(CODE_SCANS))
 #
-# Every scan runs to its end whatever the others do. The scans start together; a tool run that spreads over
-# every core (bandit split into processes, detect-secrets' pool) takes the cores in turn with the others
-# (SECURITY_CORES_LOCK, see take_cores in scripts/lib/common.sh): on two cores that measured faster and steadier
-# than both at once. Writes SECURITY_REPORT_DIR/GATE.md (Markdown summary, also appended to GITHUB_STEP_SUMMARY when
+# Every scan runs to its end whatever the others do. The scans start together and run side by side. Writes
+# SECURITY_REPORT_DIR/GATE.md (Markdown summary, also appended to GITHUB_STEP_SUMMARY when
 # set), SECURITY_REPORT_DIR/GATE.sarif and, last, SECURITY_REPORT_DIR/GATE.verdict.json, the one file that says how
 # the run ended (README "Exit contract and the verdict"). Until that last step the verdict says "error", as it
 # does after every way out other than a completed run: nothing an earlier run left says pass. In GitHub Actions
@@ -305,7 +303,6 @@ main() {
   make_run_dir
   check_jq
   printf '%s: running %s on %s\n' "$GATE" "${SCANS[*]}" "$PROJECT_DIR"
-  export SECURITY_CORES_LOCK="$RUN_DIR/cores.lock"
   run_scans
   print_scan_logs
   status=$(gate_status 2>"$RUN_DIR/gate.err")

@@ -1,9 +1,7 @@
-"""Sharing the cores: the scans of a gate run start together, the tools that spread over every core take turns,
-and detect-secrets' worker processes are handed files a few at a time. None of it changes a result.
+"""detect-secrets' worker processes are handed files a few at a time (scans/detect-secrets/batched-pool.py); it
+changes no result.
 
-Real bandit and detect-secrets on fixture trees large enough for bandit to split (over 100 Python files) and for
-detect-secrets' batches to hold several files. To see when each tool ran, the tools on PATH are thin wrappers
-that note their start and end and run the real tool.
+Real detect-secrets on a fixture tree large enough for its batches to hold several files.
 """
 
 from __future__ import annotations
@@ -14,11 +12,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from support.gate import REPO_ROOT, VENV_BIN, fake_tool, run_gate, tool_path
+from support.gate import REPO_ROOT, VENV_BIN, run_gate
 from support.projects import git_commit_all, write_tree
 
 LAUNCHER = REPO_ROOT / "scans" / "detect-secrets" / "batched-pool.py"
-WAITING = "waiting for another scan's tool to free the cores"
 # Planted secrets, built at run time so that this file holds none of them whole.
 AWS_KEY = "AKIA" + "QYLPMN5HFIQR7XYZ"
 KEYWORD_LINE = "db_" + "pass" + "word = " + repr("Zq8#mK2" + "$vL9!pW4x") + "\n"
@@ -49,57 +46,6 @@ def many_files(root: Path, count: int) -> Path:
     write_tree(root, files)
     git_commit_all(root)
     return root
-
-
-def timed_wrapper(folder: Path, tool: str, log: Path) -> None:
-    """A TOOL on PATH that runs the real one and notes, in log, each run's start and end (not --version's)."""
-    fake_tool(folder, tool, (
-        'if [[ "${1:-}" == --version ]]; then exec "' + str(VENV_BIN / tool) + '" "$@"; fi\n'
-        f'echo "{tool} start $(date +%s.%N) $$" >>"{log}"\n'
-        'rc=0\n'
-        f'"{VENV_BIN / tool}" "$@" || rc=$?\n'
-        f'echo "{tool} end $(date +%s.%N) $$" >>"{log}"\n'
-        'exit "$rc"\n'
-    ))
-
-
-def intervals(log: Path) -> dict[str, list[tuple[float, float]]]:
-    """tool -> [(start, end)] of each run the wrappers noted."""
-    starts: dict[str, float] = {}
-    runs: dict[str, list[tuple[float, float]]] = {}
-    for line in log.read_text().splitlines():
-        tool, what, when, pid = line.split()
-        if what == "start":
-            starts[pid] = float(when)
-        else:
-            runs.setdefault(tool, []).append((starts.pop(pid), float(when)))
-    assert not starts, f"runs that never ended: {starts}"
-    return runs
-
-
-def overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
-    return a[0] < b[1] and b[0] < a[1]
-
-
-def test_tools_that_use_every_core_take_turns_while_the_scans_run_together(tmp_path):
-    project = many_files(tmp_path / "project", 240)
-    log = tmp_path / "runs.log"
-    for tool in ("bandit", "detect-secrets"):
-        timed_wrapper(tmp_path / "bin", tool, log)
-    env = {"BANDIT_JOBS": "2", "SECURITY_CACHE": "off"}
-    run = run_gate("security-code", project, tmp_path / "reports", env=env, path=tool_path(tmp_path / "bin"),
-                   scans=SCANS)
-    assert run.rc == 1, run.output
-
-    runs = intervals(log)
-    assert len(runs["bandit"]) == 2 and overlap(*runs["bandit"]), runs  # bandit split over both cores
-    assert len(runs["detect-secrets"]) == 1, runs
-    for chunk in runs["bandit"]:
-        assert not overlap(chunk, runs["detect-secrets"][0]), runs
-    # The scan that waited had started while the other one's tool ran.
-    assert run.output.count(WAITING) == 1, run.output
-    assert "B307" in run.ids("bandit")
-    assert {f["location"]["path"] for f in run.result("detect-secrets")["findings"]} == with_secrets(240)
 
 
 def test_detect_secrets_handed_files_in_batches_reports_what_its_command_line_reports(tmp_path):

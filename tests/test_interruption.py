@@ -85,31 +85,6 @@ def test_interrupted_run_stops_every_scanner_and_leaves_no_pass(project, reports
     assert not (reports / f"{GATE}.md").exists() and not (reports / f"{GATE}.sarif").exists()
 
 
-def test_interrupted_while_a_scan_waits_for_the_cores_stops_both_and_leaves_no_pass(reports, slow_scanners,
-                                                                                    tmp_path):
-    """bandit split over the cores and detect-secrets both need every core: one tool runs, the other scan waits
-    for it; a SIGTERM then stops the running tool and the waiting scan alike."""
-    project = clean_project(tmp_path / "big", commit=False)
-    write_tree(project, {f"apps/many/mod_{i}.py": f"VALUE = {i}\n" for i in range(150)})
-    git_commit_all(project)
-    plant_stale_pass(reports, CODE_SCANS, gate=GATE)
-    proc = start_gate(GATE, CODE_SCANS, project, reports, path=tool_path(slow_scanners),
-                      env={"SECURITY_CACHE_DIR": str(tmp_path / "cache"), "BANDIT_JOBS": "2"})
-
-    def running(tool: str) -> int:
-        return len(pids_alive(recorded_pids(slow_scanners, tool)))
-
-    # pip-audit's stand-in runs, and either bandit's two processes or detect-secrets (each stand-in with its
-    # sleeping child); the other one waits for the cores.
-    assert wait_until(lambda: running("pip-audit") == 2 and running("bandit") + running("detect-secrets") >= 2), \
-        finish(proc, 5)
-    assert not wait_until(lambda: running("bandit") > 0 and running("detect-secrets") > 0, timeout=1), \
-        "bandit and detect-secrets ran at once"
-    os.kill(proc.pid, signal.SIGTERM)
-    rc, output = finish(proc, timeout=20)
-    assert_stopped_without_a_pass(rc, output, reports, slow_scanners, 143)
-
-
 def test_sigterm_to_a_scan_run_alone_stops_its_tool(project, reports, tmp_path):
     scanners = tmp_path / "bin"
     fake_scanner(scanners, "bandit", SLOW_PASS)

@@ -40,9 +40,9 @@ PULL_REQUEST_PATHS = {
 }
 JOBS = {"code": ("Code Security", "make security-code"), "docker": ("Docker Security", "make security-docker")}
 # The most tool runs of a job's gate that can follow one another, each bounded by SCAN_TIMEOUT: code: bandit's and
-# detect-secrets' --version, then their runs, which take the cores in turn (pip-audit runs alongside); docker:
-# trivy --version, the save of the image the workflow built (IMAGE), the scan.
-TOOL_RUNS_IN_A_ROW = {"code": 3, "docker": 3}
+# detect-secrets' --version, then the scans' runs, side by side; docker: trivy --version, the save of the image the
+# workflow built (IMAGE), the scan.
+TOOL_RUNS_IN_A_ROW = {"code": 2, "docker": 3}
 # Minutes a job needs besides the gate: checkout, cache restores and `uv sync` before; saves and uploads after.
 MINUTES_BESIDE_THE_GATE = 10
 # A scanner's tool run straight from the workflow (every scan's tool, from its '# Tool:' line), or an engine's.
@@ -154,14 +154,6 @@ def test_the_gates_own_timeouts_fire_before_the_jobs(workflow):
 def test_the_image_build_outside_the_gate_has_a_timeout_of_its_own(workflow):
     (build,) = uses_steps(workflow, "docker", "docker/build-push-action")
     assert 0 < build["timeout-minutes"] <= 15
-
-
-def test_the_code_jobs_tool_runs_in_a_row_are_the_scans_that_take_the_cores_in_turn():
-    """A scan that starts to take the cores (--all-cores) adds a tool run in a row: the code job's timeout must
-    be looked at again."""
-    takers = {path.parent.name for path in (ROOT / "scans").glob("*/run.sh") if "--all-cores" in path.read_text()}
-    assert takers == {"bandit", "detect-secrets"}
-    assert TOOL_RUNS_IN_A_ROW["code"] == len(takers) + 1  # + the --version runs before them, side by side
 
 
 def test_only_pull_request_runs_cancel_each_other(workflow):

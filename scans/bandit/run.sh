@@ -81,7 +81,7 @@ run_chunks() {
       rc=$?
     printf '%s\n' "$rc" >"$SCAN_WORK/chunk-0.rc"
   else
-    scan_run_tool "$SCAN_WORK/chunks.out" "$SCAN_WORK/chunks.err" --name bandit --all-cores -- \
+    scan_run_tool "$SCAN_WORK/chunks.out" "$SCAN_WORK/chunks.err" --name bandit -- \
       python3 -S "$SCAN_DIR/cache_adapter.py" run-chunks --work "$SCAN_WORK" -- bandit "${BANDIT_ARGS[@]}" -- || rc=$?
     ((rc == 0)) || scan_error "bandit's processes could not be run (exit $rc): $(stderr_tail "$SCAN_WORK/chunks.err")"
   fi

@@ -93,13 +93,11 @@ cache_merge() {
   ((rc == 0)) || scan_error "the scan cache failed: $(stderr_tail "$out.err")"
 }
 
-# detect_secrets_run COUNT: in the array DS_RUN, scan_run_tool's options and command for detect-secrets on COUNT
-# files. A Python entry point runs under scans/detect-secrets/batched-pool.py (the same tool and arguments, its worker
-# processes handed files a few at a time); with more than one file it spreads over every core (--all-cores).
+# detect_secrets_run: in the array DS_RUN, scan_run_tool's options and command for detect-secrets. A Python entry
+# point runs under scans/detect-secrets/batched-pool.py (the same tool and arguments, its worker processes handed
+# files a few at a time).
 detect_secrets_run() {
-  local count=$1
   DS_RUN=(--name detect-secrets)
-  ((count <= 1)) || DS_RUN+=(--all-cores)
   if [[ -n "$DS_PYTHON" ]]; then
     DS_RUN+=(-- "$DS_PYTHON" "$GATE_ROOT/scans/detect-secrets/batched-pool.py" "$(command -v detect-secrets)")
   else
@@ -140,7 +138,7 @@ main() {
   fi
   mapfile -d '' files <"$list"
   [[ -n "$planned" ]] || cache_stats 0 "${#files[@]}"
-  detect_secrets_run "${#files[@]}"
+  detect_secrets_run
   rc=0
   if [[ -n "$baseline" ]]; then
     if ((${#files[@]} > 0)); then

@@ -374,53 +374,27 @@ stderr_tail() {
   printf '%s' "$lines" | tr -s '\n\t' '  ' | cut -c1-600
 }
 
-# take_cores: wait until no other scan of this gate run has a tool running on every core, then hold the cores
-# (an flock on SECURITY_CORES_LOCK, set by run-gate.sh, on file descriptor 8, which the tools do not inherit)
-# until release_cores or the end of this script. Two CPU-bound tools that each spread over every core slow each
-# other down when run at once (more processes than cores); taking turns, each has the whole machine. Without
-# flock, outside run-gate.sh, or when the lock cannot be had, the tool runs at once: the lock decides the order,
-# never the outcome. The wait is interruptible (SCAN_TOOL_PID), and bounded by the holder's SCAN_TIMEOUT.
-take_cores() {
-  [[ -n "${SECURITY_CORES_LOCK:-}" ]] && command -v flock >/dev/null 2>&1 || return 0
-  { exec 8>>"$SECURITY_CORES_LOCK"; } 2>/dev/null || return 0
-  flock -n 8 && return 0
-  log "waiting for another scan's tool to free the cores"
-  flock 8 &
-  SCAN_TOOL_PID=$!
-  wait "$SCAN_TOOL_PID" || release_cores
-  SCAN_TOOL_PID=""
-}
-
-# release_cores: let the next scan's tool have the cores.
-release_cores() {
-  exec 8>&-
-}
-
-# scan_run_tool OUT ERR [--name NAME] [--all-cores] -- CMD...: run CMD under SCAN_TIMEOUT with stdout to OUT and
+# scan_run_tool OUT ERR [--name NAME] -- CMD...: run CMD under SCAN_TIMEOUT with stdout to OUT and
 # stderr to ERR. Returns the tool's exit status; a timeout or a death by signal is a scan error (exits 2) naming
-# NAME (default: CMD's own name; a helper that runs the tool for us passes the tool's name). --all-cores: CMD
-# spreads over every core, so it first waits for the cores (take_cores).
+# NAME (default: CMD's own name; a helper that runs the tool for us passes the tool's name).
 scan_run_tool() {
-  local out=$1 err=$2 name="" all_cores="" rc started
+  local out=$1 err=$2 name="" rc started
   shift 2
   while [[ "$1" != -- ]]; do
     case "$1" in
       --name) name=$2 && shift ;;
-      --all-cores) all_cores=1 ;;
     esac
     shift
   done
   shift
   name=${name:-$1}
   find_timeout
-  [[ -z "$all_cores" ]] || take_cores
   started=$SECONDS
-  "$TIMEOUT_CMD" --kill-after=10 "$SCAN_TIMEOUT" "$@" >"$out" 2>"$err" </dev/null 8>&- &
+  "$TIMEOUT_CMD" --kill-after=10 "$SCAN_TIMEOUT" "$@" >"$out" 2>"$err" </dev/null &
   SCAN_TOOL_PID=$!
   rc=0
   wait "$SCAN_TOOL_PID" || rc=$?
   SCAN_TOOL_PID=""
-  [[ -z "$all_cores" ]] || release_cores
   # timeout exits 124 when the tool stopped at its TERM, 137 when it needed a KILL; 137 before the time was up
   # is a tool killed by someone else (the OOM killer, say).
   if ((rc == 124 || (rc == 137 && SECONDS - started >= SCAN_TIMEOUT))); then
