@@ -30,7 +30,7 @@ HOSTILE_PATHS = [
 ]
 # Planted secrets, built at run time so that this file holds none whole.
 AWS_KEY = "AKIA" + "QYLPMN5HFIQR7XYZ"
-PASSWORD = "Sup3r-s3cret-" + "annotati0n"
+HARDCODED_LITERAL = "Sup3r-s3cret-" + "annotati0n"
 
 
 def finding(path: str, line: int | None = 3, title: str = "eval: use of possibly insecure function", **extra) -> dict:
@@ -159,7 +159,7 @@ def hostile_project(tmp_path_factory) -> Path:
     root = clean_project(tmp_path_factory.mktemp("annotations") / "project", commit=False)
     (root / "apps" / "core" / "x%2C,y:z::w.py").write_text("def run(data):\n    return eval(data)\n")
     (root / "config" / "keys.py").write_text(f"AWS_ACCESS_KEY_ID = '{AWS_KEY}'\n")
-    (root / "config" / "db.py").write_text(f"password = '{PASSWORD}'\n")  # bandit B105 quotes it; the gate must not
+    (root / "config" / "db.py").write_text(f"password = '{HARDCODED_LITERAL}'\n")  # bandit B105 quotes it; the gate must not
     return clean_project(root)
 
 
@@ -192,7 +192,7 @@ def test_in_github_actions_the_gate_annotates_findings_and_never_a_secret_value(
             "HIGH: Potential secret: AWS Access Key") in found, found
     assert all(name == "error" for name, _, _ in found), found
     assert any(props.get("title") == "bandit B105" for _, props, _ in found), found
-    for value in (AWS_KEY, PASSWORD):
+    for value in (AWS_KEY, HARDCODED_LITERAL):
         assert value not in run.output and value not in run.everything_written()
     # the scans' own output is printed with workflow commands stopped, under a token nobody can guess
     (token,) = re.findall(r"^::stop-commands::([0-9a-f]{32})$", run.stdout, flags=re.M)
