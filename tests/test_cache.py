@@ -43,7 +43,7 @@ FILES = {
     "config/keys.py": f"AWS_ACCESS_KEY_ID = '{AWS_KEY}'\n",
     "docs/notes.md": f"deploy token: {GITHUB_TOKEN}\n",
 }
-BANDIT_FILES = 8  # the *.py files under apps and config, apps/tests included (bandit itself excludes it)
+BANDIT_FILES = 7  # the *.py files under apps and config, less apps/tests (the gate applies exclude_dirs)
 SECRET_FILES = len(FILES)
 
 _runs = itertools.count()
@@ -83,10 +83,21 @@ def verdict(run, name: str) -> dict[str, Any]:
     return kept
 
 
+def wrapped_verdict(run, name: str) -> dict[str, Any]:
+    """verdict() of a run through a wrapper that is not the tool's Python entry point: without the tool's version
+    (the wrapper's answer, or none) and the coverage (the gate cannot tell which files a wrapped detect-secrets
+    read: that gap is accepted, and the counts say so)."""
+    return {k: v for k, v in verdict(run, name).items() if k not in ("tool", "coverage", "accepted_gaps", "counts")}
+
+
 def raw(run, name: str) -> Any:
-    """The kept raw report without its time and the path of detect-secrets' temporary working baseline."""
+    """The kept raw report without its time, the path of detect-secrets' temporary working baseline and each
+    secret's salted hash (keyed by the cache's secret: a run without cache has its own)."""
     report = json.loads((run.reports / f"{name}.raw.json").read_text())
     report.pop("generated_at", None)
+    for secrets in (report.get("results") if name == "detect-secrets" else {}).values():
+        for secret in secrets:
+            assert secret.pop("hashed_secret").startswith("hmac:")
     for item in report.get("filters_used", []):
         if item.get("path", "").endswith("is_baseline_file"):
             item["filename"] = "<working copy>"
@@ -163,9 +174,25 @@ def test_another_version_of_a_tool_that_is_not_a_python_entry_point_rescans_ever
                                                                                          name):
     files = BANDIT_FILES if name == "bandit" else SECRET_FILES
     cold = scan(name, project, cache)
-    other = scan(name, project, cache, path=version_wrapper(tmp_path / "wrapper", name, "99.0.0"))
+    other = scan(name, project, cache, path=version_wrapper(tmp_path / "wrapper", name, "99.0.0"),
+                 env=accepting_unverified(tmp_path))
     assert stats(other, name) == (0, files)
-    assert verdict(other, name) == verdict(cold, name)
+    assert wrapped_verdict(other, name) == wrapped_verdict(cold, name)
+
+
+def accepting(folder: Path, gap_id: str) -> dict[str, str]:
+    """A suppression file that accepts detect-secrets' coverage gap gap_id, as the environment that points the gate
+    at it."""
+    path = folder / "accepted-gaps.json"
+    path.write_text(json.dumps({"suppressions": [{"scan": "detect-secrets", "id": gap_id,
+                                                  "reason": "reviewed in the test", "expires": "2999-01-01"}]}))
+    return {"SECURITY_SUPPRESSIONS": str(path)}
+
+
+def accepting_unverified(folder: Path) -> dict[str, str]:
+    """Accepts the gap of a detect-secrets that is not a Python entry point (a wrapper around the real one): the
+    gate cannot tell which files such a tool read."""
+    return accepting(folder, "unverified:detect-secrets")
 
 
 def fake_distribution(folder: Path, name: str, version: str, entry_points: str = "") -> dict[str, str]:
@@ -206,10 +233,11 @@ def test_a_plugin_registered_for_bandit_rescans_every_file(project, cache, tmp_p
 @pytest.mark.parametrize("name", ["bandit", "detect-secrets"])
 def test_tool_that_cannot_tell_its_version_is_scanned_without_cache(project, cache, tmp_path, name):
     cold = scan(name, project, cache)
-    run = scan(name, project, cache, path=version_wrapper(tmp_path / "wrapper", name, None))
+    run = scan(name, project, cache, path=version_wrapper(tmp_path / "wrapper", name, None),
+               env=accepting_unverified(tmp_path))
     result = run.result(name)
     assert result["cache"]["enabled"] is False and "--version" in result["cache"]["note"]
-    assert verdict(run, name) == verdict(cold, name)
+    assert wrapped_verdict(run, name) == wrapped_verdict(cold, name)
 
 
 def test_bandit_config_change_rescans_and_other_pyproject_changes_do_not(project, cache):
@@ -224,7 +252,8 @@ def test_bandit_config_change_rescans_and_other_pyproject_changes_do_not(project
     assert raw(run, "bandit") == bandit_by_hand(project, "apps", "config")
     pyproject.write_text(PYPROJECT.replace('["tests"]', '["tests", "core"]'))
     run = scan("bandit", project, cache)
-    assert stats(run, "bandit") == (0, BANDIT_FILES) and run.result("bandit")["findings"] == []
+    outside_core = sum(1 for name in FILES if name.endswith(".py") and "/core/" not in name and "/tests/" not in name)
+    assert stats(run, "bandit") == (0, outside_core) and run.result("bandit")["findings"] == []
     assert raw(run, "bandit") == bandit_by_hand(project, "apps", "config")
 
 
@@ -236,6 +265,8 @@ def baseline_of(project: Path, *files: str) -> dict[str, Any]:
 
 def test_baseline_change_rescans_the_files_it_concerns_and_settings_change_rescans_all(project, cache):
     baseline = baseline_of(project, "config/keys.py", "docs/notes.md")
+    for entry in (e for entries in baseline["results"].values() for e in entries):
+        entry["is_secret"] = False  # audited: false positives
     (project / ".secrets.baseline").write_text(json.dumps(baseline))
     files = SECRET_FILES  # the baseline itself is not scanned
     cold = scan("detect-secrets", project, cache)
@@ -253,10 +284,11 @@ def test_baseline_change_rescans_the_files_it_concerns_and_settings_change_resca
 
     baseline["plugins_used"] = [p for p in baseline["plugins_used"] if p["name"] != "GitHubTokenDetector"]
     (project / ".secrets.baseline").write_text(json.dumps(baseline))
-    run = scan("detect-secrets", project, cache)
+    accepted = accepting(project.parent, "narrowed:baseline-plugin:GitHubTokenDetector")  # a narrowing, reviewed
+    run = scan("detect-secrets", project, cache, env=accepted)
     assert stats(run, "detect-secrets") == (0, files)
     assert verdict(run, "detect-secrets") == verdict(scan("detect-secrets", project, cache,
-                                                          env={"SECURITY_CACHE": "off"}), "detect-secrets")
+                                                          env={"SECURITY_CACHE": "off", **accepted}), "detect-secrets")
 
 
 def manifest(cache: Path, name: str) -> Path:
@@ -388,9 +420,10 @@ def scan_error_ok(name: str, project: Path, cache: Path, env: dict[str, str]):
 
 
 def test_file_targets_and_overlapping_targets_report_what_bandit_reports(project, cache):
-    for targets in ("apps/core/calc.py config", "apps apps/core/calc.py", "."):
+    """A file named twice (in a folder, and on its own) is scanned once, as when its folder alone is named."""
+    for targets, same_as in (("apps/core/calc.py config", None), ("apps apps/core/calc.py", "apps"), (".", None)):
         run = scan("bandit", project, cache, env={"BANDIT_TARGETS": targets})
-        assert raw(run, "bandit") == bandit_by_hand(project, *targets.split()), targets
+        assert raw(run, "bandit") == bandit_by_hand(project, *(same_as or targets).split()), targets
         again = scan("bandit", project, cache, env={"BANDIT_TARGETS": targets})
         assert raw(again, "bandit") == raw(run, "bandit"), targets
 
@@ -408,12 +441,14 @@ def test_file_names_that_are_not_utf8_are_cached_under_their_own_names(project, 
             assert raw(warm, name) == bandit_by_hand(project, "apps", "config")
 
 
-def test_dot_bandit_file_in_the_targets_makes_bandit_run_once_over_them(project, cache):
+def test_dot_bandit_file_in_the_targets_is_an_error_naming_it(project, cache):
+    """bandit reads .bandit only when it walks a folder itself; the gate hands it explicit files, so the settings
+    there would be silently ignored: the gate says so instead."""
     write_tree(project, {"apps/.bandit": "[bandit]\nskips = B307\n"})
-    run = scan("bandit", project, cache)
+    run = run_scan("bandit", project, project.parent / "reports", env={"SECURITY_CACHE_DIR": str(cache)})
     result = run.result("bandit")
-    assert result["cache"]["enabled"] is False and ".bandit" in result["cache"]["note"]
-    assert "B307" not in run.ids("bandit") and "B602" in run.ids("bandit")
+    assert run.rc == 2 and result["status"] == "error", run.output
+    assert "apps/.bandit" in result["error"] and "[tool.bandit]" in result["error"]
 
 
 def test_runs_sharing_a_cache_at_once_each_get_their_own_result(tmp_path, cache):

@@ -145,11 +145,21 @@ def test_pragma_allowlist_secret_keeps_working(tmp_path, reports, osv):
     assert run.result("detect-secrets")["status"] == "pass", run.output
 
 
+def audited_baseline(project: Path, *files: str, is_secret: bool = False) -> dict:
+    """`detect-secrets scan FILES` as a baseline, each entry audited (is_secret) as `detect-secrets audit` marks it;
+    written to the project's .secrets.baseline."""
+    baseline = json.loads(subprocess.run([str(VENV_BIN / "detect-secrets"), "scan", *files], cwd=project,
+                                         capture_output=True, text=True, check=True).stdout)
+    for entries in baseline["results"].values():
+        for entry in entries:
+            entry["is_secret"] = is_secret
+    (project / ".secrets.baseline").write_text(json.dumps(baseline, indent=2))
+    return baseline
+
+
 def test_baseline_false_positive_passes_and_audited_true_secret_fails(tmp_path, reports, osv):
     project = make_project(tmp_path / "p", {"config/keys.py": f"EXAMPLE_KEY = '{AWS_KEY}'\n"}, commit=False)
-    baseline = subprocess.run([str(VENV_BIN / "detect-secrets"), "scan", "config/keys.py"], cwd=project,
-                              capture_output=True, text=True, check=True).stdout
-    (project / ".secrets.baseline").write_text(baseline)
+    baseline = json.dumps(audited_baseline(project, "config/keys.py"))
     git_commit_all(project)
     run = gate(project, reports, osv)
     result = run.result("detect-secrets")
@@ -168,9 +178,7 @@ def test_baseline_false_positive_passes_and_audited_true_secret_fails(tmp_path, 
 
 def test_new_secret_beside_a_baselined_one_fails(tmp_path, reports, osv):
     project = make_project(tmp_path / "p", {"config/keys.py": f"EXAMPLE_KEY = '{AWS_KEY}'\n"}, commit=False)
-    baseline = subprocess.run([str(VENV_BIN / "detect-secrets"), "scan", "config/keys.py"], cwd=project,
-                              capture_output=True, text=True, check=True).stdout
-    (project / ".secrets.baseline").write_text(baseline)
+    audited_baseline(project, "config/keys.py")
     write_tree(project, {"config/more.py": f"TOKEN = '{GITHUB_TOKEN}'\n"})
     git_commit_all(project)
     run = gate(project, reports, osv)
@@ -498,7 +506,7 @@ def test_text_detect_secrets_cannot_decode_is_an_error_not_a_silent_skip(tmp_pat
     run = gate(project, reports, osv)
     result = run.result("detect-secrets")
     assert run.rc == 2 and result["status"] == "error", run.output
-    assert "config/legacy.py is text but not UTF-8" in result["error"]
+    assert "config/legacy.py: it is text but not UTF-8" in result["error"]
     assert "logo.bin" not in result["error"]
     assert AWS_KEY not in run.output and AWS_KEY not in run.everything_written()
 

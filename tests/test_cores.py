@@ -54,12 +54,16 @@ def test_detect_secrets_handed_files_in_batches_reports_what_its_command_line_re
     assert run.rc == 1, run.output
     files = subprocess.run(["git", "ls-files"], cwd=project, capture_output=True, text=True,
                            check=True).stdout.split()
-    by_hand = subprocess.run([str(VENV_BIN / "detect-secrets"), "scan", "--no-verify", "--", *files], cwd=project,
-                             capture_output=True, text=True, check=True)
+    widen = subprocess.run(["python3", "-S", str(LAUNCHER.parent / "widen.py")], capture_output=True, text=True,
+                           check=True).stdout.split()  # the gate's --disable-filter options
+    by_hand = subprocess.run([str(VENV_BIN / "detect-secrets"), "scan", "--no-verify", *widen, "--", *files],
+                             cwd=project, capture_output=True, text=True, check=True)
     expected = json.loads(by_hand.stdout)
     kept = json.loads((run.reports / "detect-secrets.raw.json").read_text())
     for report in (expected, kept):
         report.pop("generated_at")
+        for secret in (s for found in report["results"].values() for s in found):
+            secret.pop("hashed_secret")  # the gate keeps it salted
     assert set(expected["results"]) == with_secrets(150)
     assert kept == expected
 

@@ -15,8 +15,8 @@ import pytest
 
 from support.faults import (
     BLANK, EMPTY, FILL_DISK, HANG, KILLED, NOTHING, PASS, SEGFAULT, TRUNCATED, VALID_REPORTS, WRONG_SHAPE,
-    clean_project, fake_scanner, fault_reports_path, fill, pids_alive, plant_stale_pass, recorded_pids, says_pass,
-    small_tmpfs, stale_files,
+    accepting_stand_ins, clean_project, fake_scanner, fault_reports_path, fill, pids_alive, plant_stale_pass,
+    recorded_pids, says_pass, small_tmpfs, stale_files,
 )
 from support.gate import ALL_SCANS, CODE_SCANS, REPO_ROOT, fake_tool, path_without, run_gate, run_scan, tool_path
 from osv_server import GARBAGE, HTTP_500, SLOW, OsvServer, blackhole_url, refused_url
@@ -37,7 +37,7 @@ def baselined_project(tmp_path_factory) -> Path:
 
 def isolated(tmp_path: Path, **env: str) -> dict[str, str]:
     """The environment of one case: its own scan cache (an earlier case's entries cannot answer for it)."""
-    return {"SECURITY_CACHE_DIR": str(tmp_path / "cache"), **env}
+    return {"SECURITY_CACHE_DIR": str(tmp_path / "cache"), **accepting_stand_ins(tmp_path), **env}
 
 
 def assert_failed_closed(run, reports: Path, scans, cause: str, gate: str | None = None) -> None:

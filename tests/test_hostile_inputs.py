@@ -249,8 +249,8 @@ def test_empty_repository_is_an_error_naming_what_is_missing(tmp_path, reports, 
     assert run.rc == 2, run.output
     assert "has no uv.lock" in run.result("pip-audit")["error"]
     assert "target 'apps' does not exist" in run.result("bandit")["error"]
-    assert run.result("detect-secrets")["status"] == "pass"  # no file, so no secret: harmless
-    assert_no_stale(run, reports, may_pass=("detect-secrets",))
+    assert "nothing to scan" in run.result("detect-secrets")["error"]  # a scan of nothing has proven nothing
+    assert_no_stale(run, reports)
 
 
 def test_tree_that_is_not_a_git_repository_is_an_error_for_detect_secrets(tmp_path, reports):
@@ -261,14 +261,15 @@ def test_tree_that_is_not_a_git_repository_is_an_error_for_detect_secrets(tmp_pa
     assert_nothing_leaks(run, tmp_path, AWS_KEY)
 
 
-def test_tree_without_python_files_is_harmless(tmp_path, reports):
+def test_tree_without_python_files_is_an_error_for_bandit(tmp_path, reports):
+    """A scan with nothing to scan has proven nothing: BANDIT_TARGETS probably point at the wrong folders."""
     tree = tmp_path / "p"
     write_tree(tree, {".gitignore": "reports/\n", "apps/templates/index.html": "<h1>hello</h1>\n",
                       "config/notes.txt": "nothing to see\n"})
     write_uv_project(tree, [("django", "5.2.19")])
     git_commit_all(tree)
     run = scan("bandit", tree, reports, tmp_path)
-    assert run.rc == 0 and run.result("bandit")["status"] == "pass", run.output
+    assert run.rc == 2 and "no Python file to scan" in run.result("bandit")["error"], run.output
 
 
 # --------------------------------------------------------------------------- malformed configuration
@@ -304,7 +305,7 @@ BASELINE_PLUGINS = [{"name": "AWSKeyDetector"}, {"name": "GitHubTokenDetector"}]
 @pytest.mark.parametrize("baseline, cause", [
     ('{"version": "1.5.0", "results": {', "not valid JSON"),
     ("[]", "could not be read"),
-    ('{"results": []}', "Invalid baseline"),
+    ('{"results": []}', ".secrets.baseline has no results"),
     (json.dumps({"version": "1.5.0", "plugins_used": BASELINE_PLUGINS, "filters_used": [],
                  "results": {"keys.txt": "not a list"}}), "detect-secrets exited 1"),
     (json.dumps({"version": "1.5.0", "plugins_used": [], "filters_used": [], "results": {}}),

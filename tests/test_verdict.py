@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from support.faults import (
-    PASS, WRONG_SHAPE, clean_project, fake_scanner, plant_stale_pass, recorded_pids, says_pass, stale_files,
+    PASS, WRONG_SHAPE, accepting_stand_ins, clean_project, fake_scanner, plant_stale_pass, recorded_pids, says_pass,
+    stale_files,
 )
 from support.gate import CODE_SCANS, REPO_ROOT, gate_env, run_gate, run_scan, tool_path
 
@@ -51,7 +52,7 @@ def verdict(reports: Path, gate: str = GATE) -> dict:
 
 
 def isolated(tmp_path: Path, **env: str) -> dict[str, str]:
-    return {"SECURITY_CACHE_DIR": str(tmp_path / "cache"), **env}
+    return {"SECURITY_CACHE_DIR": str(tmp_path / "cache"), **accepting_stand_ins(tmp_path), **env}
 
 
 def read_verdict(reports: Path, gate: str = GATE) -> subprocess.CompletedProcess:

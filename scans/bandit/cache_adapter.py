@@ -2,12 +2,14 @@
 """Summary: bandit's side of the scan cache (scripts/lib/cache.py), and bandit spread over the cores.
 Usage: python3 -S scans/bandit/cache_adapter.py COMMAND ARGS...   (scans/bandit/run.sh, through cache_helper)
 
-Commands (each writes into the scan's work directory WORK; exit 0 done, 3 "run bandit the plain way" with the
-reason on stdout, 2 error with the message on stderr):
-  plan        the files `bandit -r TARGETS` would scan, which of them the cache answers, the rest in chunks
+Commands (each writes into the scan's work directory WORK; exit 0 done, 2 error with the message on stderr):
+  plan        the Python files under TARGETS less [tool.bandit] exclude_dirs (by whole path components, listed
+              in bandit-excluded.jsonl with the # nosec lines and the skips/tests selection), which of them
+              the cache answers, the rest in chunks of explicit files; bandit's settings in bandit-config.yaml
   run-chunks  run bandit on each chunk of files, at most JOBS at a time (under the scan's timeout)
-  merge       the chunks' reports and the cached entries as one report shaped like `bandit -r`'s own;
-              stores the fresh per-file results
+  merge       the chunks' reports and the cached entries as one report shaped like `bandit -r`'s own; stores
+              the fresh per-file results; the files bandit left out and its crashed tests as gaps
+              (bandit-gaps.jsonl), the coverage in bandit-coverage.json
 A cached value is bandit's report for one file: {"results", "errors", "metrics"}.
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -23,13 +26,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts" / "lib"))
 
 from cache import (  # noqa: E402
-    Cache, Failure, Plain, add_cache_options, cache_settings, content_sha256, is_int, read_json, read_list,
+    Cache, Failure, add_cache_options, cache_settings, canonical, content_sha256, is_int, read_json, read_list,
     run_command, shown, write_json, write_list, write_stats,
 )
 
 try:
     import tomllib
-except ModuleNotFoundError:  # Python < 3.11: the plain run, without cache
+except ModuleNotFoundError:  # Python < 3.11: the scan is an error (bandit_config says so)
     tomllib = None  # type: ignore[assignment]
 
 # A bandit process costs about 0.3 s to start: a chunk gets at least this many files.
@@ -47,15 +50,88 @@ def bandit_config(config_file: str) -> Any:
     if not config_file:
         return None
     if tomllib is None:
-        raise Plain("Python < 3.11 cannot read pyproject.toml (tomllib)")
+        raise Failure("python3 is older than 3.11 and cannot read pyproject.toml (tomllib)")
     try:
         with open(config_file, "rb") as f:
             section = tomllib.load(f).get("tool", {}).get("bandit", {})
     except (OSError, tomllib.TOMLDecodeError) as e:
-        raise Plain(f"{config_file} cannot be read ({e}); bandit reports that itself") from e
+        raise Failure(f"{config_file} cannot be read ({e})") from e
     if not isinstance(section, dict):
-        raise Plain(f"[tool.bandit] of {config_file} is not a table")
+        raise Failure(f"[tool.bandit] of {config_file} is not a table")
+    for key in ("include", "exclude_dirs", "skips", "tests"):
+        value = section.get(key)
+        if value is not None and not (isinstance(value, list) and all(isinstance(g, str) for g in value)):
+            raise Failure(f"[tool.bandit] {key} of {config_file} is not a list of strings")
     return section
+
+
+GLOB_CHARS = re.compile(r"[*?\[]")
+
+
+def excluded_by(path: str, entries: list[str]) -> str | None:
+    """The exclude_dirs entry that excludes path (relative to the project root), or None.
+
+    An entry matches whole path components, never part of a name: a bare name ("tests") is a directory of
+    that name at any depth (tests/, apps/tests/; never apps/contests/ or tests.py), a path with a slash
+    ("apps/legacy") is that directory from the project root, and an entry with glob characters is matched
+    against the whole path as fnmatch does (bandit's own glob rule). bandit itself also excludes any path that
+    merely contains the entry as a substring, which is why the gate decides the file list and hands bandit
+    explicit files.
+    """
+    import fnmatch
+
+    parts = os.path.normpath(path).split(os.sep)
+    dirs = parts[:-1]
+    for entry in entries:
+        if GLOB_CHARS.search(entry):
+            if fnmatch.fnmatch(path, entry) or fnmatch.fnmatch(os.path.normpath(path), entry):
+                return entry
+            continue
+        wanted = [p for p in os.path.normpath(entry.strip()).split(os.sep) if p not in ("", ".")]
+        if not wanted:
+            continue
+        if len(wanted) == 1 and wanted[0] in dirs:
+            return entry
+        if len(wanted) > 1 and dirs[:len(wanted)] == wanted:
+            return entry
+    return None
+
+
+NOSEC = re.compile(rb"#\s*nosec\b:?[ \t]*([^#\r\n]*)")
+
+
+def nosec_lines(path: str) -> list[tuple[int, str]]:
+    """(line, tests named) of each line of path with a `# nosec` comment, as bandit reads them."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return []
+    if b"nosec" not in data:
+        return []
+    found = []
+    for number, line in enumerate(data.splitlines(), start=1):
+        match = NOSEC.search(line)
+        if match:
+            found.append((number, match.group(1).decode("utf-8", "replace").strip()))
+    return found
+
+
+def bandit_settings_written(section: Any, out: Path) -> None:
+    """bandit's configuration for explicit files: [tool.bandit] without exclude_dirs (the gate applied it), as
+    JSON in a .yaml file (YAML reads JSON; bandit reads a config file that is not .toml as YAML)."""
+    settings = {k: v for k, v in (section or {}).items() if k != "exclude_dirs"}
+    write_json(out, settings)
+
+
+def bandit_narrowing(section: Any) -> list[dict[str, str]]:
+    """What [tool.bandit] leaves out beside files: its skips, and the tests outside its tests selection."""
+    if not section:
+        return []
+    items = [{"item": f"test {t}", "rule": "[tool.bandit] skips"} for t in section.get("skips") or []]
+    if section.get("tests"):
+        items.append({"item": "every test but " + ", ".join(section["tests"]), "rule": "[tool.bandit] tests"})
+    return items
 
 
 def bandit_discover(targets: list[str], include: list[str]) -> list[tuple[str, str]]:
@@ -63,8 +139,7 @@ def bandit_discover(targets: list[str], include: list[str]) -> list[tuple[str, s
 
     As bandit/core/manager.py discover_files: a directory target is walked (os.walk, symlinked directories not
     followed) and its files matching an `include` glob are taken; a file target is taken as it is and reported
-    as ./NAME. Exclusions (exclude_dirs) are left to bandit, which applies them to an explicit file exactly as to
-    a walked one (the same function on the same path).
+    as ./NAME. Exclusions (exclude_dirs) are applied by the caller (excluded_by), by whole path components.
     """
     import fnmatch
 
@@ -78,12 +153,16 @@ def bandit_discover(targets: list[str], include: list[str]) -> list[tuple[str, s
                         found[path] = path
         else:
             found[os.path.join(".", target)] = target
-    # bandit names an explicit file ./ARG: two names needing the same argument, or two arguments whose ./ forms
-    # read the same once through jq, could not be told apart.
-    reported = [shown(os.path.join(".", arg)) for arg in found.values()]
-    if len(set(found.values())) != len(found) or len(set(reported)) != len(reported):
-        raise Plain("two files of BANDIT_TARGETS would have the same name in bandit's report")
-    return sorted(found.items())
+    # A file named both in a folder and on its own is scanned once, under its name in the folder.
+    by_arg: dict[str, str] = {}
+    for name, arg in sorted(found.items(), key=lambda item: item[0].startswith("./")):
+        by_arg.setdefault(arg, name)
+    # bandit names an explicit file ./ARG: two arguments whose ./ forms read the same once through jq could not
+    # be told apart.
+    reported = [shown(os.path.join(".", arg)) for arg in by_arg]
+    if len(set(reported)) != len(reported):
+        raise Failure("two files of BANDIT_TARGETS would have the same name in bandit's report")
+    return sorted((name, arg) for arg, name in by_arg.items())
 
 
 def bandit_valid(value: Any, path: str) -> bool:
@@ -113,22 +192,39 @@ def lpt_chunks(files: list[tuple[str, int]], count: int) -> list[list[str]]:
 
 
 def cmd_plan(args: argparse.Namespace) -> None:
+    """The files the gate has bandit scan: the include globs' files under the targets, less the ones [tool.bandit]
+    exclude_dirs excludes by whole path components (bandit-excluded.jsonl lists them with the rule); the cached ones
+    answered, the rest in chunks. Also bandit's settings for explicit files (bandit-config.yaml), its `# nosec`
+    lines and its test selection, listed in bandit-excluded.jsonl."""
     work = Path(args.work)
-    if tomllib is None:
-        raise Plain("Python < 3.11 (no tomllib)")
     for target in args.targets:
         if os.path.isdir(target):
             for root, _, names in os.walk(target):
                 if ".bandit" in names:
-                    raise Plain(f"{os.path.join(root, '.bandit')} sets bandit options for -r runs")
+                    raise Failure(f"{os.path.join(root, '.bandit')} holds bandit settings the gate does not read "
+                                  "(it hands bandit explicit files); move them to [tool.bandit] in pyproject.toml")
     section = bandit_config(args.config)
     if section is None:
         include = ["*.py", "*.pyw"]  # bandit's defaults without a config file
     else:
         include = section.get("include") or ["*.py"]
-        if not (isinstance(include, list) and all(isinstance(g, str) for g in include)):
-            raise Plain("[tool.bandit] include is not a list of globs")
-    files = bandit_discover(args.targets, include)
+    excluded_dirs = (section or {}).get("exclude_dirs") or []
+    files, excluded = [], []
+    for name, arg in bandit_discover(args.targets, include):
+        rule = excluded_by(os.path.normpath(arg), excluded_dirs)
+        if rule is None:
+            files.append((name, arg))
+        else:
+            excluded.append({"item": os.path.normpath(arg), "rule": f"[tool.bandit] exclude_dirs: {rule}"})
+    if not files:
+        raise Failure("BANDIT_TARGETS hold no Python file to scan"
+                      + (f" ({len(excluded)} excluded by [tool.bandit] exclude_dirs)" if excluded else ""))
+    excluded += bandit_narrowing(section)
+    for _, arg in files:
+        for line, tests in nosec_lines(arg):
+            excluded.append({"item": f"{os.path.normpath(arg)}:{line}", "rule": "# nosec" + (f" {tests}" if tests else "")})
+    Path(work / "bandit-excluded.jsonl").write_text("".join(canonical(e) + "\n" for e in excluded))
+    bandit_settings_written(section, work / "bandit-config.yaml")
     if args.jobs <= 0:
         args.jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     cache_dir, tool_id, note = cache_settings(args)
@@ -223,6 +319,27 @@ def bandit_chunk(report: Any, names: dict[str, str], chunk: int) -> dict[str, di
     return per_file
 
 
+INTERNAL_ERROR = re.compile(r"Bandit internal error running: (\S+) on file (.+?) at line (\d+): ([^\n]*?)(?:Traceback|$)")
+
+
+def internal_errors(err_file: Path, names: dict[str, str]) -> list[dict[str, Any]]:
+    """The tests that crashed inside bandit (it logs "Bandit internal error running: TEST on file F at line N:
+    ERROR" and goes on, exit status unchanged), from a chunk's stderr: [{name, file, test, line, error}]."""
+    try:
+        text = err_file.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    found = []
+    for line in text.splitlines():
+        match = INTERNAL_ERROR.search(line)
+        if match:
+            reported = match.group(2)
+            name = names.get(reported, names.get(shown(os.path.join(".", reported)), reported))
+            found.append({"name": name, "file": shown(os.path.normpath(name)), "test": match.group(1),
+                          "line": int(match.group(3)), "error": match.group(4).strip()[:200]})
+    return found
+
+
 def cmd_merge(args: argparse.Namespace) -> None:
     work = Path(args.work)
     plan = read_json(work / "plan.json")
@@ -231,6 +348,7 @@ def cmd_merge(args: argparse.Namespace) -> None:
         name: {"results": list(v["results"]), "errors": [], "metrics": v["metrics"]} for name, v in plan["hits"].items()
     }
     fresh: set[str] = set()
+    crashed: list[dict[str, Any]] = []
     for i in range(plan["chunks"]):
         chunk_args = read_list(str(work / f"chunk-{i}.args"))
         names = {shown(os.path.join(".", a)): by_arg[a]["name"] for a in chunk_args}
@@ -241,6 +359,18 @@ def cmd_merge(args: argparse.Namespace) -> None:
         chunk_files = bandit_chunk(report, names, i)
         per_file.update(chunk_files)
         fresh.update(chunk_files)
+        crashed += internal_errors(work / f"chunk-{i}.err", names)
+    gaps = [{"id": f"internal-error:{c['file']}:{c['test']}",
+             "message": f"bandit's test {c['test']} crashed on {c['file']} line {c['line']} ({c['error']}), "
+                        "so that test did not check the file"} for c in crashed]
+    not_scanned = [f["name"] for f in plan["files"] if per_file.get(f["name"], {}).get("metrics") is None
+                   and not per_file.get(f["name"], {}).get("errors")]
+    gaps += [{"id": f"not-scanned:{shown(name)}", "message": f"bandit did not scan {shown(name)}"}
+             for name in not_scanned]
+    Path(work / "bandit-gaps.jsonl").write_text("".join(canonical(g) + "\n" for g in gaps))
+    scanned = sum(1 for f in plan["files"] if per_file.get(f["name"], {}).get("metrics") is not None)
+    write_json(work / "bandit-coverage.json", {"inventory": len(plan["files"]), "scanned": scanned})
+    broken = {c["name"] for c in crashed}
     cache = Cache(plan["cache_dir"], "bandit", plan["tool_id"], {"tool_args": args.tool_args,
                                                                  "config": bandit_config(args.config)})
     stored = 0
@@ -250,8 +380,9 @@ def cmd_merge(args: argparse.Namespace) -> None:
         if name in plan["hits"]:
             cache.keep(key, name, plan["hits"][name])
             continue
-        # Only what bandit read in full is kept: a file it could not read or parse is looked at again next time.
-        if name not in fresh or not key or value is None or value["errors"] or not bandit_valid(value, name):
+        # Only what bandit read in full, no test crashing, is kept: any other file is looked at again next time.
+        if (name not in fresh or name in broken or not key or value is None or value["errors"]
+                or value["metrics"] is None or not bandit_valid(value, name)):
             continue
         # The file must still be what the plan hashed: a file edited while bandit ran is not stored.
         sha = content_sha256(f["arg"])

@@ -3,14 +3,17 @@
 # Tool: bandit https://github.com/PyCQA/bandit
 # Usage: scans/bandit/run.sh
 #
-# Scans BANDIT_TARGETS (relative to PROJECT_DIR) with [tool.bandit] from the project's pyproject.toml.
-# BANDIT_SEVERITY and BANDIT_CONFIDENCE (low, medium, high) set the threshold.
-# Files bandit could not parse make the scan an error. `# nosec BXXX` is honoured by bandit itself.
+# Scans the Python files under BANDIT_TARGETS (relative to PROJECT_DIR) with [tool.bandit] from the project's
+# pyproject.toml. BANDIT_SEVERITY and BANDIT_CONFIDENCE (low, medium, high) set the threshold. The gate lists
+# the files (scans/bandit/cache_adapter.py plan): exclude_dirs matches whole path components, and each excluded
+# file is listed in the result with its rule, as are the `# nosec` lines and the skips/tests selection; bandit gets explicit files and the settings less exclude_dirs. A file bandit did not
+# scan (its metrics), or on which one of its tests crashed ("Bandit internal error"), is a coverage gap naming
+# it; files bandit could not parse make the scan an error; so do a .bandit file in the targets (bandit reads it
+# only when it walks folders itself) and an empty file list. `# nosec BXXX` is honoured by bandit itself.
 # Files whose content, bandit version and [tool.bandit] are unchanged since an earlier run are answered from
 # the scan cache (SECURITY_CACHE, SECURITY_CACHE_DIR; scripts/lib/cache.sh); the others are split over up to
-# BANDIT_JOBS bandit processes. The merged report is
-# the one `bandit -r BANDIT_TARGETS` gives. Without python3 3.9+, or with a .bandit file in the targets, bandit
-# runs once over the targets as it is.
+# BANDIT_JOBS bandit processes. The merged report has the shape of `bandit -r`'s. Needs python3 3.11 or later
+# (tomllib) to list the files.
 # Exit: 0 pass, 1 findings, 2 the scan could not be completed.
 # Variables (`make help` prints these lines; the format is in scripts/help.sh):
 #   BANDIT_TARGETS=apps config  what bandit scans, relative to PROJECT_DIR; a missing target is an error
@@ -27,7 +30,8 @@ BANDIT_TARGETS=${BANDIT_TARGETS:-apps config}
 BANDIT_SEVERITY=${BANDIT_SEVERITY:-low}
 BANDIT_CONFIDENCE=${BANDIT_CONFIDENCE:-low}
 BANDIT_JOBS=${BANDIT_JOBS:-0}
-declare -a BANDIT_ARGS=()
+declare -a BANDIT_ARGS=() # bandit's options for this run
+declare -a KEY_ARGS=()    # the same as the project states them (pyproject.toml, not this run's copy), for the cache key
 REPORT=""   # the (sanitized) report of this run, in bandit -r's shape
 PROBLEMS="" # what went wrong beside the report's own errors
 
@@ -57,17 +61,6 @@ check_report() {
     PROBLEMS="bandit exited 1 without reporting a finding: $(stderr_tail "$err")"
   fi
   return 0
-}
-
-# run_plain TARGETS...: one `bandit -r` over the targets; its sanitized report in SCAN_WORK/raw-sanitized.json.
-run_plain() {
-  local raw="$SCAN_WORK/bandit.json" err="$SCAN_WORK/bandit.err" rc=0
-  [[ -n "$CACHE_NOTE" ]] || CACHE_NOTE="bandit ran once over the targets"
-  CACHE_DIR=""
-  scan_run_tool "$raw" "$err" -- bandit -r "${BANDIT_ARGS[@]}" -- "$@" || rc=$?
-  check_report "$raw" "$err" "$rc" "$SCAN_WORK/raw-sanitized.json"
-  REPORT="$SCAN_WORK/raw-sanitized.json"
-  cache_stats 0 null
 }
 
 # run_chunks COUNT: bandit on each of the plan's COUNT chunks, JOBS at a time (cache_adapter.py run-chunks), all under
@@ -109,27 +102,28 @@ plural() {
   if (($1 == 1)); then printf '1 %s' "$2"; else printf '%s %s' "$1" "${3:-$2s}"; fi
 }
 
-# run_parallel CONFIG TARGETS...: the files bandit -r would scan, answered from the cache or scanned in
-# parallel chunks, merged into REPORT. Leaves REPORT empty when only the plain run is exact here.
-run_parallel() {
-  local config=$1 out="$SCAN_WORK/plan.out" rc=0 files hits todo chunks jobs
+# run_planned CONFIG TARGETS...: the files the gate has bandit scan (cache_adapter.py plan: the targets' Python
+# files less [tool.bandit] exclude_dirs, matched by whole path components), answered from the cache or scanned
+# in parallel chunks of explicit files, merged into REPORT. Records the exclusions, the `# nosec` lines and
+# test selection, the coverage, and as gaps the files bandit did not scan and the tests that crashed in it.
+run_planned() {
+  local config=$1 out="$SCAN_WORK/plan.out" rc=0 files hits todo chunks jobs coverage="$SCAN_WORK/bandit-coverage.json"
   shift
   cache_args bandit
-  cache_helper "$out" plan "${CACHE_ARGS[@]}" --tool-args "${BANDIT_ARGS[*]}" --config "$config" \
+  cache_helper "$out" plan "${CACHE_ARGS[@]}" --tool-args "${KEY_ARGS[*]}" --config "$config" \
     --jobs "$BANDIT_JOBS" -- "$@" || rc=$?
-  if ((rc == 3)); then
-    CACHE_NOTE="bandit ran once over the targets: $(head -n 1 "$out")"
-    return 0
-  fi
-  ((rc == 0)) || scan_error "the scan cache failed: $(stderr_tail "$out.err")"
+  ((rc == 0)) || scan_error "$(head -c 600 "$out.err" | tr '\n' ' ')"
   read -r files hits todo chunks jobs <"$out" || scan_error "the scan cache gave no plan"
+  scan_excluded_from "$SCAN_WORK/bandit-excluded.jsonl"
   ((chunks == 0)) || run_chunks "$chunks"
   rc=0
-  cache_helper "$SCAN_WORK/merge.out" merge --work "$SCAN_WORK" --tool-args "${BANDIT_ARGS[*]}" \
+  cache_helper "$SCAN_WORK/merge.out" merge --work "$SCAN_WORK" --tool-args "${KEY_ARGS[*]}" \
     --config "$config" || rc=$?
   ((rc != 2)) || scan_error "bandit's output has an unexpected shape: $(stderr_tail "$SCAN_WORK/merge.out.err")"
   ((rc == 0)) || scan_error "the scan cache failed: $(stderr_tail "$SCAN_WORK/merge.out.err")"
   log "$(plan_text "$files" "$hits" "$todo" "$chunks" "$jobs")"
+  scan_gaps_from "$SCAN_WORK/bandit-gaps.jsonl"
+  scan_coverage "$(jq -r '.inventory' "$coverage")" "$(jq -r '.scanned' "$coverage")"
   cache_stats_from_plan
   REPORT="$SCAN_WORK/merged.json"
 }
@@ -152,20 +146,20 @@ main() {
   [[ -z "$target" ]] ||
     scan_error "symlinks in BANDIT_TARGETS point outside the project, and bandit would read through them: $target"
 
+  # The cache keys on the settings as the project states them; bandit reads them from the plan's copy.
+  KEY_ARGS=(-f json -q)
   BANDIT_ARGS=(-f json -q)
   config=""
   if [[ -f "$PROJECT_DIR/pyproject.toml" ]]; then
-    BANDIT_ARGS+=(-c pyproject.toml)
+    KEY_ARGS+=(-c pyproject.toml)
+    BANDIT_ARGS+=(-c "$SCAN_WORK/bandit-config.yaml")
     config=pyproject.toml
   fi
   [[ "$BANDIT_JOBS" =~ ^[0-9]+$ ]] || scan_error "BANDIT_JOBS must be a number of processes, not '$BANDIT_JOBS'"
   cd "$PROJECT_DIR"
+  cache_python || scan_error "python3 3.11 or later is needed to list the files bandit must scan"
   cache_begin bandit
-  # Not `cache_python && run_parallel`: set -e would be off inside run_parallel.
-  if cache_python; then
-    run_parallel "$config" "${targets[@]}"
-  fi
-  [[ -n "$REPORT" ]] || run_plain "${targets[@]}"
+  run_planned "$config" "${targets[@]}"
   keep_raw "$REPORT"
   normalize normalize.jq "$REPORT" "$SCAN_WORK/findings.json"
   errors=$(jq -r -f "$SCAN_DIR/problems.jq" "$REPORT") || scan_error "could not read bandit's errors"

@@ -1,5 +1,11 @@
-"""Summary: run a Python tool's own entry point with its multiprocessing pool handing out work in batches.
-Usage: TOOL_PYTHON scans/detect-secrets/batched-pool.py ENTRY_POINT ARGS...   (scans/detect-secrets/run.sh runs it)
+"""Summary: run detect-secrets' own entry point widened (widen.py) and with its pool handing out work in batches.
+Usage: TOOL_PYTHON scans/detect-secrets/batched-pool.py [--record DIR] [--files-from LIST] ENTRY_POINT ARGS...
+       (scans/detect-secrets/run.sh runs it)
+
+--record DIR: install widen.py's patches (every file scanned, its name recorded in DIR; comment-dropping
+transformers' files scanned as raw lines too) and add its --disable-filter options to ARGS. --files-from LIST:
+the NUL-separated file names in LIST are appended to ARGS after "--" (no command line holds them, so no
+argument-length limit applies).
 
 detect-secrets scans its files in a multiprocessing pool with Pool.imap_unordered's default chunk size of 1:
 every file is a round trip between the parent and a worker, and on Django's 3,600 files the parent alone spends
@@ -37,11 +43,25 @@ def imap_unordered(self, func, iterable, chunksize=1):
 
 
 def main(argv: list[str]) -> None:
+    record, files = None, []
+    while argv[:1] in (["--record"], ["--files-from"]) and len(argv) >= 2:
+        if argv[0] == "--record":
+            record = argv[1]
+        else:
+            with open(argv[1], "rb") as f:
+                files = [os.fsdecode(name) for name in f.read().split(b"\0") if name]
+        argv = argv[2:]
     if not argv:
-        sys.exit("usage: batched-pool.py ENTRY_POINT ARGS...")
+        sys.exit("usage: batched-pool.py [--record DIR] [--files-from LIST] ENTRY_POINT ARGS...")
     entry = argv[0]
     multiprocessing.pool.Pool.imap_unordered = imap_unordered
-    sys.argv = argv
+    if record is not None:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import widen
+
+        widen.install(record)
+        argv = argv + widen.cli_args()
+    sys.argv = argv + (["--"] + files if files else [])
     sys.path[0] = os.path.dirname(os.path.abspath(entry))
     runpy.run_path(entry, run_name="__main__")
 

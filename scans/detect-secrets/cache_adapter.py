@@ -2,11 +2,13 @@
 """Summary: detect-secrets' side of the scan cache (scripts/lib/cache.py).
 Usage: python3 -S scans/detect-secrets/cache_adapter.py COMMAND ARGS...   (scans/detect-secrets/run.sh)
 
-Commands (each writes into the scan's work directory WORK; exit 0 done, 3 "run detect-secrets without the
-cache" with the reason on stdout, 2 error with the message on stderr):
-  plan   which of the listed files the cache answers, the rest to scan (WORK/todo)
-  merge  detect-secrets' report on the rest plus the cached entries, shaped like one full report; stores the
-         fresh per-file results
+Commands (each writes into the scan's work directory WORK; exit 0 done, 2 error with the message on stderr):
+  plan   which of the listed files the cache answers, the rest to scan (WORK/todo); with a custom plugin or
+         model file in the baseline, none (the cache is off for that run)
+  merge  detect-secrets' report on the rest plus the cached entries, shaped like one full report, every
+         hashed_secret salted (Cache.salted); the committed baseline salted alike (WORK/baseline-salted.json)
+         and the coverage (WORK/ds-coverage.json); stores the fresh per-file results of the files detect-secrets
+         read (--scanned)
 A cached value is detect-secrets' results for one file ({"results": [...]}); the report's envelope (version,
 plugins, filters) is kept once, under the name <envelope>. A file's key includes the baseline's entries for it.
 """
@@ -23,7 +25,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts" / "lib"))
 
 from cache import (  # noqa: E402
-    Cache, Failure, Plain, add_cache_options, cache_settings, content_sha256, read_json, read_list, run_command,
+    SALTED, Cache, Failure, add_cache_options, cache_settings, content_sha256, read_json, read_list, run_command,
     write_json, write_list, write_stats,
 )
 
@@ -33,30 +35,42 @@ ENVELOPE = "<envelope>"
 def ds_valid(value: Any, path: str) -> bool:
     return (isinstance(value, dict) and set(value) == {"results"} and isinstance(value["results"], list)
             and all(isinstance(s, dict) and s.get("filename") == path and isinstance(s.get("type"), str)
-                    and isinstance(s.get("hashed_secret"), str) for s in value["results"]))
+                    and isinstance(s.get("hashed_secret"), str) and s["hashed_secret"].startswith(SALTED)
+                    for s in value["results"]))
+
+
+def salt_results(results: Any, cache: Cache) -> Any:
+    """detect-secrets' results ({file: [secret...]}) with each hashed_secret salted (Cache.salted)."""
+    if isinstance(results, dict):
+        for secrets in results.values():
+            for item in secrets if isinstance(secrets, list) else []:
+                if isinstance(item, dict) and isinstance(item.get("hashed_secret"), str):
+                    item["hashed_secret"] = cache.salted(item["hashed_secret"])
+    return results
 
 
 def ds_envelope_valid(value: Any, _path: str) -> bool:
     return isinstance(value, dict) and "results" not in value and isinstance(value.get("version"), str)
 
 
-def ds_settings(baseline_file: str) -> tuple[Any, dict[str, Any]]:
-    """What of the baseline acts on the scan: (its settings, its results by file)."""
+def ds_settings(baseline_file: str) -> tuple[Any, dict[str, Any], str]:
+    """What of the baseline acts on the scan: (its settings, its results by file, why no cache can be used with
+    it or "")."""
     if not baseline_file:
-        return None, {}
+        return None, {}, ""
     baseline = read_json(baseline_file)
     if not isinstance(baseline, dict) or not isinstance(baseline.get("results"), dict):
-        raise Plain("the baseline has no results")
+        raise Failure("the baseline .secrets.baseline has no results")
     settings = {k: baseline.get(k) for k in ("version", "plugins_used", "filters_used")}
     # Custom plugins and models are files whose content is not part of the key: no cache with them.
     for item in (settings.get("plugins_used") or []) + (settings.get("filters_used") or []):
         if isinstance(item, dict) and (item.get("path", "").startswith("file://") or item.get("model")):
-            raise Plain("the baseline uses a custom plugin or model file")
-    return settings, baseline["results"]
+            return settings, baseline["results"], "the baseline uses a custom plugin or model file"
+    return settings, baseline["results"], ""
 
 
 def ds_cache(args: argparse.Namespace, cache_dir: str, tool_id: str) -> tuple[Cache, dict[str, Any]]:
-    settings, known = ds_settings(args.baseline)
+    settings, known, _ = ds_settings(args.baseline)
     config = {"tool_args": args.tool_args, "baseline_settings": settings, "with_baseline": bool(args.baseline)}
     return Cache(cache_dir, "detect-secrets", tool_id, config), known
 
@@ -64,6 +78,9 @@ def ds_cache(args: argparse.Namespace, cache_dir: str, tool_id: str) -> tuple[Ca
 def cmd_plan(args: argparse.Namespace) -> None:
     work = Path(args.work)
     cache_dir, tool_id, note = cache_settings(args)
+    uncacheable = ds_settings(args.baseline)[2]
+    if uncacheable:
+        cache_dir, note = "", f"not used: {uncacheable}"
     cache, known = ds_cache(args, cache_dir, tool_id)
     cache.load()
     files = read_list(args.list)
@@ -90,6 +107,7 @@ def cmd_merge(args: argparse.Namespace) -> None:
     plan = read_json(work / "plan.json")
     cache, known = ds_cache(args, plan["cache_dir"], plan["tool_id"])
     todo = set(read_list(str(work / "todo")))
+    scanned = set(read_list(args.scanned)) if args.scanned else set()
     if todo:
         try:
             report = read_json(args.fresh)
@@ -97,7 +115,7 @@ def cmd_merge(args: argparse.Namespace) -> None:
             raise Failure(f"detect-secrets' output cannot be read: {e}") from e
         if not (isinstance(report, dict) and isinstance(report.get("results"), dict)):
             raise Failure("detect-secrets' report lacks its results")
-        fresh = report["results"]
+        fresh = salt_results(report["results"], cache)
         envelope = {k: v for k, v in report.items() if k != "results"}
         cache.keep(cache.key(ENVELOPE, ""), ENVELOPE, json.loads(json.dumps(envelope)))
     else:
@@ -117,7 +135,8 @@ def cmd_merge(args: argparse.Namespace) -> None:
         if path in plan["hits"]:
             cache.keep(key, path, plan["hits"][path])
             continue
-        if path not in todo or not key:
+        # Only a file detect-secrets read is kept: one it skipped is looked at (and named) again next time.
+        if path not in todo or path not in scanned or not key:
             continue
         value = {"results": fresh.get(path, [])}
         # The file must still be what the plan hashed: a file edited while detect-secrets ran is not stored.
@@ -131,6 +150,12 @@ def cmd_merge(args: argparse.Namespace) -> None:
     report = dict(envelope)
     report["results"] = {path: results[path] for path in sorted(results)}
     write_json(work / "merged.json", report)
+    committed = read_json(args.baseline) if args.baseline else {"results": {}}
+    if isinstance(committed, dict) and isinstance(committed.get("results"), dict):
+        committed["results"] = salt_results(committed["results"], cache)
+    write_json(work / "baseline-salted.json", committed)
+    write_json(work / "ds-coverage.json", {"inventory": len(plan["files"]),
+                                           "scanned": len(plan["hits"]) + len(todo & scanned)})
     if cache.write_error:
         print(f"the cache could not be written: {cache.write_error}", file=sys.stderr)
     print(f"{len(plan['hits'])} {len(todo)} {stored}")
@@ -146,6 +171,7 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("--list", default="")
         sp.add_argument("--fresh", default="")
         sp.add_argument("--work-baseline", default="")
+        sp.add_argument("--scanned", default="", help="the NUL-separated files detect-secrets read")
         sp.set_defaults(func=func)
     return p
 

@@ -1,8 +1,10 @@
 # detect-secrets' scan report to findings, judged against the committed baseline.
 # In: the report of `detect-secrets scan` (.results: {filename: [{type, filename, line_number, hashed_secret}]});
-#     $baseline[0]: the project's .secrets.baseline as committed ({"results": {}} when it has none).
-# Out: array of Finding without any secret value or hash. A secret recorded in the baseline and not audited as
-#     a true secret (is_secret != true) carries .suppression; every other secret is a plain finding.
+#     $baseline[0]: the project's .secrets.baseline as committed ({"results": {}} when it has none), its
+#     hashed_secret salted as the report's are (scripts/lib/cache.py), so that they still match.
+# Out: array of Finding without any secret value or hash. A secret recorded in the baseline and audited as a
+#     false positive (is_secret: false) carries .suppression; every other secret is a plain finding (one in the
+#     baseline but never audited, without is_secret, says which command audits it).
 include "lib";
 
 def key: [.filename, .type, .hashed_secret];
@@ -23,11 +25,15 @@ expect(type == "object" and (.results | type) == "object"; "detect-secrets' repo
         id: .type,
         severity: "HIGH",
         title: ("Potential secret: \(.type)"
-                + (if $b.is_secret == true then " (audited as a true secret in .secrets.baseline)" else "" end)),
+                + (if $b == null then ""
+                   elif $b.is_secret == true then " (audited as a true secret in .secrets.baseline)"
+                   elif $b.is_secret == false then ""
+                   else " (in .secrets.baseline but never audited: run `detect-secrets audit .secrets.baseline`"
+                        + " and mark it)" end)),
         location: location(.filename; .line_number; null),
         package: null,
         fix: null
       }
-    + (if $b != null and $b.is_secret != true
+    + (if $b != null and $b.is_secret == false
        then {suppression: {reason: "audited false positive in .secrets.baseline", expires: null}}
        else {} end))

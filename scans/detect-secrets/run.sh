@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
-# Summary: scan every file of the project for committed secrets with detect-secrets.
+# Summary: scan every file of the project for committed secrets with detect-secrets; every file accounted for.
 # Tool: detect-secrets https://github.com/Yelp/detect-secrets
 # Usage: scans/detect-secrets/run.sh
 #
-# Scans the files git tracks and the untracked ones it does not ignore, except .env.sample, uv.lock, the
-# baseline itself and symlinks. The project's .secrets.baseline (when it has one) supplies detect-secrets'
-# settings and the audited false positives: a secret not in it, or audited there as a true secret, fails.
-# `# pragma: allowlist secret` is honoured by detect-secrets itself. No secret value is ever printed or kept.
+# The inventory (scans/detect-secrets/inventory.py) is every file git lists, tracked or untracked and not
+# ignored, less .env.sample, uv.lock and .secrets.baseline at the project root, symlinks and deleted files,
+# each listed in the result as excluded with its rule; a submodule or a nested git repository is a coverage
+# gap naming it, and an empty inventory an error. detect-secrets runs in UTF-8 mode whatever the locale,
+# widened (scans/detect-secrets/widen.py: its filters that skip files by name are off, YAML and config files are
+# scanned as raw lines too, and every file it reads is recorded); a listed file it did not read is a gap naming
+# it, or excluded when it is binary. The project's .secrets.baseline (when it has one) supplies the settings
+# and the audited false positives: a secret not in it, audited there as a true secret, or not audited at all
+# fails; a baseline that narrows the scan (scans/detect-secrets/narrowing.py) is a gap per narrowing.
+# `# pragma: allowlist secret` is honoured by detect-secrets itself. No secret value is ever printed or kept,
+# and no unsalted hash of one outside the run's temporary folder (scans/detect-secrets/cache_adapter.py salts
+# them with scripts/lib/cache.py's secret).
 # Files whose content, baseline entries, detect-secrets version and settings are unchanged since an earlier run
 # are answered from the scan cache (SECURITY_CACHE, SECURITY_CACHE_DIR; scripts/lib/cache.sh): detect-secrets
 # scans the others, and the report is the one a scan of every file gives. detect-secrets runs through
@@ -19,43 +27,60 @@ source "${BASH_SOURCE[0]%/*}/../../scripts/lib/common.sh"
 source "${BASH_SOURCE[0]%/*}/../../scripts/lib/cache.sh"
 
 readonly BASELINE_NAME=.secrets.baseline
-readonly EXCLUDED_NAMES=(.env.sample uv.lock "$BASELINE_NAME")
 readonly UNWRITTEN=not-written-by-this-run
 # --no-verify: never send a found secret to its provider to check it (detect-secrets does by default, and then
 # drops the ones the provider calls invalid): results must not depend on the network, nor secrets leave.
 readonly SCAN_ARGS=(scan --no-verify)
-declare -a DS_RUN=()
+declare -a DS_RUN=()  # scan_run_tool's options and the command, up to the files (detect_secrets_run)
+declare -a DS_TAIL=() # the files as arguments, for a detect-secrets that is not a Python entry point
+INVENTORY=0           # the number of files to scan (take_inventory)
+KEY_ARGS=""           # what of the gate's own settings the cache keys on: SCAN_ARGS and widen.py's content
 DS_PYTHON="" # detect-secrets' interpreter when it is a Python entry point (python_of), else empty
 
-# list_files OUT: the NUL-separated files to scan, relative to the project (run from PROJECT_DIR).
-list_files() {
-  local out=$1 file name excluded skip
-  local -a files
-  git rev-parse --is-inside-work-tree >/dev/null 2>&1 ||
-    scan_error "$PROJECT_DIR is not a git repository: the files to scan are git's tracked and untracked files"
-  mapfile -d '' files < <(git ls-files -z --cached --others --exclude-standard --deduplicate) ||
-    scan_error "git could not list the project's files"
-  : >"$out"
-  for file in "${files[@]}"; do
-    name=${file##*/}
-    skip=""
-    for excluded in "${EXCLUDED_NAMES[@]}"; do
-      [[ "$name" == "$excluded" ]] && skip=1
-    done
-    # Symlinks are not followed (they may point out of the tree); deleted files have nothing to scan.
-    [[ -z "$skip" && -f "$file" && ! -L "$file" ]] && printf '%s\0' "$file" >>"$out"
-  done
-  return 0
+# take_inventory OUT_DIR: the files to scan in OUT_DIR/files (NUL-separated, relative to the project), their
+# number in INVENTORY; the exclusions and gaps recorded. No file to scan is an error.
+take_inventory() {
+  local out=$1
+  mkdir -p "$out" || scan_error "cannot write to its work directory"
+  python3 -S "$SCAN_DIR/inventory.py" "$out" >"$out/count" 2>"$out/inventory.err" ||
+    scan_error "$(head -c 600 "$out/inventory.err" | tr '\n' ' ')"
+  INVENTORY=$(cat "$out/count")
+  scan_excluded_from "$out/excluded.jsonl"
+  scan_gaps_from "$out/gaps.jsonl"
+  ((INVENTORY > 0)) || scan_error "there is nothing to scan: git lists no file in $PROJECT_DIR that the gate may scan \
+(are they all ignored, by this repository or by one that encloses it?)"
 }
 
-# unscannable LIST BASELINE OUT: in OUT, a message naming the listed files detect-secrets would skip without a
-# word (unreadable, or text that is not UTF-8), or nothing when it can read them all.
-unscannable() {
-  local list=$1 baseline=$2 out=$3 listing="$SCAN_WORK/unscannable.json"
-  "${DS_PYTHON:-python3}" "$GATE_ROOT/scripts/lib/unscannable.py" "$list" ${baseline:+"$baseline"} >"$listing" 2>"$listing.err" ||
-    scan_error "could not check which files detect-secrets can read: $(stderr_tail "$listing.err")"
-  jq -r -f "$SCAN_DIR/problems.jq" "$listing" >"$out" ||
-    scan_error "could not read the list of files detect-secrets cannot read"
+# check_narrowing BASELINE: each way the committed baseline narrows detect-secrets' defaults, as a gap.
+check_narrowing() {
+  local baseline=$1 out="$SCAN_WORK/narrowing.jsonl"
+  [[ -n "$DS_PYTHON" ]] || return 0
+  "$DS_PYTHON" "$SCAN_DIR/narrowing.py" "$baseline" >"$out" 2>"$out.err" ||
+    scan_error "could not judge how .secrets.baseline sets detect-secrets up: $(stderr_tail "$out.err")"
+  scan_gaps_from "$out"
+}
+
+# account_for LIST SCANNED BASELINE: the listed files detect-secrets did not read (SCANNED holds the ones it
+# did): binary ones excluded, any other a gap naming it and why (scans/detect-secrets/unscannable.py).
+account_for() {
+  local list=$1 scanned=$2 baseline=$3 missing="$SCAN_WORK/unread" listing="$SCAN_WORK/unscannable.json"
+  python3 -S -c 'import sys
+listed = [x for x in open(sys.argv[1], "rb").read().split(b"\0") if x]
+read = set(open(sys.argv[2], "rb").read().split(b"\0"))
+sys.stdout.buffer.write(b"".join(x + b"\0" for x in listed if x not in read))' "$list" "$scanned" >"$missing" ||
+    scan_error "could not compare the files detect-secrets read with the inventory"
+  [[ -s "$missing" ]] || return 0
+  PYTHONUTF8=1 "$DS_PYTHON" "$SCAN_DIR/unscannable.py" "$missing" ${baseline:+"$baseline"} \
+    >"$listing" 2>"$listing.err" || scan_error "could not tell why detect-secrets did not read some files: $(stderr_tail "$listing.err")"
+  require_json "$listing" "the list of files detect-secrets did not read"
+  run_jq "$SCAN_WORK/unread.json" -f "$SCAN_DIR/unread.jq" "$listing" ||
+    scan_error "could not read the list of files detect-secrets did not read"
+  if ! jq -c '.gaps[]' "$SCAN_WORK/unread.json" >"$SCAN_WORK/unread-gaps.jsonl" ||
+    ! jq -c '.excluded[]' "$SCAN_WORK/unread.json" >"$SCAN_WORK/unread-excluded.jsonl"; then
+    scan_error "could not read the list of files detect-secrets did not read"
+  fi
+  scan_gaps_from "$SCAN_WORK/unread-gaps.jsonl"
+  scan_excluded_from "$SCAN_WORK/unread-excluded.jsonl"
 }
 
 # baseline_copy OUT: a working copy of the project's baseline, marked so a run that did not rewrite it shows.
@@ -66,57 +91,63 @@ baseline_copy() {
     scan_error "the baseline $PROJECT_DIR/$BASELINE_NAME could not be read"
 }
 
-# cache_plan LIST COMMITTED: look the listed files up in the cache; the ones to scan in SCAN_WORK/todo, the
-# result's "cache" field set. Returns non-zero when the cache cannot be used here (CACHE_NOTE says why).
+# cache_plan LIST COMMITTED: look the listed files up in the cache (none when it is off); the ones to scan
+# in SCAN_WORK/todo, the result's "cache" field set.
 cache_plan() {
   local list=$1 committed=$2 out="$SCAN_WORK/plan.out" rc=0 files hits misses
   cache_args detect-secrets
-  cache_helper "$out" plan "${CACHE_ARGS[@]}" --tool-args "${SCAN_ARGS[*]}" --baseline "$committed" --list "$list" || rc=$?
-  if ((rc == 3)); then
-    CACHE_NOTE="not used: $(head -n 1 "$out")"
-    CACHE_DIR=""
-    return 1
-  fi
-  ((rc == 0)) || scan_error "the scan cache failed: $(stderr_tail "$out.err")"
+  cache_helper "$out" plan "${CACHE_ARGS[@]}" --tool-args "$KEY_ARGS" --baseline "$committed" --list "$list" || rc=$?
+  ((rc == 0)) || scan_error "$(head -c 600 "$out.err" | tr '\n' ' ')"
   read -r files hits misses <"$out" || scan_error "the scan cache gave no plan"
   log "$files file(s): $hits from the cache, $misses scanned"
   cache_stats_from_plan
 }
 
-# cache_merge RAW WORK_BASELINE COMMITTED: detect-secrets' report on the scanned files (RAW) and the cached
-# entries as one report, in SCAN_WORK/merged.json; the fresh entries stored.
+# cache_merge RAW WORK_BASELINE COMMITTED SCANNED: detect-secrets' report on the scanned files (RAW) and the
+# cached entries as one report, every hashed_secret salted, in SCAN_WORK/merged.json, and the committed baseline
+# salted alike in SCAN_WORK/baseline-salted.json; the fresh entries of the files it read (SCANNED) stored.
 cache_merge() {
-  local raw=$1 work_baseline=$2 committed=$3 out="$SCAN_WORK/merge.out" rc=0
-  cache_helper "$out" merge --work "$SCAN_WORK" --tool-args "${SCAN_ARGS[*]}" --baseline "$committed" --fresh "$raw" \
-    --work-baseline "$work_baseline" || rc=$?
+  local raw=$1 work_baseline=$2 committed=$3 scanned=$4 out="$SCAN_WORK/merge.out" rc=0
+  cache_helper "$out" merge --work "$SCAN_WORK" --tool-args "$KEY_ARGS" --baseline "$committed" --fresh "$raw" \
+    --work-baseline "$work_baseline" --scanned "$scanned" || rc=$?
   ((rc != 2)) || scan_error "detect-secrets' output has an unexpected shape: $(stderr_tail "$out.err")"
   ((rc == 0)) || scan_error "the scan cache failed: $(stderr_tail "$out.err")"
 }
 
-# detect_secrets_run: in the array DS_RUN, scan_run_tool's options and command for detect-secrets. A Python entry
-# point runs under scans/detect-secrets/batched-pool.py (the same tool and arguments, its worker processes handed
-# files a few at a time).
+# detect_secrets_run LIST RECORD: in the array DS_RUN, scan_run_tool's options and command for detect-secrets
+# on the files in LIST, in UTF-8 mode. A Python entry point runs under scans/detect-secrets/batched-pool.py
+# (widened, recording the files it reads in the folder RECORD, the files read from LIST, its worker processes
+# handed files a few at a time); any other detect-secrets gets the files as
+# arguments, and what it read cannot be told (a gap).
 detect_secrets_run() {
-  DS_RUN=(--name detect-secrets)
+  local list=$1 record=$2
+  local -a files
+  DS_RUN=(--name detect-secrets -- env PYTHONUTF8=1)
   if [[ -n "$DS_PYTHON" ]]; then
-    DS_RUN+=(-- "$DS_PYTHON" "$GATE_ROOT/scans/detect-secrets/batched-pool.py" "$(command -v detect-secrets)")
+    DS_RUN+=("$DS_PYTHON" "$SCAN_DIR/batched-pool.py" --record "$record" --files-from "$list"
+      "$(command -v detect-secrets)" "${SCAN_ARGS[@]}")
   else
-    DS_RUN+=(-- detect-secrets)
+    mapfile -d '' files <"$list"
+    DS_RUN+=(detect-secrets "${SCAN_ARGS[@]}")
+    DS_TAIL=(-- "${files[@]}")
+    scan_gap "unverified:detect-secrets" "detect-secrets on PATH is not a Python entry point, so the gate cannot \
+tell which files it read (run 'make setup')"
   fi
 }
 
 main() {
-  local list raw err rc committed baseline="" planned
-  local -a files
+  local list raw err rc committed baseline="" record todo
   scan_begin detect-secrets "$PROJECT_DIR"
   scan_policy UNKNOWN+ # every secret not audited as a false positive fails
   require_command detect-secrets
   require_command git
   cd "$PROJECT_DIR"
+  cache_python || scan_error "python3 3.9 or later is needed to list the files detect-secrets must scan"
   DS_PYTHON=$(python_of detect-secrets) || DS_PYTHON=""
+  KEY_ARGS="${SCAN_ARGS[*]} widen.py:$(cksum <"$SCAN_DIR/widen.py")" || scan_error "cannot read $SCAN_DIR/widen.py"
 
-  list="$SCAN_WORK/files"
-  list_files "$list"
+  take_inventory "$SCAN_WORK/inventory"
+  list="$SCAN_WORK/inventory/files"
   raw="$SCAN_WORK/detect-secrets.json"
   err="$SCAN_WORK/detect-secrets.err"
   committed="$SCAN_WORK/baseline-committed.json"
@@ -124,48 +155,37 @@ main() {
     baseline_copy "$raw"
     cp "$BASELINE_NAME" "$committed"
     baseline=$committed
+    check_narrowing "$committed"
   else
     printf '{"results": {}}\n' >"$committed"
   fi
-  unscannable "$list" "$baseline" "$SCAN_WORK/problems"
-  planned=""
-  if [[ -s "$list" ]]; then
-    cache_begin detect-secrets
-    if [[ -n "$CACHE_DIR" ]] && cache_plan "$list" "$baseline"; then
-      list="$SCAN_WORK/todo"
-      planned=1
-    fi
-  fi
-  mapfile -d '' files <"$list"
-  [[ -n "$planned" ]] || cache_stats 0 "${#files[@]}"
-  detect_secrets_run
+  cache_begin detect-secrets
+  cache_plan "$list" "$baseline"
+  todo="$SCAN_WORK/todo"
+  record="$SCAN_WORK/read"
+  mkdir -p "$record" || scan_error "cannot write to its work directory"
   rc=0
-  if [[ -n "$baseline" ]]; then
-    if ((${#files[@]} > 0)); then
-      scan_run_tool /dev/null "$err" "${DS_RUN[@]}" "${SCAN_ARGS[@]}" --baseline "$raw" -- "${files[@]}" || rc=$?
+  if [[ -s "$todo" ]]; then
+    DS_TAIL=()
+    detect_secrets_run "$todo" "$record"
+    if [[ -n "$baseline" ]]; then
+      scan_run_tool /dev/null "$err" "${DS_RUN[@]}" --baseline "$raw" "${DS_TAIL[@]}" || rc=$?
     else
-      jq '.results = {}' "$raw" >"$raw.empty" && mv "$raw.empty" "$raw"
+      scan_run_tool "$raw" "$err" "${DS_RUN[@]}" "${DS_TAIL[@]}" || rc=$?
     fi
-  else
-    if ((${#files[@]} > 0)); then
-      scan_run_tool "$raw" "$err" "${DS_RUN[@]}" "${SCAN_ARGS[@]}" -- "${files[@]}" || rc=$?
-    else
-      printf '{"results": {}}\n' >"$raw"
+    ((rc == 0)) || scan_error "detect-secrets exited $rc: $(stderr_tail "$err")"
+    require_json "$raw" "detect-secrets' output"
+    if [[ -n "$baseline" ]] && jq -e --arg mark "$UNWRITTEN" '.generated_at == $mark' "$raw" >/dev/null; then
+      scan_error "detect-secrets exited 0 without writing its results"
     fi
   fi
-  ((rc == 0)) || scan_error "detect-secrets exited $rc: $(stderr_tail "$err")"
-  require_json "$raw" "detect-secrets' output"
-  if ((${#files[@]} > 0)) && [[ -n "$baseline" ]] &&
-    jq -e --arg mark "$UNWRITTEN" '.generated_at == $mark' "$raw" >/dev/null; then
-    scan_error "detect-secrets exited 0 without writing its results"
-  fi
-  if [[ -n "$planned" ]]; then
-    cache_merge "$raw" "$raw" "$baseline"
-    raw="$SCAN_WORK/merged.json"
-  fi
-  keep_raw "$raw"
-  normalize normalize.jq "$raw" "$SCAN_WORK/findings.json" --slurpfile baseline "$committed"
-  scan_finish "$SCAN_WORK/findings.json" "$(cat "$SCAN_WORK/problems")"
+  cat "$record"/* >"$SCAN_WORK/read.list" 2>/dev/null || : >"$SCAN_WORK/read.list"
+  [[ -z "$DS_PYTHON" ]] || account_for "$todo" "$SCAN_WORK/read.list" "$baseline"
+  cache_merge "$raw" "$raw" "$baseline" "$SCAN_WORK/read.list"
+  keep_raw "$SCAN_WORK/merged.json"
+  scan_coverage "$INVENTORY" "$(jq -r '.scanned' "$SCAN_WORK/ds-coverage.json")"
+  normalize normalize.jq "$SCAN_WORK/merged.json" "$SCAN_WORK/findings.json" --slurpfile baseline "$SCAN_WORK/baseline-salted.json"
+  scan_finish "$SCAN_WORK/findings.json"
 }
 
 main "$@"

@@ -38,30 +38,53 @@ by_hand_pip-audit() {
   ((rc == 0 || rc == 1)) || fail "pip-audit exited $rc"
 }
 
-# by_hand_bandit OUT: bandit -r over BANDIT_TARGETS with pyproject.toml's [tool.bandit].
+# by_hand_bandit OUT: bandit over BANDIT_TARGETS with pyproject.toml's [tool.bandit], its exclude_dirs applied
+# by whole folder names as the gate applies them (bandit's own -c would also drop any path containing the name):
+# the settings less exclude_dirs, and every folder so named under the targets excluded (-x). Bare folder names
+# only, as this repository's pyproject.toml has them.
 by_hand_bandit() {
-  local out=$1 rc=0
-  local -a targets config=()
+  local out=$1 rc=0 name folder excluded=""
+  local -a targets config=() names=()
   read -r -a targets <<<"$(setting BANDIT_TARGETS)"
-  [[ -f pyproject.toml ]] && config=(-c pyproject.toml)
-  bandit -r -f json -q "${config[@]}" -- "${targets[@]}" >"$out/bandit.json" || rc=$?
+  if [[ -f pyproject.toml ]]; then
+    python3 -c 'import json, sys, tomllib
+settings = tomllib.load(open("pyproject.toml", "rb")).get("tool", {}).get("bandit", {})
+print("\n".join(settings.pop("exclude_dirs", [])), file=sys.stderr)
+json.dump(settings, open(sys.argv[1], "w"))' "$out/bandit-config.yaml" 2>"$out/bandit-excluded" ||
+      fail "could not read [tool.bandit]"
+    config=(-c "$out/bandit-config.yaml")
+    mapfile -t names <"$out/bandit-excluded"
+  fi
+  for name in "${names[@]}"; do
+    while IFS= read -r -d '' folder; do
+      excluded+="${excluded:+,}$folder"
+    done < <(find "${targets[@]}" -type d -name "$name" -print0)
+  done
+  bandit -r -f json -q "${config[@]}" ${excluded:+-x "$excluded"} -- "${targets[@]}" >"$out/bandit.json" || rc=$?
   ((rc == 0 || rc == 1)) || fail "bandit exited $rc"
 }
 
-# by_hand_detect-secrets OUT: detect-secrets over git's tracked and unignored files, less the gate's exclusions.
+# by_hand_detect-secrets OUT: detect-secrets over git's tracked and unignored files, less the gate's exclusions
+# (the root's .env.sample, uv.lock and .secrets.baseline, symlinks), in UTF-8 mode, with the filters that skip
+# files by name disabled as the gate disables them (scans/detect-secrets/widen.py). detect-secrets' worker
+# processes put back the one for non-text extensions (.css, .svg, ...): by hand those files are read only when
+# they are the whole list, so on a tree with a secret in one of them the gate finds more than this reference.
 by_hand_detect-secrets() {
   local out=$1 file
-  local -a files=() listed
+  local -a files=() listed widen
   mapfile -d '' listed < <(git ls-files -z --cached --others --exclude-standard --deduplicate)
   for file in "${listed[@]}"; do
-    case "${file##*/}" in .env.sample | uv.lock | .secrets.baseline) continue ;; esac
+    case "$file" in .env.sample | uv.lock | .secrets.baseline) continue ;; esac
     [[ -f "$file" && ! -L "$file" ]] && files+=("$file")
   done
+  mapfile -t widen < <(python3 -S "$ROOT/scans/detect-secrets/widen.py")
   if [[ -e .secrets.baseline ]]; then
     cp .secrets.baseline "$out/detect-secrets.json"
-    detect-secrets scan --no-verify --baseline "$out/detect-secrets.json" -- "${files[@]}" || fail "detect-secrets failed"
+    PYTHONUTF8=1 detect-secrets scan --no-verify --baseline "$out/detect-secrets.json" "${widen[@]}" -- "${files[@]}" ||
+      fail "detect-secrets failed"
   else
-    detect-secrets scan --no-verify -- "${files[@]}" >"$out/detect-secrets.json" || fail "detect-secrets failed"
+    PYTHONUTF8=1 detect-secrets scan --no-verify "${widen[@]}" -- "${files[@]}" >"$out/detect-secrets.json" ||
+      fail "detect-secrets failed"
   fi
 }
 

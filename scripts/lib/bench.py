@@ -115,12 +115,17 @@ def finding_keys(findings: list[dict[str, Any]]) -> list[tuple]:
 
 def raw_view(scan: str, raw: Any) -> Any:
     """A raw report without what differs between two runs of the same scan: the time, the temporary path of the
-    detect-secrets working baseline, pip-audit's canary."""
+    detect-secrets working baseline, pip-audit's canary, each secret's hash (the gate keeps it salted, the tool by
+    hand does not)."""
     raw = json.loads(json.dumps(raw))
     if isinstance(raw, dict):
         raw.pop("generated_at", None)
         if scan == "pip-audit":
             raw.pop("canary", None)  # the gate's canary (scans/pip-audit/run.sh), audited alongside the lock
+        if scan == "detect-secrets":
+            for secrets in (raw.get("results") or {}).values():
+                for secret in secrets:
+                    secret.pop("hashed_secret", None)
         for item in raw.get("filters_used") or []:
             if isinstance(item, dict) and item.get("path", "").endswith("is_baseline_file"):
                 item["filename"] = "<working copy>"

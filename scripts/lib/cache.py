@@ -14,7 +14,8 @@ the plain way" with the reason on stdout (Plain), 2 error with the message on st
 The cache of a scan is one JSON file, SECURITY_CACHE_DIR/v1/SCAN.json (one file, not one per entry: 3,600
 small files cost a second to write, one file a few milliseconds):
   {"format": 1, "scan": SCAN, "entries": {KEY: {"path": PATH, "value": {...the tool's JSON for that file...}}}}
-KEY = sha256 over the cache format, the scan, the tool's identity (its distribution's version, the plugins
+KEY = HMAC-SHA-256, keyed by the cache's random secret (SECURITY_CACHE_DIR/v1/secret.key, mode 0600), over the
+cache format, the scan, the tool's identity (its distribution's version, the plugins
 registered for it and the Python version, read from its interpreter; or its `--version` output when it is not
 a Python entry point; and the locale variables), the digest of its configuration, the file's path and the
 sha256 of its content (and what else the adapter says acts on that file: for detect-secrets, the baseline's
@@ -23,12 +24,16 @@ its key is the one computed now, its path is the file's and its value has the sh
 anything else is a miss, and a manifest that does not parse is an empty one. After each run the file is
 replaced atomically (temporary file, then rename) by the entries that run used or made: it holds one tree's
 files and does not grow without bound in a cache CI persists. Two runs at once: the last one to finish wins.
+detect-secrets' hashed_secret (an unsalted SHA-1 of the secret, which a word list cracks) is kept only salted,
+"hmac:" + HMAC-SHA-256 by the same secret (Cache.salted): in the entries, the merged report and the baseline copy
+the findings are matched with.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import hmac
 import json
 import os
 import sys
@@ -95,6 +100,42 @@ def write_list(path: str | Path, names: Iterable[str]) -> None:
     Path(path).write_bytes(b"".join(os.fsencode(n) + b"\0" for n in names))
 
 
+SALTED = "hmac:"
+SECRET_BYTES = 32
+
+
+def cache_secret(directory: str) -> bytes:
+    """The cache's random secret, DIRECTORY/vFORMAT/secret.key (made by the first run, mode 0600); without a
+    cache directory, or when it cannot be read or made, a fresh one for this run alone."""
+    if not directory:
+        return os.urandom(SECRET_BYTES)
+    path = Path(directory) / f"v{FORMAT}" / "secret.key"
+    for _ in range(2):
+        try:
+            data = path.read_bytes()
+            if len(data) == SECRET_BYTES:
+                return data
+            path.unlink()  # a damaged key: the entries it keyed are misses now
+        except FileNotFoundError:
+            pass
+        except OSError:
+            return os.urandom(SECRET_BYTES)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(os.urandom(SECRET_BYTES))
+        except FileExistsError:
+            continue  # another run made it first: read theirs
+        except OSError:
+            return os.urandom(SECRET_BYTES)
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return os.urandom(SECRET_BYTES)
+    return data if len(data) == SECRET_BYTES else os.urandom(SECRET_BYTES)
+
+
 class Cache:
     """The entries of one scan, in its manifest file; directory "" = cache off.
 
@@ -105,13 +146,21 @@ class Cache:
     def __init__(self, directory: str, scan: str, tool_id: str, config: Any) -> None:
         self.scan = scan
         self.file = Path(directory) / f"v{FORMAT}" / f"{scan}.json" if directory else None
+        self.secret = cache_secret(directory)
         self.context = [FORMAT, scan, tool_id, digest(config)]
         self.entries: dict[str, Any] = {}
         self.kept: dict[str, Any] = {}
         self.write_error = ""
 
     def key(self, path: str, sha: str, extra: Any = None) -> str:
-        return digest(self.context + [path, sha, extra])
+        # Keyed by the cache's secret: a key over a small file's content could otherwise be guessed back.
+        return hmac.new(self.secret, canonical(self.context + [path, sha, extra]).encode(), "sha256").hexdigest()
+
+    def salted(self, hashed_secret: str) -> str:
+        """detect-secrets' unsalted hash of a secret, keyed by the cache's secret: what the cache, the raw report
+        and everything else the gate keeps hold instead (the same secret gives the same value in every run that
+        shares the cache, and nobody without the cache's secret can test a guess against it)."""
+        return SALTED + hmac.new(self.secret, hashed_secret.encode(), "sha256").hexdigest()[:40]
 
     def load(self) -> None:
         """The manifest's entries; an unreadable or malformed manifest is an empty one."""

@@ -12,6 +12,7 @@
 #   scan_gap ID MESSAGE          something the tool left out (an error unless a suppression entry accepts ID)
 #   scan_excluded ITEM RULE      something deliberately not scanned, and the rule that excluded it (listed)
 #   scan_coverage INVENTORY SCANNED  how many items the gate computed must be scanned, and how many the tool did
+#   scan_gaps_from FILE, scan_excluded_from FILE  the same in bulk, from JSON lines a helper wrote
 # Exit contract: 0 pass, 1 findings at or over the threshold, 2 the scan could not be completed.
 # A scan run on its own (SECURITY_GATE unset; run-gate.sh sets it to the gate's name) also invalidates the gate
 # verdicts, Markdown summaries and SARIF files it would contradict (invalidate_gates).
@@ -534,6 +535,22 @@ scan_gap() {
 scan_excluded() {
   jq -cn --arg item "$1" --arg rule "$2" '{item: $item, rule: $rule}' >>"$SCAN_WORK/excluded.jsonl" ||
     scan_error "could not record an exclusion ($1)"
+}
+
+# scan_gaps_from FILE: record the gaps in FILE, one {"id", "message"} object a line (what a helper found in bulk),
+# as scan_gap records each.
+scan_gaps_from() {
+  jq -c 'if (.id | type) == "string" and (.message | type) == "string" then {id, message}
+         else error("a gap is not {id, message}") end' "$1" >>"$SCAN_WORK/gaps.jsonl" 2>/dev/null ||
+    scan_error "could not record the coverage gaps in ${1##*/}"
+}
+
+# scan_excluded_from FILE: record the exclusions in FILE, one {"item", "rule"} object a line, as scan_excluded
+# records each.
+scan_excluded_from() {
+  jq -c 'if (.item | type) == "string" and (.rule | type) == "string" then {item, rule}
+         else error("an exclusion is not {item, rule}") end' "$1" >>"$SCAN_WORK/excluded.jsonl" 2>/dev/null ||
+    scan_error "could not record the exclusions in ${1##*/}"
 }
 
 # scan_coverage INVENTORY SCANNED: how many items the gate computed must be scanned, and how many the tool

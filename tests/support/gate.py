@@ -140,6 +140,7 @@ def path_without(folder: Path, *missing: str) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     wanted = ["bash", "env", "jq", "git", "timeout", "mktemp", "date", "cat", "mv", "rm", "mkdir", "tr", "sed",
               "tail", "head", "cut", "grep", "dirname", "basename", "sort", "flock", "find", "realpath", "uv",
+              "python3", "cksum", "touch",
               *(scan_tool(scan)[0] for scan in ALL_SCANS)]
     search = tool_path()
     for name in wanted:

@@ -1,0 +1,83 @@
+"""Summary: the files detect-secrets must scan: every file git lists in the project, less the written exclusions.
+Usage: python3 scans/detect-secrets/inventory.py OUT_DIR   (run in PROJECT_DIR by scans/detect-secrets/run.sh)
+
+git lists the tracked files and the untracked ones it does not ignore. Of those:
+- ROOT_EXCLUSIONS, matched as whole paths from the project root only (a deploy/prod/.env.sample is scanned),
+  are excluded with their rule;
+- symlinks (never followed: they may point out of the tree) and files deleted in the work tree (nothing to
+  read) are excluded with their rule;
+- a git submodule or a nested git repository is a coverage gap naming it: git lists it as one entry, and its
+  files are not this repository's to list (scan that repository on its own, or accept the gap);
+- every other entry is a regular file to scan.
+Writes OUT_DIR/files (NUL-separated), OUT_DIR/excluded.jsonl ({item, rule} a line) and OUT_DIR/gaps.jsonl
+({id, message} a line); prints the number of files to scan. Exit 0, or 2 with the message on stderr when git
+cannot list the files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+# The exclusions of the design (security-ci-pipeline-design.txt: ".env.sample and uv.lock, false positives")
+# and the baseline itself (detect-secrets' file of audited hashes), each the file at the project root only.
+ROOT_EXCLUSIONS = {
+    ".env.sample": "the design's exclusion: .env.sample at the project root (placeholder values)",
+    "uv.lock": "the design's exclusion: uv.lock at the project root (package hashes)",
+    ".secrets.baseline": "the baseline at the project root (detect-secrets' own file of audited hashes)",
+}
+
+
+def git_list(*args: str) -> list[bytes]:
+    proc = subprocess.run(["git", *args], capture_output=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args)} failed: {proc.stderr.decode(errors='replace').strip()[:300]}")
+    return [x for x in proc.stdout.split(b"\0") if x]
+
+
+def main(out_dir: str) -> int:
+    top = subprocess.run(["git", "rev-parse", "--is-inside-work-tree"], capture_output=True, check=False)
+    if top.returncode != 0 or top.stdout.strip() != b"true":
+        print(f"{os.getcwd()} is not a git repository: the files to scan are git's tracked and untracked files",
+              file=sys.stderr)
+        return 2
+    try:
+        staged = git_list("ls-files", "-z", "--stage")
+        listed = git_list("ls-files", "-z", "--cached", "--others", "--exclude-standard", "--deduplicate")
+    except RuntimeError as e:
+        print(e, file=sys.stderr)
+        return 2
+    gitlinks = {line.split(b"\t", 1)[1] for line in staged if line.startswith(b"160000 ")}
+    files, excluded, gaps = [], [], []
+    for raw in listed:
+        name = os.fsdecode(raw.rstrip(b"/"))
+        if raw in gitlinks or raw.endswith(b"/") or (os.path.isdir(name) and not os.path.islink(name)):
+            kind = "submodule" if raw in gitlinks else "nested repository"
+            gaps.append({"id": f"{kind.replace(' ', '-')}:{name}",
+                         "message": f"{name} is a git {kind}: git lists it as one entry and its files are not scanned "
+                                    "(scan that repository on its own)"})
+        elif name in ROOT_EXCLUSIONS:
+            excluded.append({"item": name, "rule": ROOT_EXCLUSIONS[name]})
+        elif os.path.islink(name):
+            excluded.append({"item": name, "rule": "a symlink (never followed: it may point out of the tree)"})
+        elif not os.path.lexists(name):
+            excluded.append({"item": name, "rule": "deleted in the work tree (nothing to read)"})
+        elif not os.path.isfile(name):
+            excluded.append({"item": name, "rule": "not a regular file (a pipe or a socket: nothing to read)"})
+        else:
+            files.append(name)
+    with open(os.path.join(out_dir, "files"), "wb") as f:
+        f.write(b"".join(os.fsencode(n) + b"\0" for n in files))
+    for file_name, items in (("excluded.jsonl", excluded), ("gaps.jsonl", gaps)):
+        with open(os.path.join(out_dir, file_name), "w", encoding="utf-8") as f:
+            f.writelines(json.dumps(i) + "\n" for i in items)
+    print(len(files))
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    sys.exit(main(sys.argv[1]))

@@ -1,0 +1,114 @@
+"""Summary: what the gate changes inside detect-secrets' own process, so that nothing is narrowed silently.
+Usage: imported by scans/detect-secrets/batched-pool.py (install, cli_args);
+       python3 scans/detect-secrets/widen.py prints cli_args() one a line (for scripts/lib/bench-by-hand.sh).
+
+install(record_dir) patches the detect-secrets modules of this process before the tool's entry point runs; its
+worker processes are forked from it and inherit the patches:
+- FILE_HEURISTICS, the default filters that skip a file by its name alone (.css, .svg, .map, .lock, .prefs,
+  .iml, lock files such as poetry.lock or package-lock.json, any path containing "swagger"), never skip: every
+  file the gate lists is read. They are also disabled on the command line (cli_args), so that the report's
+  filters_used says so; on its own that is not enough: detect-secrets' worker processes put is_non_text_file
+  back (settings.Settings.DEFAULT_FILTERS), so a command line can disable it for a scan of one file only. A file that is not text fails detect-secrets' UTF-8 decoding and is not read;
+  the gate names it (binary files as excluded, any other as not scanned).
+- every file detect-secrets opens and reads is recorded (its name, NUL-terminated, appended to
+  RECORD_DIR/<pid>, one unbuffered write per file, so a worker stopped by the pool loses nothing): the
+  scanned set the gate checks its inventory against.
+- a file read through a transformer that drops its comments (YAML, and .ini/.cfg config files) is scanned as
+  raw lines too: a key in a YAML comment is found as the same line in a .txt file is. A secret found both
+  ways is reported once (detect-secrets' own identity: file, type and hash).
+"""
+
+from __future__ import annotations
+
+import os
+
+FILE_HEURISTICS = (
+    "detect_secrets.filters.heuristic.is_non_text_file",
+    "detect_secrets.filters.heuristic.is_lock_file",
+    "detect_secrets.filters.heuristic.is_swagger_file",
+)
+
+_record_fd: dict[int, int] = {}
+
+
+def _record(record_dir: str, filename: str) -> None:
+    pid = os.getpid()
+    fd = _record_fd.get(pid)
+    if fd is None:
+        fd = os.open(os.path.join(record_dir, str(pid)), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        _record_fd[pid] = fd
+    os.write(fd, os.fsencode(filename) + b"\0")
+
+
+def _never_skips(path: str):
+    """A filename filter (detect-secrets injects its arguments by name) that keeps every file."""
+
+    def keep(filename: str) -> bool:
+        return False
+
+    keep.__name__ = path.rsplit(".", 1)[1]
+    return keep
+
+
+def _comment_dropping(filename: str) -> bool:
+    """Whether detect-secrets reads filename through a (non-eager) transformer, which drops its comments."""
+    from detect_secrets.transformers import get_transformers
+
+    return any(not t.is_eager and t.should_parse_file(filename) for t in get_transformers())
+
+
+def cli_args() -> list[str]:
+    """detect-secrets' options that disable FILE_HEURISTICS."""
+    return ["--disable-filter", *FILE_HEURISTICS]
+
+
+def keep_every_file() -> None:
+    """FILE_HEURISTICS keep every file, in this process and the ones it forks."""
+    import importlib
+
+    for path in FILE_HEURISTICS:
+        module, name = path.rsplit(".", 1)
+        setattr(importlib.import_module(module), name, _never_skips(path))
+
+
+def install(record_dir: str) -> None:
+    from detect_secrets.core import scan
+
+    keep_every_file()
+
+    lines_from_file = scan._get_lines_from_file
+    scan_file = scan.scan_file
+
+    def recorded_lines_from_file(filename: str):
+        first = True
+        for lines in lines_from_file(filename):
+            if first:
+                _record(record_dir, filename)
+                first = False
+            yield lines
+
+    def scan_file_and_raw_lines(filename: str):
+        found = []
+        for secret in scan_file(filename):
+            found.append(secret)
+            yield secret
+        if not _comment_dropping(filename):
+            return
+        if scan._is_filtered_out(required_filter_parameters=["filename"], filename=filename):
+            return
+        try:
+            with open(filename, encoding="utf-8") as f:
+                raw = f.readlines()
+        except (OSError, UnicodeDecodeError):
+            return
+        for secret in scan._process_line_based_plugins(lines=list(enumerate(raw, start=1)), filename=filename):
+            if secret not in found:
+                found.append(secret)
+                yield secret
+
+    scan._get_lines_from_file = recorded_lines_from_file
+    scan.scan_file = scan_file_and_raw_lines
+
+
+if __name__ == "__main__":
+    print("\n".join(cli_args()))
