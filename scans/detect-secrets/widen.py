@@ -13,9 +13,10 @@ worker processes are forked from it and inherit the patches:
 - every file detect-secrets opens and reads is recorded (its name, NUL-terminated, appended to
   RECORD_DIR/<pid>, one unbuffered write per file, so a worker stopped by the pool loses nothing): the
   scanned set the gate checks its inventory against.
-- a file read through a transformer that drops its comments (YAML, and .ini/.cfg config files) is scanned as
-  raw lines too: a key in a YAML comment is found as the same line in a .txt file is. A secret found both
-  ways is reported once (detect-secrets' own identity: file, type and hash).
+- a file whose lines came from a transformer that drops comments (YAML; any file that parses as INI) is
+  scanned as raw lines too: a key in a YAML comment is found as the same line in a .txt file is. A secret
+  found both ways is reported once (detect-secrets' own identity: file, type and hash). detect-secrets'
+  _get_lines_from_file is replaced by a copy that notes which files those are (and records every file read).
 """
 
 from __future__ import annotations
@@ -50,13 +51,6 @@ def _never_skips(path: str):
     return keep
 
 
-def _comment_dropping(filename: str) -> bool:
-    """Whether detect-secrets reads filename through a (non-eager) transformer, which drops its comments."""
-    from detect_secrets.transformers import get_transformers
-
-    return any(not t.is_eager and t.should_parse_file(filename) for t in get_transformers())
-
-
 def cli_args() -> list[str]:
     """detect-secrets' options that disable FILE_HEURISTICS."""
     return ["--disable-filter", *FILE_HEURISTICS]
@@ -76,15 +70,28 @@ def install(record_dir: str) -> None:
 
     keep_every_file()
 
-    lines_from_file = scan._get_lines_from_file
     scan_file = scan.scan_file
+    transformed: set[str] = set()  # the files whose lines came from a (comment-dropping) transformer
 
     def recorded_lines_from_file(filename: str):
-        first = True
-        for lines in lines_from_file(filename):
-            if first:
-                _record(record_dir, filename)
-                first = False
+        """detect-secrets' own _get_lines_from_file (core/scan.py, 1.5.0), recording the file once it is read
+        and whether a non-eager transformer (YAML; an INI parse that succeeded) gave its lines."""
+        with open(filename) as f:
+            scan.log.info(f"Checking file: {filename}")
+            try:
+                lines = scan.get_transformed_file(f)
+                if lines:
+                    transformed.add(filename)
+                else:
+                    lines = f.readlines()
+            except UnicodeDecodeError:
+                return
+            _record(record_dir, filename)
+            yield lines
+            f.seek(0)
+            lines = scan.get_transformed_file(f, use_eager_transformers=True)
+            if not lines:
+                return
             yield lines
 
     def scan_file_and_raw_lines(filename: str):
@@ -92,10 +99,9 @@ def install(record_dir: str) -> None:
         for secret in scan_file(filename):
             found.append(secret)
             yield secret
-        if not _comment_dropping(filename):
+        if filename not in transformed:
             return
-        if scan._is_filtered_out(required_filter_parameters=["filename"], filename=filename):
-            return
+        transformed.discard(filename)
         try:
             with open(filename, encoding="utf-8") as f:
                 raw = f.readlines()
@@ -108,7 +114,3 @@ def install(record_dir: str) -> None:
 
     scan._get_lines_from_file = recorded_lines_from_file
     scan.scan_file = scan_file_and_raw_lines
-
-
-if __name__ == "__main__":
-    print("\n".join(cli_args()))
