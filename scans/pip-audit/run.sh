@@ -55,7 +55,7 @@ exit_error() {
     printf '%s' "the vulnerability service could not be reached or answered nothing: PyPI's JSON API said" \
       " 'not found' for a locked dependency (${message##*could not be audited: }), which is almost never the" \
       " package's fault. Point the gate at an OSV service with PIP_AUDIT_OSV_URL, or at a local advisory" \
-      " database with PIP_AUDIT_ADVISORY_DB (README: Offline advisory mirror)"
+      " database with PIP_AUDIT_ADVISORY_DB (docs/advisory-mirror.md)"
   else
     printf 'exited %s without a report: %s' "$rc" "$message"
   fi
