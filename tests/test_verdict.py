@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -185,8 +186,13 @@ def test_a_read_only_report_folder_is_an_error_and_its_files_are_marked_in_place
             for path in [reports, *reports.iterdir()]:
                 os.chown(path, NOBODY, NOBODY)
         reports.chmod(0o555)
+        # nobody runs a copy of the gate's own files: the checkout may sit in a folder only root can enter.
+        gate = root / "gate"
+        for part in ("scripts", "jq", "scans", "Makefile"):
+            copy = shutil.copytree if (REPO_ROOT / part).is_dir() else shutil.copy2
+            copy(REPO_ROOT / part, gate / part)
         completed = subprocess.run(
-            as_non_root([str(REPO_ROOT / "scripts" / "run-gate.sh"), GATE, *CODE_SCANS]),
+            as_non_root([str(gate / "scripts" / "run-gate.sh"), GATE, *CODE_SCANS]),
             env=gate_env(root, reports), capture_output=True, text=True, check=False, timeout=60)
         reports.chmod(0o755)
 
