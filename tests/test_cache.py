@@ -137,6 +137,27 @@ def test_second_run_answers_every_file_from_the_cache_with_the_same_result(proje
         assert f"{files} files: all {files} from the cache, bandit did not run" in warm.output
 
 
+def test_binary_file_is_answered_from_the_cache_and_still_listed_as_excluded(project, cache):
+    (project / "static").mkdir()
+    (project / "static" / "logo.png").write_bytes(b"\x89PNG\x00\xff\xfe not text")
+    git_commit_all(project)
+    binary = [{"item": "static/logo.png", "rule": "binary: detect-secrets reads text only (is binary (a NUL byte, "
+               "not UTF-8 text))"}]
+    cold = scan("detect-secrets", project, cache)
+    assert stats(cold, "detect-secrets") == (0, SECRET_FILES + 1)
+    assert [e for e in cold.result("detect-secrets")["excluded"] if e["item"] == "static/logo.png"] == binary
+    warm = scan("detect-secrets", project, cache)
+    assert stats(warm, "detect-secrets") == (SECRET_FILES + 1, 0)
+    assert verdict(warm, "detect-secrets") == verdict(cold, "detect-secrets")
+    # The same name with text in it is another file: scanned, and its key found.
+    (project / "static" / "logo.png").write_text(f"key = '{AWS_KEY}'\n")
+    changed = scan("detect-secrets", project, cache)
+    assert stats(changed, "detect-secrets") == (SECRET_FILES, 1)
+    result = changed.result("detect-secrets")
+    assert "static/logo.png" in {f["location"]["path"] for f in result["findings"]}
+    assert "static/logo.png" not in {e["item"] for e in result["excluded"]}
+
+
 def test_cached_bandit_report_is_exactly_bandit_run_by_hand(project, cache):
     by_hand = bandit_by_hand(project, "apps", "config")
     assert raw(scan("bandit", project, cache), "bandit") == by_hand

@@ -3,14 +3,16 @@
 Usage: python3 -S scans/detect-secrets/cache_adapter.py COMMAND ARGS...   (scans/detect-secrets/run.sh)
 
 Commands (each writes into the scan's work directory WORK; exit 0 done, 2 error with the message on stderr):
-  plan   which of the listed files the cache answers, the rest to scan (WORK/todo); with a custom plugin or
-         model file in the baseline, none (the cache is off for that run)
+  plan   which of the listed files the cache answers, the rest to scan (WORK/todo), the answered files that
+         were excluded unread (WORK/cached-excluded.jsonl: item, rule); with a custom plugin or model file in
+         the baseline, none (the cache is off for that run)
   merge  detect-secrets' report on the rest plus the cached entries, shaped like one full report, every
          hashed_secret salted (Cache.salted); the committed baseline salted alike (WORK/baseline-salted.json)
          and the coverage (WORK/ds-coverage.json); stores the fresh per-file results of the files detect-secrets
-         read (--scanned)
-A cached value is detect-secrets' results for one file ({"results": [...]}); the report's envelope (version,
-plugins, filters) is kept once, under the name <envelope>. A file's key includes the baseline's entries for it.
+         read (--scanned) and the rule of those it did not read that the gate excluded (--unread-excluded)
+A cached value is detect-secrets' results for one file ({"results": [...]}), or the rule that excluded a file it
+could not read ({"excluded": rule}: binary, or a baseline filter); the report's envelope (version, plugins,
+filters) is kept once, under the name <envelope>. A file's key includes the baseline's entries for it.
 """
 
 from __future__ import annotations
@@ -33,10 +35,29 @@ ENVELOPE = "<envelope>"
 
 
 def ds_valid(value: Any, path: str) -> bool:
+    """A cached value: detect-secrets' results for the file, or why it read nothing in it ({"excluded": rule})."""
+    if isinstance(value, dict) and set(value) == {"excluded"}:
+        return isinstance(value["excluded"], str) and value["excluded"] != ""
     return (isinstance(value, dict) and set(value) == {"results"} and isinstance(value["results"], list)
             and all(isinstance(s, dict) and s.get("filename") == path and isinstance(s.get("type"), str)
                     and isinstance(s.get("hashed_secret"), str) and s["hashed_secret"].startswith(SALTED)
                     for s in value["results"]))
+
+
+def read_excluded(path: str) -> dict[str, str]:
+    """The files detect-secrets did not read and the gate excluded ({path: rule}), from a JSON-lines file of
+    {"item", "rule"} (scans/detect-secrets/unread.jq's excluded list); no file: none."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            items = [json.loads(line) for line in f if line.strip()]
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as e:
+        raise Failure(f"the list of files detect-secrets did not read cannot be read: {e}") from e
+    if not all(isinstance(i, dict) and isinstance(i.get("item"), str) and isinstance(i.get("rule"), str)
+               for i in items):
+        raise Failure("the list of files detect-secrets did not read has an unexpected shape")
+    return {i["item"]: i["rule"] for i in items}
 
 
 def salt_results(results: Any, cache: Cache) -> Any:
@@ -96,6 +117,10 @@ def cmd_plan(args: argparse.Namespace) -> None:
         else:
             hits[path] = value
     write_list(work / "todo", todo)
+    with open(work / "cached-excluded.jsonl", "w", encoding="utf-8") as f:
+        for path, value in hits.items():
+            if "excluded" in value:
+                f.write(json.dumps({"item": path, "rule": value["excluded"]}) + "\n")
     write_json(work / "plan.json", {"files": plan_files, "hits": hits, "envelope": envelope,
                                     "cache_dir": cache_dir, "tool_id": tool_id})
     write_stats(work, cache_dir, note, len(hits), len(todo))
@@ -108,6 +133,7 @@ def cmd_merge(args: argparse.Namespace) -> None:
     cache, known = ds_cache(args, plan["cache_dir"], plan["tool_id"])
     todo = set(read_list(str(work / "todo")))
     scanned = set(read_list(args.scanned)) if args.scanned else set()
+    unread = read_excluded(args.unread_excluded) if args.unread_excluded else {}
     if todo:
         try:
             report = read_json(args.fresh)
@@ -135,17 +161,19 @@ def cmd_merge(args: argparse.Namespace) -> None:
         if path in plan["hits"]:
             cache.keep(key, path, plan["hits"][path])
             continue
-        # Only a file detect-secrets read is kept: one it skipped is looked at (and named) again next time.
-        if path not in todo or path not in scanned or not key:
+        # A file detect-secrets read is kept with its results, one it did not read with the rule that excluded
+        # it (binary; a baseline filter): one it skipped for any other reason is looked at (and named) again.
+        if path not in todo or not key or (path not in scanned and path not in unread):
             continue
-        value = {"results": fresh.get(path, [])}
+        value = {"results": fresh.get(path, [])} if path in scanned else {"excluded": unread[path]}
         # The file must still be what the plan hashed: a file edited while detect-secrets ran is not stored.
         sha = content_sha256(path)
         if ds_valid(value, path) and sha and cache.key(path, sha, known.get(path)) == key:
             cache.keep(key, path, value)
             stored += 1
     cache.save()
-    results = {path: value["results"] for path, value in plan["hits"].items() if value["results"]}
+    results = {path: value["results"] for path, value in plan["hits"].items() if value.get("results")}
+    read_hits = sum(1 for value in plan["hits"].values() if "results" in value)
     results.update(fresh)
     report = dict(envelope)
     report["results"] = {path: results[path] for path in sorted(results)}
@@ -155,7 +183,7 @@ def cmd_merge(args: argparse.Namespace) -> None:
         committed["results"] = salt_results(committed["results"], cache)
     write_json(work / "baseline-salted.json", committed)
     write_json(work / "ds-coverage.json", {"inventory": len(plan["files"]),
-                                           "scanned": len(plan["hits"]) + len(todo & scanned)})
+                                           "scanned": read_hits + len(todo & scanned)})
     if cache.write_error:
         print(f"the cache could not be written: {cache.write_error}", file=sys.stderr)
     print(f"{len(plan['hits'])} {len(todo)} {stored}")
@@ -172,6 +200,8 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("--fresh", default="")
         sp.add_argument("--work-baseline", default="")
         sp.add_argument("--scanned", default="", help="the NUL-separated files detect-secrets read")
+        sp.add_argument("--unread-excluded", default="",
+                        help="the files it did not read that the gate excluded (JSON lines of item and rule)")
         sp.set_defaults(func=func)
     return p
 

@@ -36,6 +36,7 @@ declare -a DS_TAIL=() # the files as arguments, for a detect-secrets that is not
 INVENTORY=0           # the number of files to scan (take_inventory)
 KEY_ARGS=""           # what of the gate's own settings the cache keys on: SCAN_ARGS and widen.py's content
 DS_PYTHON="" # detect-secrets' interpreter when it is a Python entry point (python_of), else empty
+NARROWING_PID="" # the baseline's narrowing check running in the background (narrowing_start)
 
 # take_inventory OUT_DIR: the files to scan in OUT_DIR/files (NUL-separated, relative to the project), their
 # number in INVENTORY; the exclusions and gaps recorded. No file to scan is an error.
@@ -51,11 +52,22 @@ take_inventory() {
 (are they all ignored, by this repository or by one that encloses it?)"
 }
 
-# check_narrowing BASELINE: each way the committed baseline narrows detect-secrets' defaults, as a gap.
-check_narrowing() {
+# narrowing_start BASELINE: judge, in the background (NARROWING_PID), how the committed baseline narrows
+# detect-secrets' defaults (it imports detect-secrets, which takes a while; the inventory and the cache plan
+# need not wait for it).
+narrowing_start() {
   local baseline=$1 out="$SCAN_WORK/narrowing.jsonl"
   [[ -n "$DS_PYTHON" ]] || return 0
-  "$DS_PYTHON" "$SCAN_DIR/narrowing.py" "$baseline" >"$out" 2>"$out.err" ||
+  "$DS_PYTHON" "$SCAN_DIR/narrowing.py" "$baseline" >"$out" 2>"$out.err" &
+  NARROWING_PID=$!
+  scan_helper "$NARROWING_PID"
+}
+
+# narrowing_finish: each way the baseline narrows the scan (narrowing_start), as a gap.
+narrowing_finish() {
+  local out="$SCAN_WORK/narrowing.jsonl"
+  [[ -n "$NARROWING_PID" ]] || return 0
+  scan_helper_wait "$NARROWING_PID" ||
     scan_error "could not judge how .secrets.baseline sets detect-secrets up: $(stderr_tail "$out.err")"
   scan_gaps_from "$out"
 }
@@ -92,7 +104,8 @@ baseline_copy() {
 }
 
 # cache_plan LIST COMMITTED: look the listed files up in the cache (none when it is off); the ones to scan
-# in SCAN_WORK/todo, the result's "cache" field set.
+# in SCAN_WORK/todo, the result's "cache" field set, the answered files an earlier run excluded unread (binary,
+# a baseline filter) listed as excluded again.
 cache_plan() {
   local list=$1 committed=$2 out="$SCAN_WORK/plan.out" rc=0 files hits misses
   cache_args detect-secrets
@@ -101,15 +114,17 @@ cache_plan() {
   read -r files hits misses <"$out" || scan_error "the scan cache gave no plan"
   log "$files file(s): $hits from the cache, $misses scanned"
   cache_stats_from_plan
+  [[ ! -e "$SCAN_WORK/cached-excluded.jsonl" ]] || scan_excluded_from "$SCAN_WORK/cached-excluded.jsonl"
 }
 
 # cache_merge RAW WORK_BASELINE COMMITTED SCANNED: detect-secrets' report on the scanned files (RAW) and the
 # cached entries as one report, every hashed_secret salted, in SCAN_WORK/merged.json, and the committed baseline
-# salted alike in SCAN_WORK/baseline-salted.json; the fresh entries of the files it read (SCANNED) stored.
+# salted alike in SCAN_WORK/baseline-salted.json; the fresh entries of the files it read (SCANNED) stored, and
+# the exclusions of those it did not read (account_for).
 cache_merge() {
   local raw=$1 work_baseline=$2 committed=$3 scanned=$4 out="$SCAN_WORK/merge.out" rc=0
   cache_helper "$out" merge --work "$SCAN_WORK" --tool-args "$KEY_ARGS" --baseline "$committed" --fresh "$raw" \
-    --work-baseline "$work_baseline" --scanned "$scanned" || rc=$?
+    --work-baseline "$work_baseline" --scanned "$scanned" --unread-excluded "$SCAN_WORK/unread-excluded.jsonl" || rc=$?
   ((rc != 2)) || scan_error "detect-secrets' output has an unexpected shape: $(stderr_tail "$out.err")"
   ((rc == 0)) || scan_error "the scan cache failed: $(stderr_tail "$out.err")"
 }
@@ -146,21 +161,22 @@ main() {
   DS_PYTHON=$(python_of detect-secrets) || DS_PYTHON=""
   KEY_ARGS="${SCAN_ARGS[*]} widen.py:$(cksum <"$SCAN_DIR/widen.py")" || scan_error "cannot read $SCAN_DIR/widen.py"
 
-  take_inventory "$SCAN_WORK/inventory"
-  list="$SCAN_WORK/inventory/files"
   raw="$SCAN_WORK/detect-secrets.json"
   err="$SCAN_WORK/detect-secrets.err"
   committed="$SCAN_WORK/baseline-committed.json"
   if [[ -e "$BASELINE_NAME" ]]; then
     baseline_copy "$raw"
-    cp "$BASELINE_NAME" "$committed"
+    cp "$BASELINE_NAME" "$committed" || scan_error "cannot copy $BASELINE_NAME to its work directory"
     baseline=$committed
-    check_narrowing "$committed"
+    narrowing_start "$committed"
   else
     printf '{"results": {}}\n' >"$committed"
   fi
+  take_inventory "$SCAN_WORK/inventory"
+  list="$SCAN_WORK/inventory/files"
   cache_begin detect-secrets
   cache_plan "$list" "$baseline"
+  narrowing_finish
   todo="$SCAN_WORK/todo"
   record="$SCAN_WORK/read"
   mkdir -p "$record" || scan_error "cannot write to its work directory"

@@ -260,6 +260,19 @@ scan_helper() {
   SCAN_HELPER_PIDS+=("$1")
 }
 
+# scan_helper_wait PID: wait for the helper PID (scan_helper) to end, with its exit status; it is no longer stopped
+# at the end of the scan (its PID may by then belong to another process).
+scan_helper_wait() {
+  local pid rc=0
+  local -a kept=()
+  wait "$1" || rc=$?
+  for pid in "${SCAN_HELPER_PIDS[@]}"; do
+    [[ "$pid" == "$1" ]] || kept+=("$pid")
+  done
+  SCAN_HELPER_PIDS=("${kept[@]}")
+  return "$rc"
+}
+
 # cleanup_work: stop the scan's helpers and remove its private work directory.
 cleanup_work() {
   local pid
