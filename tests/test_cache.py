@@ -462,6 +462,15 @@ def test_file_names_that_are_not_utf8_are_cached_under_their_own_names(project, 
             assert raw(warm, name) == bandit_by_hand(project, "apps", "config")
 
 
+def test_file_names_bandit_would_report_alike_are_an_error_naming_both(project, cache):
+    for name in (b"latin1-\xe9.py", b"latin1-\xfc.py"):
+        (project / "apps" / os.fsdecode(name)).write_text("x = 1\n")
+    run = run_scan("bandit", project, project.parent / "reports-alike", env={"SECURITY_CACHE_DIR": str(cache)})
+    assert run.rc == 2, run.output
+    assert ("same name in bandit's report: apps/latin1-\\xe9.py and apps/latin1-\\xfc.py"
+            in run.result("bandit")["error"])
+
+
 def test_dot_bandit_file_in_the_targets_is_an_error_naming_it(project, cache):
     """bandit reads .bandit only when it walks a folder itself; the gate hands it explicit files, so the settings
     there would be silently ignored: the gate says so instead."""

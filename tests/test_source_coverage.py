@@ -122,6 +122,18 @@ def test_bandit_with_nothing_to_scan_is_an_error(tmp_path, reports):
     assert run.rc == 2 and "no Python file to scan" in run.result("bandit")["error"], run.output
 
 
+def test_c_locale_names_bandit_findings_as_a_utf8_locale_does(tmp_path, reports):
+    """Under LC_ALL=C without UTF-8 mode bandit would print "apps/é/vü.py" as "apps/��/v��.py" (and two such
+    names alike): the gate runs it in UTF-8 mode, so the finding, and a suppression by its path, read the same."""
+    project = new_project(tmp_path / "p", {"apps/é/vü.py": EVAL, "apps/é/ü.py": "x = 1\n", "apps/é/ö.py": "y = 2\n"})
+    for locale in ({}, {"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0"}):
+        run = scan("bandit", project, reports / str(len(locale)), tmp_path, BANDIT_TARGETS="apps",
+                   SECURITY_CACHE="off", **locale)
+        result = run.result("bandit")
+        assert found(result) == {("B307", "apps/é/vü.py")}, run.output
+        assert result["coverage"] == {"inventory": 4, "scanned": 4}
+
+
 # --------------------------------------------------------------------------- detect-secrets: which files
 
 

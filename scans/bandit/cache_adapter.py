@@ -159,10 +159,19 @@ def bandit_discover(targets: list[str], include: list[str]) -> list[tuple[str, s
         by_arg.setdefault(arg, name)
     # bandit names an explicit file ./ARG: two arguments whose ./ forms read the same once through jq could not
     # be told apart.
-    reported = [shown(os.path.join(".", arg)) for arg in by_arg]
-    if len(set(reported)) != len(reported):
-        raise Failure("two files of BANDIT_TARGETS would have the same name in bandit's report")
+    reported: dict[str, list[str]] = {}
+    for arg in by_arg:
+        reported.setdefault(shown(os.path.join(".", arg)), []).append(arg)
+    alike = sorted(args for args in reported.values() if len(args) > 1)
+    if alike:
+        raise Failure("these files of BANDIT_TARGETS would have the same name in bandit's report: "
+                      + "; ".join(" and ".join(escaped(a) for a in args) for args in alike))
     return sorted((name, arg) for arg, name in by_arg.items())
+
+
+def escaped(name: str) -> str:
+    """name with the bytes that are not UTF-8 written as \\xNN (so two names jq would show alike read apart)."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
 def bandit_valid(value: Any, path: str) -> bool:

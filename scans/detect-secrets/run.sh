@@ -6,7 +6,7 @@
 # The inventory (scans/detect-secrets/inventory.py) is every file git lists, tracked or untracked and not
 # ignored, less .env.sample, uv.lock and .secrets.baseline at the project root, symlinks and deleted files,
 # each listed in the result as excluded with its rule; a submodule or a nested git repository is a coverage
-# gap naming it, and an empty inventory an error. detect-secrets runs in UTF-8 mode whatever the locale,
+# gap naming it, and an empty inventory an error. detect-secrets runs in UTF-8 mode whatever the locale (common.sh),
 # widened (scans/detect-secrets/widen.py: its filters that skip files by name are off, YAML and config files are
 # scanned as raw lines too, and every file it reads is recorded); a listed file it did not read is a gap naming
 # it, or excluded when it is binary. The project's .secrets.baseline (when it has one) supplies the settings
@@ -82,7 +82,7 @@ read = set(open(sys.argv[2], "rb").read().split(b"\0"))
 sys.stdout.buffer.write(b"".join(x + b"\0" for x in listed if x not in read))' "$list" "$scanned" >"$missing" ||
     scan_error "could not compare the files detect-secrets read with the inventory"
   [[ -s "$missing" ]] || return 0
-  PYTHONUTF8=1 "$DS_PYTHON" "$SCAN_DIR/unscannable.py" "$missing" ${baseline:+"$baseline"} \
+  "$DS_PYTHON" "$SCAN_DIR/unscannable.py" "$missing" ${baseline:+"$baseline"} \
     >"$listing" 2>"$listing.err" || scan_error "could not tell why detect-secrets did not read some files: $(stderr_tail "$listing.err")"
   require_json "$listing" "the list of files detect-secrets did not read"
   run_jq "$SCAN_WORK/unread.json" -f "$SCAN_DIR/unread.jq" "$listing" ||
@@ -137,7 +137,7 @@ cache_merge() {
 detect_secrets_run() {
   local list=$1 record=$2
   local -a files
-  DS_RUN=(--name detect-secrets -- env PYTHONUTF8=1)
+  DS_RUN=(--name detect-secrets --)
   if [[ -n "$DS_PYTHON" ]]; then
     DS_RUN+=("$DS_PYTHON" "$SCAN_DIR/batched-pool.py" --record "$record" --files-from "$list"
       "$(command -v detect-secrets)" "${SCAN_ARGS[@]}")

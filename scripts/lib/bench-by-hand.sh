@@ -60,7 +60,7 @@ json.dump(settings, open(sys.argv[1], "w"))' "$out/bandit-config.yaml" 2>"$out/b
       excluded+="${excluded:+,}$folder"
     done < <(find "${targets[@]}" -type d -name "$name" -print0)
   done
-  bandit -r -f json -q "${config[@]}" ${excluded:+-x "$excluded"} -- "${targets[@]}" >"$out/bandit.json" || rc=$?
+  PYTHONUTF8=1 bandit -r -f json -q "${config[@]}" ${excluded:+-x "$excluded"} -- "${targets[@]}" >"$out/bandit.json" || rc=$?
   ((rc == 0 || rc == 1)) || fail "bandit exited $rc"
 }
 

@@ -49,6 +49,10 @@ SECURITY_REPORT_DIR=${SECURITY_REPORT_DIR:-$GATE_ROOT/reports/security}
 SCAN_TIMEOUT=${SCAN_TIMEOUT:-900}
 SECURITY_SUPPRESSIONS=${SECURITY_SUPPRESSIONS:-$PROJECT_DIR/.security-suppressions.json}
 export PROJECT_DIR SECURITY_REPORT_DIR SCAN_TIMEOUT SECURITY_SUPPRESSIONS
+# The Python tools and helpers run in UTF-8 mode whatever the locale, so that a tree reads and is reported the same
+# under LC_ALL=C as under a UTF-8 locale: detect-secrets would skip a UTF-8 file it cannot decode, and bandit would
+# name a file with "é" in its path wrongly (and two such names alike).
+export PYTHONUTF8=1
 
 SCAN_NAME=""
 SCAN_DIR="" # scans/SCAN_NAME: the scan's own programs
