@@ -54,9 +54,10 @@ def main(out_dir: str) -> int:
     for raw in listed:
         name = os.fsdecode(raw.rstrip(b"/"))
         if raw in gitlinks or raw.endswith(b"/") or (os.path.isdir(name) and not os.path.islink(name)):
-            kind = "submodule" if raw in gitlinks else "nested repository"
-            gaps.append({"id": f"{kind.replace(' ', '-')}:{name}",
-                         "message": f"{name} is a git {kind}: git lists it as one entry and its files are not scanned "
+            kind, what = ("submodule", "a git submodule") if raw in gitlinks else \
+                ("nested-repository", "a nested git repository")
+            gaps.append({"id": f"{kind}:{name}",
+                         "message": f"{name} is {what}: git lists it as one entry and its files are not scanned "
                                     "(scan that repository on its own)"})
         elif name in ROOT_EXCLUSIONS:
             excluded.append({"item": name, "rule": ROOT_EXCLUSIONS[name]})
