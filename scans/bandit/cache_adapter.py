@@ -417,8 +417,6 @@ def cmd_merge(args: argparse.Namespace) -> None:
         "results": results,
     }
     write_json(work / "merged.json", report)
-    if cache.write_error:
-        print(f"the cache could not be written: {cache.write_error}", file=sys.stderr)
     print(f"{len(plan['hits'])} {len(fresh)} {stored}")
 
 

@@ -184,8 +184,6 @@ def cmd_merge(args: argparse.Namespace) -> None:
     write_json(work / "baseline-salted.json", committed)
     write_json(work / "ds-coverage.json", {"inventory": len(plan["files"]),
                                            "scanned": read_hits + len(todo & scanned)})
-    if cache.write_error:
-        print(f"the cache could not be written: {cache.write_error}", file=sys.stderr)
     print(f"{len(plan['hits'])} {len(todo)} {stored}")
 
 

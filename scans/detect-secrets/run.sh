@@ -114,7 +114,7 @@ cache_plan() {
   read -r files hits misses <"$out" || scan_error "the scan cache gave no plan"
   log "$files file(s): $hits from the cache, $misses scanned"
   cache_stats_from_plan
-  [[ ! -e "$SCAN_WORK/cached-excluded.jsonl" ]] || scan_excluded_from "$SCAN_WORK/cached-excluded.jsonl"
+  scan_excluded_from "$SCAN_WORK/cached-excluded.jsonl"
 }
 
 # cache_merge RAW WORK_BASELINE COMMITTED SCANNED: detect-secrets' report on the scanned files (RAW) and the

@@ -150,7 +150,6 @@ class Cache:
         self.context = [FORMAT, scan, tool_id, digest(config)]
         self.entries: dict[str, Any] = {}
         self.kept: dict[str, Any] = {}
-        self.write_error = ""
 
     def key(self, path: str, sha: str, extra: Any = None) -> str:
         # Keyed by the cache's secret: a key over a small file's content could otherwise be guessed back.
@@ -185,7 +184,8 @@ class Cache:
         self.kept[key] = {"path": path, "value": value}
 
     def save(self) -> None:
-        """Replace the manifest atomically by the entries kept; a failure is only noted (write_error)."""
+        """Replace the manifest atomically by the entries kept; a failure is only said, on stderr (the scan logs
+        it: a cache that cannot be written costs time, never the result)."""
         if self.file is None:
             return
         import tempfile
@@ -202,7 +202,7 @@ class Cache:
             os.replace(tmp, self.file)
             tmp = None
         except OSError as e:
-            self.write_error = str(e)
+            print(f"the cache could not be written: {e}", file=sys.stderr)
         finally:
             if tmp is not None:
                 try:
