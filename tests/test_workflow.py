@@ -23,21 +23,10 @@ WORKFLOW = GITHUB_DIR / "workflows" / "security.yml"
 DEPENDABOT = GITHUB_DIR / "dependabot.yml"
 BIN = Path(sys.executable).parent
 
-PULL_REQUEST_PATHS = {
-    "**/*.py",
-    "pyproject.toml",
-    "uv.lock",
-    "deploy/docker/Dockerfile",
-    "docker-compose.yml",
-    ".github/workflows/security.yml",
-    "Makefile",
-    "scripts/**",
-    "jq/**",
-    "scans/**",
-    ".security-suppressions.json",
-    ".secrets.baseline",
-    ".dockerignore",
-}
+# The condition on each step of the docker job after it decided whether the image's inputs changed.
+SKIP_UNLESS_BUILT = "steps.inputs.outputs.build != 'false'"
+# The condition of the steps that run after the gate whatever it said (the reports' upload, the verdict).
+ALWAYS_AFTER_THE_GATE = {"code": "${{ !cancelled() }}", "docker": f"${{{{ !cancelled() && {SKIP_UNLESS_BUILT} }}}}"}
 JOBS = {"code": ("Code Security", "make security-code"), "docker": ("Docker Security", "make security-docker")}
 # The most tool runs of a job's gate that can follow one another, each bounded by SCAN_TIMEOUT: code: bandit's and
 # detect-secrets' --version, then the scans' runs, side by side; docker: trivy --version, the save of the image the
@@ -75,12 +64,36 @@ def test_every_push_to_main_runs_the_workflow(workflow):
     assert workflow["on"]["push"] == {"branches": ["main"]}
 
 
-def test_pull_requests_run_it_only_when_code_dependencies_image_or_the_gate_change(workflow):
-    pull_request = workflow["on"]["pull_request"]
-
-    assert set(pull_request) == {"paths"}
-    assert set(pull_request["paths"]) == PULL_REQUEST_PATHS
+def test_every_pull_request_runs_the_code_job_whatever_it_changes(workflow):
+    """No path filter: a pull request that only adds a key to a YAML file is scanned before it merges, and a
+    required check never waits for a workflow that was filtered out."""
+    assert workflow["on"]["pull_request"] is None
     assert set(workflow["on"]) == {"push", "pull_request", "schedule"}
+    assert "if" not in workflow["jobs"]["code"]
+    assert all("if" not in step for step in steps_of(workflow, "code")[:3])
+
+
+def test_the_secret_scan_reads_the_range_the_history_step_chose_and_all_history_without_an_answer(workflow):
+    steps = steps_of(workflow, "code")
+    (history,) = [step for step in steps if step.get("id") == "history"]
+    (gate,) = [step for step in steps if step.get("run", "").strip() == "make security-code"]
+    assert history["run"].strip() == "scripts/ci/secrets-range.sh"
+    assert history["continue-on-error"] is True  # a failed fetch leaves the verdict to the gate
+    assert steps.index(history) < steps.index(gate)
+    assert gate["env"]["SECRETS_SINCE"] == "${{ steps.history.outputs.since || 'all' }}"
+    assert {"PR_HEAD_SHA", "PR_BASE_SHA", "PUSH_BEFORE", "PUSH_FORCED"} <= set(history["env"])
+
+
+def test_the_docker_job_skips_its_steps_only_when_a_pull_request_changed_none_of_the_images_inputs(workflow):
+    """The decision is made inside the job, so its check reports; anything but an explicit `false` builds."""
+    steps = steps_of(workflow, "docker")
+    (inputs,) = [step for step in steps if step.get("id") == "inputs"]
+    assert inputs["run"].strip() == "scripts/ci/image-inputs-changed.sh"
+    assert "if" not in workflow["jobs"]["docker"] and "needs" not in workflow["jobs"]["docker"]
+    (checkout,) = uses_steps(workflow, "docker", "actions/checkout")
+    assert checkout["with"]["fetch-depth"] == 2
+    later = steps[steps.index(inputs) + 1:]
+    assert later and all(SKIP_UNLESS_BUILT in step["if"] for step in later)
 
 
 def test_main_is_scanned_daily_for_vulnerabilities_published_since_its_last_change(workflow):
@@ -174,7 +187,7 @@ def test_run_steps_use_bash_with_pipefail_and_expand_no_expressions(workflow):
 def test_reports_are_uploaded_even_when_the_gate_fails_and_again_on_a_re_run(workflow):
     for job in JOBS:
         (upload,) = uses_steps(workflow, job, "actions/upload-artifact")
-        assert upload["if"] == "${{ !cancelled() }}"
+        assert upload["if"] == ALWAYS_AFTER_THE_GATE[job]
         assert upload["with"]["path"] == "reports/security/"
         # artifact names are unique in a run: each attempt uploads under its own
         assert upload["with"]["name"] == f"security-{job}-reports-attempt-${{{{ github.run_attempt }}}}"
@@ -327,6 +340,8 @@ def test_each_job_reads_the_gates_verdict_file_after_the_gate_and_exports_it(wor
         (gate,) = [step for step in steps if step.get("run", "").strip() == command]
         (verdict,) = [step for step in steps if step.get("id") == "verdict"]
         assert steps.index(verdict) == steps.index(gate) + 1
-        assert verdict["if"] == "${{ !cancelled() }}"
+        assert verdict["if"] == ALWAYS_AFTER_THE_GATE[job]
         assert verdict["run"].strip() == f"scripts/verdict.sh security-{job}"
-        assert workflow["jobs"][job]["outputs"] == {"verdict": "${{ steps.verdict.outputs.verdict }}"}
+    assert workflow["jobs"]["code"]["outputs"] == {"verdict": "${{ steps.verdict.outputs.verdict }}"}
+    assert workflow["jobs"]["docker"]["outputs"] == {"verdict": (
+        "${{ steps.verdict.outputs.verdict || steps.inputs.outputs.build == 'false' && 'skipped' || '' }}")}
