@@ -17,8 +17,8 @@ def os_types: ["deb", "apk", "rpm"];
 # parse_purl: a canary's package URL as {purl, type, namespace, name, version}, or an error naming it.
 def parse_purl:
   . as $purl
-  | (try capture("^pkg:(?<type>[a-z][a-z0-9.+-]*)/(?:(?<namespace>[^/@?#]+)/)?(?<name>[^/@?#]+)@(?<version>[^/@?#]+)$")
-     catch null) as $p
+  | ([capture("^pkg:(?<type>[a-z][a-z0-9.+-]*)/(?:(?<namespace>[^/@?#]+)/)?(?<name>[^/@?#]+)@(?<version>[^/@?#]+)$")]
+     | first // null) as $p
   | if $p == null
     then error("TRIVY_CANARIES: '\($purl)' is not a package URL pkg:TYPE/NAMESPACE/NAME@VERSION or pkg:TYPE/NAME@VERSION (no qualifiers)")
     else $p + {purl: $purl} end;

@@ -24,9 +24,11 @@ def short_id: if type == "string" then .[:19] else "unknown" end;
 def config_field:
   (.StartLine // 0) as $line
   | [(.Code.Lines // [])[] | select((.Number // 0) <= $line) | .Content // "" | tostring] | reverse as $above
-  | ($above[0] // "" | capture("^\\s*\"(?<key>[A-Za-z_][A-Za-z0-9_]*)\"\\s*:\\s*[^\\[{ ]") // null) as $own
+  | ($above[0] // "") as $own_line
+  | ([$own_line | capture("^\\s*\"?(?<key>[A-Za-z_][A-Za-z0-9_]*)\"\\s*:\\s*[^\\[{ ]")] | first // null) as $own
   | (first($above[] | capture("^\\s*\"(?<key>[A-Za-z_][A-Za-z0-9_]*)\"\\s*:\\s*[\\[{]")) // null) as $open
-  | if $own != null and ($own.key | IN("created_by", "comment")) then "history (\($own.key))"
+  | if ($own_line | test("(^|[\\s\"])(created_by|comment)\"\\s*:"))
+    then "history (\($own_line | capture("(?<key>created_by|comment)\"\\s*:").key))"
     elif $open != null and $own != null then "\($open.key) (\($own.key))"
     elif $open != null then $open.key
     elif $own != null then $own.key
