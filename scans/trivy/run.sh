@@ -61,6 +61,7 @@ readonly TRIVY_FILES=".trivyignore .trivyignore.yaml trivy.yaml trivy-secret.yam
 # What every trivy run of the scan is given (the image scan and the canary's): all severities, every package type,
 # no cache of what it found (trivy's scan cache would keep the image's configuration and the lines around each
 # secret), no version check, no telemetry.
+# shellcheck disable=SC2054 # the commas separate the values of trivy's list flags
 readonly -a TRIVY_COMMON=(--severity UNKNOWN,LOW,MEDIUM,HIGH,CRITICAL --pkg-types os,library --cache-backend memory
   --format json --skip-version-check --disable-telemetry)
 RUN_DIR=""    # the empty folder trivy runs in
