@@ -375,8 +375,9 @@ def test_python_packages_installed_by_an_os_package_are_listed_as_scanned_with_i
     run = docker_gate(tmp_path, image, trivy_cache)
     result = run.result("trivy")
     assert result["coverage_gaps"] == [] and run.rc == 1, run.output
-    assert result["excluded"] == [{"item": f"/{metadata}", "rule": "installed by the OS package python3-debpkg, "
-                                   "scanned as that package"}]
+    packages = [entry for entry in result["excluded"] if not entry["item"].startswith("secret scan: ")]
+    assert packages == [{"item": f"/{metadata}", "rule": "installed by the OS package python3-debpkg, "
+                         "scanned as that package"}]
     assert result["coverage"] == {"inventory": len(MILD_OS) + 1, "scanned": len(MILD_OS) + 1}
 
 
@@ -389,8 +390,16 @@ def debian_8_image(path: Path) -> Path:
     return write_docker_archive(path, files)
 
 
-def test_an_end_of_life_os_fails_named_with_its_version(tmp_path, trivy_cache):
-    run = docker_gate(tmp_path, debian_8_image(tmp_path / "img.tar"), trivy_cache)
+@pytest.fixture(scope="module")
+def debian_8_cache(tmp_path_factory) -> Path:
+    """A DB that knows Debian 8 too (the DB canary checks the image's release)."""
+    cache = tmp_path_factory.mktemp("trivy-cache-debian-8")
+    build_trivy_db(cache, VULNERABILITIES, debian=DEBIAN, pip=PIP, debian_releases=("12", "8"))
+    return cache
+
+
+def test_an_end_of_life_os_fails_named_with_its_version(tmp_path, debian_8_cache):
+    run = docker_gate(tmp_path, debian_8_image(tmp_path / "img.tar"), debian_8_cache)
     result = run.result("trivy")
     assert run.rc == 1 and result["status"] == "fail", run.output
     [eosl] = result["findings"]
@@ -399,11 +408,11 @@ def test_an_end_of_life_os_fails_named_with_its_version(tmp_path, trivy_cache):
     assert "eosl:debian-8.11" in run.stdout
 
 
-def test_an_end_of_life_os_is_listed_when_configured_below_the_threshold(tmp_path, trivy_cache):
-    run = docker_gate(tmp_path, debian_8_image(tmp_path / "img.tar"), trivy_cache, TRIVY_EOSL_SEVERITY="LOW")
+def test_an_end_of_life_os_is_listed_when_configured_below_the_threshold(tmp_path, debian_8_cache):
+    run = docker_gate(tmp_path, debian_8_image(tmp_path / "img.tar"), debian_8_cache, TRIVY_EOSL_SEVERITY="LOW")
     result = run.result("trivy")
     assert run.rc == 0, run.output
-    assert [f["id"] for f in result["below_threshold"]] == ["eosl:debian-8.11"]
+    assert "eosl:debian-8.11" in [f["id"] for f in result["below_threshold"]]
 
 
 def test_the_result_records_the_vulnerability_db_build_date(tmp_path, trivy_cache):

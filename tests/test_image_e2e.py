@@ -136,6 +136,11 @@ def test_the_gate_builds_the_dockerfile_with_podman_and_scans_all_of_it(built):
     assert result["coverage_gaps"] == [] and result["accepted_gaps"] == []
     assert result["coverage"]["inventory"] == result["coverage"]["scanned"] > 100
     assert result["vulnerability_db"]["age_days"] == 0
+    # The DB canary: the fixture DB (with the canary advisories) knows the image's Debian release and PyPI.
+    checked = {c["what"].split()[0]: c["vulnerabilities"] for c in result["db_canary"]["checked"]}
+    assert set(checked) == {"debian", "Python"} and min(checked.values()) >= 1
+    # The secret scan read the image (its layers and configuration) and found nothing in it.
+    assert not any(f["status"] == "secret" for f in result["findings"] + result["below_threshold"])
 
 
 def test_healthz_answers_200_with_production_headers(container):
@@ -207,3 +212,6 @@ def test_the_saved_image_is_scanned_from_its_tarball(engine, built, trivy_cache,
     assert result["coverage_gaps"] == [] and result["coverage"] == built.result["coverage"]
     raw = json.loads((tmp_path / "reports" / "trivy.raw.json").read_text())
     assert raw["Metadata"]["OS"]["Family"] == "debian" and raw["Metadata"]["OS"]["Name"].startswith("12")
+    # The kept report has none of the image's environment or history (DJANGO settings, PATH, build steps).
+    assert set(raw["Metadata"]["ImageConfig"]) <= {"architecture", "os", "created", "rootfs"}
+    assert "DATABASE_PATH" not in json.dumps(raw) and "CreatedBy" not in json.dumps(raw)

@@ -29,9 +29,9 @@ SKIP_UNLESS_BUILT = "steps.inputs.outputs.build != 'false'"
 ALWAYS_AFTER_THE_GATE = {"code": "${{ !cancelled() }}", "docker": f"${{{{ !cancelled() && {SKIP_UNLESS_BUILT} }}}}"}
 JOBS = {"code": ("Code Security", "make security-code"), "docker": ("Docker Security", "make security-docker")}
 # The most tool runs of a job's gate that can follow one another, each bounded by SCAN_TIMEOUT: code: bandit's and
-# detect-secrets' --version, then the scans' runs, side by side; docker: trivy --version, the save of the image the
-# workflow built (IMAGE), the scan.
-TOOL_RUNS_IN_A_ROW = {"code": 2, "docker": 3}
+# detect-secrets' --version, then the scans' runs, side by side; docker: the save of the image the workflow built
+# (IMAGE), the scan, trivy version (the DB's date), the DB canary's scan.
+TOOL_RUNS_IN_A_ROW = {"code": 2, "docker": 4}
 # Minutes a job needs besides the gate: checkout, cache restores and `uv sync` before; saves and uploads after.
 MINUTES_BESIDE_THE_GATE = 10
 # A scanner's tool run straight from the workflow (every scan's tool, from its '# Tool:' line), or an engine's.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Summary: scan the service's container image with trivy; CRITICAL and HIGH vulnerabilities fail.
+# Summary: scan the service's container image with trivy for vulnerabilities and secrets; CRITICAL and HIGH fail.
 # Tool: trivy https://github.com/aquasecurity/trivy
 # Usage: scans/trivy/run.sh
 #
@@ -15,7 +15,14 @@
 # TRIVY_PASSED (where the DB comes from, the cache, time limits, offline switches, registry login) reach trivy,
 # any other is refused; trivy runs in an empty folder with no ignore or config file, and a .trivyignore or
 # trivy.yaml it would have read is a coverage gap naming what it would have hidden.
+# Secrets: trivy's secret scanner reads the files of every layer and the image's configuration (environment,
+# history, where build arguments stay, labels); a secret is a finding naming the file and layer, or the config
+# field, never the value, with the same threshold and suppression file as vulnerabilities. The raw report kept
+# (trivy.raw.json) has the image's configuration, layer history lines and trivy's code snippets removed.
 # Coverage: each Python distribution installed in the image (read from its layers) must be in trivy's report.
+# The DB canary: the same trivy, DB and settings then scan an SBOM of TRIVY_CANARIES packages (the image's OS
+# family's, and every language one), which must come back vulnerable; one that does not is an error naming what
+# the DB does not know. An image whose OS family has no canary is an error. Canaries are never findings.
 # Exit: 0 pass, 1 findings, 2 the scan could not be completed.
 # Variables (`make help` prints these lines; the format is in scripts/help.sh):
 #   IMAGE=  an image the container engine has, to scan without building
@@ -27,6 +34,7 @@
 #   TRIVY_EOSL_SEVERITY=CRITICAL  the severity of the finding an end-of-life OS is
 #   TRIVY_DB_MAX_AGE_DAYS=3  how old trivy's vulnerability DB may be, in days
 #   IGNORE_UNFIXED=false  true: vulnerabilities with no fix yet are listed as information instead of failing
+#   TRIVY_CANARIES=pkg:deb/debian/openssl@1.0.1e-2 pkg:deb/ubuntu/openssl@1.0.1-4ubuntu5 pkg:apk/alpine/openssl@1.0.1g-r0 pkg:pypi/pycrypto@2.6.1  package URLs the DB must know to be vulnerable (the image's OS family's, and each language one)
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 source "${BASH_SOURCE[0]%/*}/../../scripts/lib/common.sh"
@@ -40,15 +48,22 @@ TRIVY_FAIL_ON=${TRIVY_FAIL_ON:-CRITICAL,HIGH}
 TRIVY_EOSL_SEVERITY=${TRIVY_EOSL_SEVERITY:-CRITICAL}
 TRIVY_DB_MAX_AGE_DAYS=${TRIVY_DB_MAX_AGE_DAYS:-3}
 IGNORE_UNFIXED=${IGNORE_UNFIXED:-false}
+TRIVY_CANARIES=${TRIVY_CANARIES:-pkg:deb/debian/openssl@1.0.1e-2 pkg:deb/ubuntu/openssl@1.0.1-4ubuntu5 pkg:apk/alpine/openssl@1.0.1g-r0 pkg:pypi/pycrypto@2.6.1}
 
 # The gate's own TRIVY_* settings (read here, never by trivy) and trivy's settings that may reach trivy: none of
 # these changes what is scanned or reported. Every other TRIVY_* variable is refused.
-readonly TRIVY_GATE_OWN="TRIVY_FAIL_ON TRIVY_EOSL_SEVERITY TRIVY_DB_MAX_AGE_DAYS"
+readonly TRIVY_GATE_OWN="TRIVY_FAIL_ON TRIVY_EOSL_SEVERITY TRIVY_DB_MAX_AGE_DAYS TRIVY_CANARIES"
 readonly TRIVY_PASSED="TRIVY_CACHE_DIR TRIVY_CACHE_BACKEND TRIVY_CACHE_TTL TRIVY_DB_REPOSITORY \
 TRIVY_JAVA_DB_REPOSITORY TRIVY_SKIP_DB_UPDATE TRIVY_SKIP_JAVA_DB_UPDATE TRIVY_OFFLINE_SCAN TRIVY_TIMEOUT \
 TRIVY_NO_PROGRESS TRIVY_QUIET TRIVY_DEBUG TRIVY_USERNAME TRIVY_PASSWORD TRIVY_REGISTRY_TOKEN"
 # Files trivy reads from its working folder that would narrow the scan.
-readonly TRIVY_FILES=".trivyignore .trivyignore.yaml trivy.yaml"
+readonly TRIVY_FILES=".trivyignore .trivyignore.yaml trivy.yaml trivy-secret.yaml"
+# What every trivy run of the scan is given (the image scan and the canary's): all severities, every package type,
+# no cache of what it found (trivy's scan cache would keep the image's configuration and the lines around each
+# secret), no version check, no telemetry.
+# shellcheck disable=SC2054 # the commas separate the values of trivy's list flags
+readonly -a TRIVY_COMMON=(--severity UNKNOWN,LOW,MEDIUM,HIGH,CRITICAL --pkg-types os,library --cache-backend memory
+  --format json --skip-version-check --disable-telemetry)
 RUN_DIR=""    # the empty folder trivy runs in
 SCAN_IMAGE="" # the image tarball scanned
 
@@ -60,6 +75,8 @@ check_settings() {
     UNKNOWN | LOW | MEDIUM | HIGH | CRITICAL) ;;
     *) scan_error "TRIVY_EOSL_SEVERITY must be one of UNKNOWN, LOW, MEDIUM, HIGH, CRITICAL, not '$TRIVY_EOSL_SEVERITY'" ;;
   esac
+  [[ "${TRIVY_CACHE_BACKEND:-memory}" == memory ]] ||
+    scan_error "TRIVY_CACHE_BACKEND=$TRIVY_CACHE_BACKEND: the image scan keeps no cache of what it found (trivy's scan cache would hold the image's environment and history and the lines around each secret); unset it"
 }
 
 # refuse_narrowing_settings: error out, naming them, when TRIVY_* variables other than the passed and the gate's
@@ -176,6 +193,28 @@ db_age() {
     2>"$err" || scan_error "$(jq_error_text "$err")"
 }
 
+# check_canaries REPORT OUT: scan the DB canary (canary.jq's SBOM of TRIVY_CANARIES for the OS of the image scan's
+# REPORT) with the same trivy, DB and settings; OUT gets {"checked", "problems", "seconds"} (canary-check.jq), or
+# {"problems": [why the canary could not be planned]}. The time the canary took is "seconds" (null without bash 5).
+check_canaries() {
+  local report=$1 out=$2 plan="$SCAN_WORK/canary-plan.json" sbom="$SCAN_WORK/canary.cdx.json"
+  local canary="$SCAN_WORK/canary.json" err="$SCAN_WORK/canary.err" started=${EPOCHREALTIME:-} rc=0
+  if ! run_jq "$plan" -c --arg canaries "$TRIVY_CANARIES" -f "$SCAN_DIR/canary.jq" "$report" 2>"$err"; then
+    jq -cn --arg problem "$(jq_error_text "$err")" '{checked: [], problems: [$problem], seconds: null}' >"$out"
+    return 0
+  fi
+  jq '.sbom' "$plan" >"$sbom" || scan_error "cannot write the canary's SBOM"
+  run_trivy /dev/null "$err" sbom --scanners vuln "${TRIVY_COMMON[@]}" --output "$canary" "$sbom" || rc=$?
+  ((rc == 0)) || scan_error "trivy exited $rc on the DB canary: $(stderr_tail "$err")"
+  require_json "$canary" "trivy's report on the DB canary"
+  run_jq "$out.checked" -c --slurpfile plan "$plan" -f "$SCAN_DIR/canary-check.jq" "$canary" 2>"$err" ||
+    scan_error "$(jq_error_text "$err")"
+  jq -c --arg started "$started" --arg ended "${EPOCHREALTIME:-}" \
+    '. + {seconds: (if $started == "" or $ended == "" then null
+                    else (($ended | tonumber) - ($started | tonumber)) * 1000 | floor / 1000 end)}' \
+    "$out.checked" >"$out" || scan_error "cannot record the canary's result"
+}
+
 # check_coverage TAR RAW: record a gap for each Python distribution of the image TAR that trivy's report RAW
 # lacks, an exclusion for each one an OS package installed, and the coverage counts.
 check_coverage() {
@@ -223,18 +262,23 @@ main() {
   raw="$SCAN_WORK/trivy.json"
   err="$SCAN_WORK/trivy.err"
   rc=0
-  run_trivy /dev/null "$err" image --scanners vuln --pkg-types os,library --severity UNKNOWN,LOW,MEDIUM,HIGH,CRITICAL \
-    --list-all-pkgs --format json --output "$raw" --skip-version-check \
-    --disable-telemetry --input "$SCAN_IMAGE" || rc=$?
+  run_trivy /dev/null "$err" image --scanners vuln,secret --image-config-scanners secret "${TRIVY_COMMON[@]}" \
+    --list-all-pkgs --output "$raw" --input "$SCAN_IMAGE" || rc=$?
   # trivy exits 1 for its own fatal errors (and for findings only with --exit-code, which is not used).
   ((rc == 0)) || scan_error "trivy exited $rc: $(stderr_tail "$err")"
   require_json "$raw" "trivy's report"
-  keep_raw "$raw"
   normalize normalize.jq "$raw" "$SCAN_WORK/findings.json" --arg image_source "$(image_source)" \
     --arg eosl_severity "$TRIVY_EOSL_SEVERITY"
+  run_jq "$SCAN_WORK/trivy.raw.json" -f "$SCAN_DIR/sanitize.jq" "$raw" 2>"$err" ||
+    scan_error "removing the image's configuration from trivy's report failed: $(jq_error_text "$err")"
+  keep_raw "$SCAN_WORK/trivy.raw.json"
+  scan_excluded_from "$SCAN_DIR/secret-unread.jsonl"
   db_age "$SCAN_WORK/db.json"
-  problem=$(jq -r '.problem // empty' "$SCAN_WORK/db.json")
-  SCAN_RESULT_EXTRA=$(jq -c '{vulnerability_db}' "$SCAN_WORK/db.json")
+  check_canaries "$raw" "$SCAN_WORK/canary-result.json"
+  problem=$(jq -r '[.problem // empty] + $canary[0].problems | join("; ")' --slurpfile canary "$SCAN_WORK/canary-result.json" \
+    "$SCAN_WORK/db.json") || scan_error "cannot read the DB checks"
+  SCAN_RESULT_EXTRA=$(jq -c '{vulnerability_db, db_canary: ($canary[0] | {checked, seconds})}' \
+    --slurpfile canary "$SCAN_WORK/canary-result.json" "$SCAN_WORK/db.json")
   SCAN_TOOL_VERSION=$(jq -r '.Version // empty' "$SCAN_WORK/version.json")
   check_coverage "$SCAN_IMAGE" "$raw"
   scan_finish "$SCAN_WORK/findings.json" "$problem"

@@ -46,6 +46,17 @@ DEBIAN_BUCKET = f"debian {DEBIAN_RELEASE}"
 PIP_BUCKET = "pip::GitHub Security Advisory pip"
 STATUS_AFFECTED = 2  # trivy-db types.Status: the package is affected and has no fix
 
+# The advisories that prove a DB knows a bucket: the gate's default canaries (TRIVY_CANARIES in
+# scans/trivy/run.sh: openssl 1.0.1e-2 on Debian, pycrypto 2.6.1 on PyPI) are vulnerable to them, as in trivy's
+# real DB. build_trivy_db adds them to each bucket it writes (canaries=False leaves them out).
+CANARY_VULNERABILITIES = {
+    "CVE-2014-0160": {"Title": "openssl: information disclosure in the TLS heartbeat extension (Heartbleed)",
+                      "VendorSeverity": {"debian": 3}},
+    "GHSA-cq27-v7xp-c356": {"Title": "PyCrypto heap buffer overflow in ALGnew", "VendorSeverity": {"ghsa": 4}},
+}
+CANARY_DEBIAN = {"openssl": {"CVE-2014-0160": {"FixedVersion": "1.0.1g-1"}}}
+CANARY_PIP = {"pycrypto": {"GHSA-cq27-v7xp-c356": {"VulnerableVersions": ["<=2.6.1"]}}}
+
 SEVERITIES = {"UNKNOWN": 0, "LOW": 1, "MEDIUM": 2, "HIGH": 3, "CRITICAL": 4}
 
 DATA_SOURCES = {
@@ -171,33 +182,45 @@ def write_docker_archive(
     path: str | os.PathLike[str],
     files: Mapping[str, bytes],
     repo_tag: str = "fixture/app:test",
+    *,
+    more_layers: Iterable[tuple[str, Mapping[str, bytes]]] = (),
+    env: Iterable[str] = (),
+    labels: Mapping[str, str] | None = None,
+    created_by: str = "tests/support/trivy_fixtures.py",
 ) -> Path:
-    """Write a one-layer image holding files as a `docker save` tarball; return path."""
-    layer = _tar_bytes(files)
-    diff_id = "sha256:" + hashlib.sha256(layer).hexdigest()
-    config = {
+    """Write an image holding files (its first layer) as a `docker save` tarball; return path.
+
+    more_layers: (created_by, files) of further layers, in order; env: extra "NAME=VALUE" entries of the
+    image's environment; labels: its labels; created_by: the first layer's history entry (what `docker
+    history` shows, e.g. "RUN |1 TOKEN=... /bin/sh -c ..." for a build argument).
+    """
+    layers = [(created_by, _tar_bytes(files))] + [(step, _tar_bytes(more)) for step, more in more_layers]
+    diff_ids = ["sha256:" + hashlib.sha256(layer).hexdigest() for _, layer in layers]
+    config: dict[str, Any] = {
         "architecture": "amd64",
         "os": "linux",
         "created": dt.datetime.fromtimestamp(EPOCH, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "config": {
-            "Env": ["PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+            "Env": ["PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", *env],
             "Cmd": ["python3"],
         },
-        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-        "history": [{"created_by": "tests/support/trivy_fixtures.py"}],
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        "history": [{"created_by": step} for step, _ in layers],
     }
+    if labels:
+        config["config"]["Labels"] = dict(labels)
     config_bytes = json.dumps(config, sort_keys=True).encode()
     config_name = hashlib.sha256(config_bytes).hexdigest() + ".json"
-    layer_name = diff_id.removeprefix("sha256:") + "/layer.tar"
-    manifest = [{"Config": config_name, "RepoTags": [repo_tag], "Layers": [layer_name]}]
+    layer_names = [diff_id.removeprefix("sha256:") + "/layer.tar" for diff_id in diff_ids]
+    manifest = [{"Config": config_name, "RepoTags": [repo_tag], "Layers": layer_names}]
     name, _, tag = repo_tag.rpartition(":")
-    repositories = {name: {tag: diff_id.removeprefix("sha256:")}}
+    repositories = {name: {tag: diff_ids[-1].removeprefix("sha256:")}}
     members = {
         config_name: config_bytes,
-        layer_name: layer,
         "manifest.json": json.dumps(manifest).encode(),
         "repositories": json.dumps(repositories).encode(),
     }
+    members.update({layer_name: layer for layer_name, (_, layer) in zip(layer_names, layers)})
     target = Path(path)
     target.write_bytes(_tar_bytes(members))
     return target
@@ -295,24 +318,35 @@ def db_tree(
     debian: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
     pip: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
     data_sources: Mapping[str, Mapping[str, str]] | None = None,
+    canaries: bool = True,
+    debian_releases: Iterable[str] = (DEBIAN_RELEASE,),
 ) -> dict[str, Any]:
-    """Return the bucket tree of a trivy DB (see the module docstring)."""
+    """Return the bucket tree of a trivy DB (see the module docstring); canaries: add the canary advisories
+    (CANARY_*) to each platform bucket written; debian_releases: the "debian N" buckets that get the debian
+    advisories."""
     sources = dict(DATA_SOURCES if data_sources is None else data_sources)
-    tree: dict[str, Any] = {
-        "vulnerability": {vuln_id: _json(record) for vuln_id, record in vulnerabilities.items()},
-        "data-source": {bucket: _json(source) for bucket, source in sources.items()},
-    }
+    records = dict(vulnerabilities)
+    if canaries:
+        records.update({vuln_id: record for vuln_id, record in CANARY_VULNERABILITIES.items() if vuln_id not in records})
+    tree: dict[str, Any] = {"vulnerability": {vuln_id: _json(record) for vuln_id, record in records.items()}}
     if debian:
-        tree[DEBIAN_BUCKET] = {
-            package: {vuln_id: _json(adv) for vuln_id, adv in advisories.items()}
-            for package, advisories in debian.items()
-        }
+        for release in debian_releases:
+            tree[f"debian {release}"] = _bucket(debian, CANARY_DEBIAN if canaries else {}, str)
+            if data_sources is None:
+                sources.setdefault(f"debian {release}", DATA_SOURCES[DEBIAN_BUCKET])
     if pip:
-        tree[PIP_BUCKET] = {
-            pip_key(package): {vuln_id: _json(adv) for vuln_id, adv in advisories.items()}
-            for package, advisories in pip.items()
-        }
+        tree[PIP_BUCKET] = _bucket(pip, CANARY_PIP if canaries else {}, pip_key)
+    tree["data-source"] = {bucket: _json(source) for bucket, source in sources.items()}
     return tree
+
+
+def _bucket(advisories: Mapping[str, Mapping[str, Mapping[str, Any]]],
+            canary: Mapping[str, Mapping[str, Mapping[str, Any]]], key: Any) -> dict[str, Any]:
+    """A platform bucket: package (as key() spells it) -> id -> advisory, the canary's advisories merged in."""
+    merged: dict[str, dict[str, Any]] = {}
+    for package, found in [*advisories.items(), *canary.items()]:
+        merged.setdefault(key(package), {}).update(found)
+    return {package: {vuln_id: _json(adv) for vuln_id, adv in found.items()} for package, found in merged.items()}
 
 
 def write_db_metadata(
@@ -344,6 +378,8 @@ def build_trivy_db(
     debian: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
     pip: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
     schema_version: int = DB_SCHEMA_VERSION,
+    canaries: bool = True,
+    debian_releases: Iterable[str] = (DEBIAN_RELEASE,),
 ) -> Path:
     """Write CACHE/db/trivy.db and CACHE/db/metadata.json; return CACHE/db/trivy.db.
 
@@ -351,10 +387,14 @@ def build_trivy_db(
     debian: source package -> id -> debian_fixed(...) / debian_unfixed().
     pip: package name -> id -> pip_advisory(...).
     schema_version: the metadata Version (2 is what trivy 0.76 accepts).
+    canaries: add the canary advisories (CANARY_*) to the debian and pip buckets written; a bucket left out
+    (debian or pip empty) gets none.
+    debian_releases: the Debian releases whose buckets ("debian 12") hold the debian advisories.
     """
     db_dir = Path(cache_dir) / "db"
     db_dir.mkdir(parents=True, exist_ok=True)
-    path = write_bbolt(db_dir / "trivy.db", db_tree(vulnerabilities, debian, pip))
+    path = write_bbolt(db_dir / "trivy.db", db_tree(vulnerabilities, debian, pip, canaries=canaries,
+                                                       debian_releases=debian_releases))
     write_db_metadata(cache_dir, schema_version)
     return path
 
