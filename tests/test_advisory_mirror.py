@@ -258,9 +258,10 @@ HAND_CHECKED = [
 ]
 
 
-def fresh_checkout(root: Path, source: Path = FIXTURE_DB, days_old: int = 0) -> Path:
-    """source copied into a git repository of its own, its one commit made days_old days ago."""
-    shutil.copytree(source, root)
+def fresh_checkout(root: Path, source: Path = FIXTURE_DB, days_old: int = 0, ignore: Any = None) -> Path:
+    """source (less what ignore, a shutil.copytree ignore, leaves out) copied into a git repository of its own, its
+    one commit made days_old days ago."""
+    shutil.copytree(source, root, ignore=ignore)
     when = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days_old)).strftime("%Y-%m-%dT%H:%M:%S+00:00")
     subprocess.run(["git", "init", "-q", str(root)], check=True)
     subprocess.run(["git", "-C", str(root), "add", "-A"], check=True)
@@ -475,7 +476,8 @@ def test_answered_advisories_are_logged_with_a_cvss_v3_score_or_their_ghsa_grade
 
 
 def test_pip_audit_findings_carry_the_advisory_score_into_the_sarif_rule(tmp_path, reports):
-    invented = fresh_checkout(tmp_path / "osv-records", source=REPO_ROOT / "tests" / "fixtures" / "osv")
+    invented = fresh_checkout(tmp_path / "osv-records", source=REPO_ROOT / "tests" / "fixtures" / "osv",
+                              ignore=shutil.ignore_patterns("README.md"))  # a folder of records holds records only
     project = write_uv_project(tmp_path / "p", [("django", "4.2.0"), ("fixture-unfixed", "1.0")])
     run = run_gate("security-code", project, reports, env={"PIP_AUDIT_ADVISORY_DB": str(invented)})
     findings = {f["id"]: f for f in run.result("pip-audit")["findings"]}

@@ -12,7 +12,7 @@
 # The mirror is stopped with the scan's work directory (cleanup_work), on every exit and interruption; it also
 # stops by itself when this scan's process is gone.
 # Variables (`make help` prints these lines; the format is in scripts/help.sh):
-#   PIP_AUDIT_ADVISORY_DB=  a local advisory database (pypa/advisory-database checkout, OSV records or all.zip) served to pip-audit
+#   PIP_AUDIT_ADVISORY_DB=  a local advisory database (a pypa/advisory-database clone, OSV records or all.zip) served to pip-audit
 #   PIP_AUDIT_ADVISORY_DB_MAX_AGE_DAYS=7  how old that snapshot may be, in days (the default is scripts/advisory-mirror.py's)
 
 PIP_AUDIT_ADVISORY_DB=${PIP_AUDIT_ADVISORY_DB:-}
