@@ -1,8 +1,8 @@
 """The offline advisory mirror (scripts/advisory-mirror.py): the OSV matching rules, one test each, on records
 written for the rule; the real pypa/advisory-database records of tests/fixtures/advisory-db on pins checked by
 hand; the snapshot it reports and refuses when too old; the three shapes of a database (a real git clone laid out
-like pypa/advisory-database, its vulns/ folder, an all.zip) giving the gate the same findings. The mirror runs as it does for the gate: its own
-process, on 127.0.0.1, real HTTP.
+like pypa/advisory-database, its vulns/ folder, an all.zip) giving the gate the same findings. The mirror runs as
+it does for the gate: its own process, on 127.0.0.1, real HTTP.
 """
 
 from __future__ import annotations

@@ -406,8 +406,8 @@ def test_unwritable_cache_directory_is_only_a_warning(project, tmp_path):
 
 def big_tree(root: Path, count: int) -> Path:
     """count Python files with findings here and there, a nosec, an excluded folder and an unparseable file."""
-    files = {"pyproject.toml": PYPROJECT, ".security-suppressions.json": ACCEPT_EXCLUDE_TESTS, ".gitignore": "reports/\n",
-             "apps/__init__.py": ""}
+    files = {"pyproject.toml": PYPROJECT, ".security-suppressions.json": ACCEPT_EXCLUDE_TESTS,
+             ".gitignore": "reports/\n", "apps/__init__.py": ""}
     for i in range(count):
         body = f"VALUE_{i} = {i}\n\n\ndef f{i}(x):\n    return x + {i}\n"
         if i % 7 == 0:

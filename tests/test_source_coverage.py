@@ -143,8 +143,9 @@ def test_a_setting_that_narrows_bandit_is_an_error_naming_it_until_accepted(tmp_
                                                                              gap_ids, message):
     project = tmp_path / "p"
     hidden_code = EVAL if hidden != "apps/views_test.py" else "def check(x):\n    assert x\n"  # B101
-    write_tree(project, {".gitignore": "reports/\n", "apps/__init__.py": "", "apps/clean.py": "X = 1\n", hidden: hidden_code,
-                         "pyproject.toml": f'[project]\nname = "fixture"\nversion = "0.1.0"\n\n[tool.bandit]\n{setting}\n'})
+    pyproject = f'[project]\nname = "fixture"\nversion = "0.1.0"\n\n[tool.bandit]\n{setting}\n'
+    write_tree(project, {".gitignore": "reports/\n", "apps/__init__.py": "", "apps/clean.py": "X = 1\n",
+                         hidden: hidden_code, "pyproject.toml": pyproject})
     git_commit_all(project)
     run = scan("bandit", project, reports, tmp_path, BANDIT_TARGETS="apps")
     result = run.result("bandit")

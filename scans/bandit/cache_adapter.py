@@ -265,8 +265,8 @@ def cmd_plan(args: argparse.Namespace) -> None:
     """The files the gate has bandit scan: the files under the targets that bandit's default include (*.py, *.pyw)
     or [tool.bandit] include match, less the ones its include does not match or its exclude_dirs excludes by whole
     path components (bandit-excluded.jsonl lists them with the rule; bandit-narrowing.jsonl has each narrowing
-    setting as a gap); the cached ones answered, the rest in chunks. Also bandit's settings for explicit files (bandit-config.yaml), its `# nosec`
-    lines and its test selection, listed in bandit-excluded.jsonl."""
+    setting as a gap); the cached ones answered, the rest in chunks. Also bandit's settings for explicit files
+    (bandit-config.yaml), its `# nosec` lines and its test selection, listed in bandit-excluded.jsonl."""
     work = Path(args.work)
     for target in args.targets:
         if os.path.isdir(target):

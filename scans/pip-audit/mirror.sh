@@ -3,8 +3,8 @@
 # does the serving).
 #
 # PIP_AUDIT_ADVISORY_DB=<path> (a clone of pypa/advisory-database as cloned, a folder of OSV records, or OSV's
-# PyPI all.zip as downloaded): the scan serves it with the OSV query API on 127.0.0.1 (a free port) for as long as it runs, and
-# points pip-audit at it. PIP_AUDIT_ADVISORY_DB_MAX_AGE_DAYS (read by the mirror) is how old its
+# PyPI all.zip as downloaded): the scan serves it with the OSV query API on 127.0.0.1 (a free port) for as long
+# as it runs, and points pip-audit at it. PIP_AUDIT_ADVISORY_DB_MAX_AGE_DAYS (read by the mirror) is how old its
 # snapshot may be; an older one is an error. The scan script calls:
 #   mirror_start     when PIP_AUDIT_ADVISORY_DB is set: start the mirror, wait until it answers, set
 #                    PIP_AUDIT_OSV_URL to it and SCAN_RESULT_EXTRA to the snapshot that answers
