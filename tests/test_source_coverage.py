@@ -151,6 +151,7 @@ def test_a_setting_that_narrows_bandit_is_an_error_naming_it_until_accepted(tmp_
     result = run.result("bandit")
     assert run.rc == 2 and result["status"] == "error", run.output
     assert ids(result) == set(gap_ids) and message in result["error"]
+    assert result["findings"] == []  # the setting hid the finding: without the gap, this scan would pass
     accept(project, "bandit", *gap_ids)
     run = run_gate("security-code", project, reports, scans=("bandit",),
                    env={"SECURITY_CACHE_DIR": str(tmp_path / "cache"), "BANDIT_TARGETS": "apps"})
