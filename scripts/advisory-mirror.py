@@ -281,8 +281,9 @@ class AdvisoryDB:
 
     def __init__(self, source: Path, max_age_days: int, now: dt.datetime | None = None) -> None:
         source = source.resolve()
-        if source.is_dir():
-            records, kind = read_directory(records_folder(source)), "directory"
+        folder = records_folder(source) if source.is_dir() else None
+        if folder is not None:
+            records, kind = read_directory(folder), "directory"
         elif source.is_file() and zipfile.is_zipfile(source):
             records, kind = read_zip(source), "osv-export"
         else:
@@ -314,7 +315,8 @@ class AdvisoryDB:
             date = max(parse_time(d) for d in dates).isoformat()
         now = now or dt.datetime.now(dt.timezone.utc)
         age = (now - parse_time(date)).total_seconds() / 86400
-        self.snapshot = {"source": str(source), "kind": kind, "commit": commit, "date": date,
+        self.snapshot = {"source": str(source), "records_folder": str(folder) if folder else None,
+                         "kind": kind, "commit": commit, "date": date,
                          "age_days": round(age, 1), "max_age_days": max_age_days, "records": len(self.by_id),
                          "packages": len(self.by_package), "withdrawn": withdrawn}
         if age > max_age_days:

@@ -562,4 +562,6 @@ def test_each_shape_is_recorded_as_what_it_is(three_shape_results, three_shapes)
     assert snapshots["clone"]["kind"] == "git"
     assert snapshots["clone"]["commit"] == git(three_shapes["clone"], "rev-parse", "HEAD").strip()
     assert (snapshots["vulns"]["kind"], snapshots["all.zip"]["kind"]) == ("directory", "osv-export")
+    assert [snapshots[shape]["records_folder"] for shape in ("clone", "vulns", "all.zip")] == \
+        [str(three_shapes["clone"] / "vulns")] * 2 + [None]
     assert {s["records"] for s in snapshots.values()} == {8}  # the nine records less the withdrawn one
