@@ -4,9 +4,14 @@ Usage: scripts/advisory-mirror.py SOURCE [--port N] [--ready-file FILE] [--answe
                                          [--parent PID]
 
 SOURCE is one of:
-  - a checkout of pypa/advisory-database (YAML records in the OSV schema under vulns/), or any directory of OSV
-    records (*.yaml, *.yml, *.json, searched recursively);
-  - OSV's PyPI export, all.zip (one JSON record per member).
+  - a clone of pypa/advisory-database as cloned: a directory with a vulns/ folder at its root. Its records are
+    the files under vulns/; the rest of the repository (README, LICENSE, .github/workflows/*.yaml, triage/...)
+    is not records and is not read;
+  - any other directory: a folder of OSV records (searched recursively);
+  - OSV's PyPI export, all.zip as downloaded (one JSON record per member).
+In the records folder every file must be an OSV record (*.yaml, *.yml, *.json); only hidden files and folders
+(a name starting with ".", such as git's own and vulns/.id-allocator) are skipped. Any other file, and any
+all.zip member that is not a .json record, is an error naming it (fail closed).
 The snapshot that answers is identified by its git commit and commit date when SOURCE is (inside) a git checkout,
 else by the newest "modified" date among its records. A snapshot older than --max-age-days (default:
 PIP_AUDIT_ADVISORY_DB_MAX_AGE_DAYS, else 7) is refused:
@@ -209,11 +214,22 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[mi
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", yaml.constructor.SafeConstructor.construct_yaml_str)
 
 
+CLONE_RECORDS = "vulns"  # where a clone of pypa/advisory-database keeps its records
+
+
+def records_folder(root: Path) -> Path:
+    """The folder of root that holds its records: vulns/ of a clone of pypa/advisory-database, else root."""
+    return root / CLONE_RECORDS if (root / CLONE_RECORDS).is_dir() else root
+
+
 def read_directory(root: Path) -> list[dict[str, Any]]:
+    """Every record in the records folder root; any other file there (but hidden ones) is refused."""
     records: list[dict[str, Any]] = []
     for path in sorted(root.rglob("*")):
-        if ".git" in path.relative_to(root).parts or not path.is_file() or path.suffix not in RECORD_SUFFIXES:
+        if any(part.startswith(".") for part in path.relative_to(root).parts) or path.is_dir():
             continue
+        if not path.is_file() or path.suffix not in RECORD_SUFFIXES:
+            raise Refused(f"{path} is not an OSV record (.yaml, .yml or .json) in the records folder {root}")
         try:
             text = path.read_text(encoding="utf-8")
             data = json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_Loader)
@@ -228,8 +244,11 @@ def read_zip(path: Path) -> list[dict[str, Any]]:
     try:
         with zipfile.ZipFile(path) as archive:
             for member in archive.namelist():
-                if member.endswith(".json"):
-                    records += _records_in(json.loads(archive.read(member)), f"{path}:{member}")
+                if member.endswith("/"):
+                    continue
+                if not member.endswith(".json"):
+                    raise Refused(f"{path}:{member} is not an OSV record (all.zip holds one .json record a member)")
+                records += _records_in(json.loads(archive.read(member)), f"{path}:{member}")
     except (OSError, zipfile.BadZipFile, ValueError) as error:
         raise Refused(f"cannot read {path}: {error}") from error
     return records
@@ -262,8 +281,9 @@ class AdvisoryDB:
 
     def __init__(self, source: Path, max_age_days: int, now: dt.datetime | None = None) -> None:
         source = source.resolve()
-        if source.is_dir():
-            records, kind = read_directory(source), "directory"
+        folder = records_folder(source) if source.is_dir() else None
+        if folder is not None:
+            records, kind = read_directory(folder), "directory"
         elif source.is_file() and zipfile.is_zipfile(source):
             records, kind = read_zip(source), "osv-export"
         else:
@@ -295,7 +315,8 @@ class AdvisoryDB:
             date = max(parse_time(d) for d in dates).isoformat()
         now = now or dt.datetime.now(dt.timezone.utc)
         age = (now - parse_time(date)).total_seconds() / 86400
-        self.snapshot = {"source": str(source), "kind": kind, "commit": commit, "date": date,
+        self.snapshot = {"source": str(source), "records_folder": str(folder) if folder else None,
+                         "kind": kind, "commit": commit, "date": date,
                          "age_days": round(age, 1), "max_age_days": max_age_days, "records": len(self.by_id),
                          "packages": len(self.by_package), "withdrawn": withdrawn}
         if age > max_age_days:

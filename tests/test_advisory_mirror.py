@@ -1,7 +1,8 @@
 """The offline advisory mirror (scripts/advisory-mirror.py): the OSV matching rules, one test each, on records
 written for the rule; the real pypa/advisory-database records of tests/fixtures/advisory-db on pins checked by
-hand; the snapshot it reports and refuses when too old. The mirror runs as it does for the gate: its own
-process, on 127.0.0.1, real HTTP.
+hand; the snapshot it reports and refuses when too old; the three shapes of a database (a real git clone laid out
+like pypa/advisory-database, its vulns/ folder, an all.zip) giving the gate the same findings. The mirror runs as
+it does for the gate: its own process, on 127.0.0.1, real HTTP.
 """
 
 from __future__ import annotations
@@ -257,9 +258,10 @@ HAND_CHECKED = [
 ]
 
 
-def fresh_checkout(root: Path, source: Path = FIXTURE_DB, days_old: int = 0) -> Path:
-    """source copied into a git repository of its own, its one commit made days_old days ago."""
-    shutil.copytree(source, root)
+def fresh_checkout(root: Path, source: Path = FIXTURE_DB, days_old: int = 0, ignore: Any = None) -> Path:
+    """source (less what ignore, a shutil.copytree ignore, leaves out) copied into a git repository of its own, its
+    one commit made days_old days ago."""
+    shutil.copytree(source, root, ignore=ignore)
     when = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days_old)).strftime("%Y-%m-%dT%H:%M:%S+00:00")
     subprocess.run(["git", "init", "-q", str(root)], check=True)
     subprocess.run(["git", "-C", str(root), "add", "-A"], check=True)
@@ -328,6 +330,22 @@ def test_a_source_without_pypi_records_is_refused(tmp_path):
     source = tmp_path / "empty"
     source.mkdir()
     assert "holds no PyPI advisory" in refusal(source, tmp_path)
+
+
+def test_a_file_in_the_records_folder_that_is_no_record_is_refused_naming_it(tmp_path):
+    source = db(tmp_path / "db", record("R-21", events=[{"introduced": "0"}]))
+    (source / "NOTES.txt").write_text("not a record")
+    (source / ".id-allocator").write_text("hidden: skipped")
+    message = refusal(source, tmp_path)
+    assert "NOTES.txt is not an OSV record" in message and ".id-allocator" not in message
+
+
+def test_an_export_member_that_is_no_json_record_is_refused_naming_it(tmp_path):
+    export = tmp_path / "all.zip"
+    with zipfile.ZipFile(export, "w") as archive:
+        archive.writestr("PYSEC-1.json", json.dumps(record("PYSEC-1", versions=["1.5"])))
+        archive.writestr("README.txt", "not a record")
+    assert "all.zip:README.txt is not an OSV record" in refusal(export, tmp_path)
 
 
 # --------------------------------------------------------------------------- the gate with PIP_AUDIT_ADVISORY_DB
@@ -458,7 +476,8 @@ def test_answered_advisories_are_logged_with_a_cvss_v3_score_or_their_ghsa_grade
 
 
 def test_pip_audit_findings_carry_the_advisory_score_into_the_sarif_rule(tmp_path, reports):
-    invented = fresh_checkout(tmp_path / "osv-records", source=REPO_ROOT / "tests" / "fixtures" / "osv")
+    invented = fresh_checkout(tmp_path / "osv-records", source=REPO_ROOT / "tests" / "fixtures" / "osv",
+                              ignore=shutil.ignore_patterns("README.md"))  # a folder of records holds records only
     project = write_uv_project(tmp_path / "p", [("django", "4.2.0"), ("fixture-unfixed", "1.0")])
     run = run_gate("security-code", project, reports, env={"PIP_AUDIT_ADVISORY_DB": str(invented)})
     findings = {f["id"]: f for f in run.result("pip-audit")["findings"]}
@@ -470,3 +489,79 @@ def test_pip_audit_findings_carry_the_advisory_score_into_the_sarif_rule(tmp_pat
     scores = {rule["id"]: rule["properties"].get("security-severity") for rule in run_log["tool"]["driver"]["rules"]}
     assert scores == {"PYSEC-2099-101": "7.5", "GHSA-fx9r-4c2h-m5wp": "9.5"}
     assert run_log["tool"]["driver"]["version"] == importlib.metadata.version("pip-audit")
+
+
+# --------------------------------------------------------------------------- the three shapes of a database
+
+# What a clone of pypa/advisory-database holds beside vulns/ (as at 3ccb612, the fixture's commit): YAML that is
+# no record, which the mirror must not read.
+CLONE_EXTRAS = {
+    ".github/workflows/auto_import.yaml": "name: Auto import\non:\n  schedule:\n    - cron: '0 * * * *'\n",
+    "triage/false_positives.yaml": "ids:\n- CVE-2021-27928  # Affects server, not client.\n",
+    "LICENSE": "Creative Commons Attribution 4.0 International\n",
+    "vulns/.id-allocator": "49801abb\n",
+}
+
+
+def yaml_to_osv_json(text: str) -> str:
+    """A YAML record as OSV's export writes it (JSON, timestamps as RFC 3339 strings)."""
+    import yaml
+
+    return json.dumps(yaml.safe_load(text), default=lambda moment: moment.isoformat().replace("+00:00", "Z"))
+
+
+@pytest.fixture(scope="module")
+def three_shapes(tmp_path_factory) -> dict[str, Path]:
+    """The fixture records as a real `git clone` of a repository laid out like pypa/advisory-database (its other
+    files in it), as that clone's vulns/ folder, and as an OSV all.zip."""
+    tmp = tmp_path_factory.mktemp("shapes")
+    upstream = fresh_checkout(tmp / "upstream")
+    for name, text in CLONE_EXTRAS.items():
+        (upstream / name).parent.mkdir(parents=True, exist_ok=True)
+        (upstream / name).write_text(text)
+    git(upstream, "add", "-A")
+    git(upstream, "commit", "-q", "-m", "the repository's other files")
+    subprocess.run(["git", "clone", "-q", str(upstream), str(tmp / "advisory-database")], check=True)
+    clone = tmp / "advisory-database"
+    export = tmp / "all.zip"
+    with zipfile.ZipFile(export, "w") as archive:
+        for path in sorted((clone / "vulns").rglob("*.yaml")):
+            archive.writestr(f"{path.stem}.json", yaml_to_osv_json(path.read_text()))
+    return {"clone": clone, "vulns": clone / "vulns", "all.zip": export}
+
+
+@pytest.fixture(scope="module")
+def three_shape_results(tmp_path_factory, three_shapes) -> dict[str, dict[str, Any]]:
+    """The pip-audit scan of one project against each shape (the records are from 2024: any age is allowed)."""
+    tmp = tmp_path_factory.mktemp("shape-runs")
+    project = write_uv_project(tmp / "p", [("django", "3.2.0"), ("py", "1.11.0"), ("jw-util", "2.2")])
+    results = {}
+    for shape, source in three_shapes.items():
+        run = run_scan("pip-audit", project, tmp / f"reports-{shape}", env={
+            "PIP_AUDIT_ADVISORY_DB": str(source), "PIP_AUDIT_ADVISORY_DB_MAX_AGE_DAYS": "100000"})
+        assert run.rc == 1, run.output
+        results[shape] = run.result("pip-audit")
+    return results
+
+
+def test_a_plain_clone_and_an_all_zip_give_the_findings_of_the_clone_s_vulns_folder(three_shape_results):
+    def findings(result: dict[str, Any]) -> list[tuple]:
+        return sorted((f["id"], tuple(f["aliases"]), f["fix"], f["package"]["name"], f["package"]["version"])
+                      for f in result["findings"])
+
+    expected = findings(three_shape_results["vulns"])
+    assert [f[0] for f in expected] == ["PYSEC-2020-341", "PYSEC-2021-7", "PYSEC-2021-98", "PYSEC-2022-42969"]
+    assert findings(three_shape_results["clone"]) == expected
+    assert findings(three_shape_results["all.zip"]) == expected
+    assert {shape: r["coverage"] for shape, r in three_shape_results.items()} == \
+        dict.fromkeys(three_shape_results, three_shape_results["vulns"]["coverage"])
+
+
+def test_each_shape_is_recorded_as_what_it_is(three_shape_results, three_shapes):
+    snapshots = {shape: r["advisory_snapshot"] for shape, r in three_shape_results.items()}
+    assert snapshots["clone"]["kind"] == "git"
+    assert snapshots["clone"]["commit"] == git(three_shapes["clone"], "rev-parse", "HEAD").strip()
+    assert (snapshots["vulns"]["kind"], snapshots["all.zip"]["kind"]) == ("directory", "osv-export")
+    assert [snapshots[shape]["records_folder"] for shape in ("clone", "vulns", "all.zip")] == \
+        [str(three_shapes["clone"] / "vulns")] * 2 + [None]
+    assert {s["records"] for s in snapshots.values()} == {8}  # the nine records less the withdrawn one

@@ -30,8 +30,13 @@ B703_CRASH = (
 FAR_FUTURE = "2999-01-01"
 
 
+# PYPROJECT's exclude_dirs narrows bandit: every project here accepts that gap, as this repository does.
+EXCLUDE_TESTS_GAP = "narrowed:tool.bandit.exclude_dirs:tests"
+
+
 def new_project(root: Path, files: dict[str, str | bytes], *, commit: bool = True) -> Path:
     write_tree(root, {".gitignore": "reports/\n", "pyproject.toml": PYPROJECT, "apps/__init__.py": "", **files})
+    accept(root, "bandit")
     if commit:
         git_commit_all(root)
     return root
@@ -50,7 +55,9 @@ def found(result: dict) -> set[tuple[str, str]]:
 
 
 def accept(project: Path, scan_name: str, *gap_ids: str) -> None:
-    entries = [{"scan": scan_name, "id": i, "reason": "reviewed in the test", "expires": FAR_FUTURE} for i in gap_ids]
+    """The suppression file accepts gap_ids of scan_name, and PYPROJECT's exclude_dirs."""
+    entries = [{"scan": name, "id": i, "reason": "reviewed in the test", "expires": FAR_FUTURE}
+               for name, i in [("bandit", EXCLUDE_TESTS_GAP)] + [(scan_name, i) for i in gap_ids]]
     (project / ".security-suppressions.json").write_text(json.dumps({"suppressions": entries}))
 
 
@@ -104,6 +111,7 @@ def test_skips_tests_and_nosec_lines_are_listed_in_result_and_summary(tmp_path, 
         "apps/run.py": "import subprocess\nsubprocess.call('ls', shell=True)  # nosec\n",
     }, commit=False)
     (project / "pyproject.toml").write_text(PYPROJECT + 'skips = ["B101", "B404"]\n')
+    accept(project, "bandit", "narrowed:tool.bandit.skips:B101", "narrowed:tool.bandit.skips:B404")
     git_commit_all(project)
     run = run_gate("security-code", project, reports, scans=("bandit",),
                    env={"SECURITY_CACHE": "off", "BANDIT_TARGETS": "apps"})
@@ -114,6 +122,52 @@ def test_skips_tests_and_nosec_lines_are_listed_in_result_and_summary(tmp_path, 
             ("test B101", "[tool.bandit] skips"), ("test B404", "[tool.bandit] skips")} <= excluded
     summary = (reports / "security-code.md").read_text()
     assert "Excluded by rule: 4" in summary and "apps/views.py:2" in summary and "test B101" in summary
+
+
+# Each [tool.bandit] setting that narrows bandit below its defaults, with a file it hides a finding in: the scan is
+# an error naming the setting until the suppression file accepts the gap, then a pass listing it.
+NARROWINGS = [
+    ('skips = ["B307"]', "apps/views.py", ["narrowed:tool.bandit.skips:B307"], "skips B307"),
+    ('tests = ["B101"]', "apps/views.py", ["narrowed:tool.bandit.tests"], "tests selects B101 only"),
+    ('exclude_dirs = ["legacy"]', "apps/legacy/views.py", ["narrowed:tool.bandit.exclude_dirs:legacy"],
+     "exclude_dirs 'legacy' leaves out 1 file under BANDIT_TARGETS: apps/legacy/views.py"),
+    ('include = ["*.py"]', "apps/calc.pyw", ["narrowed:tool.bandit.include:*.pyw"],
+     "include ['*.py'] does not have bandit's default *.pyw: it leaves out 1 file under BANDIT_TARGETS: apps/calc.pyw"),
+    ('[tool.bandit.assert_used]\nskips = ["*_test.py"]', "apps/views_test.py", ["narrowed:tool.bandit.assert_used"],
+     "assert_used sets up bandit's tests"),
+]
+
+
+@pytest.mark.parametrize("setting, hidden, gap_ids, message", NARROWINGS, ids=[n[2][0] for n in NARROWINGS])
+def test_a_setting_that_narrows_bandit_is_an_error_naming_it_until_accepted(tmp_path, reports, setting, hidden,
+                                                                             gap_ids, message):
+    project = tmp_path / "p"
+    hidden_code = EVAL if hidden != "apps/views_test.py" else "def check(x):\n    assert x\n"  # B101
+    pyproject = f'[project]\nname = "fixture"\nversion = "0.1.0"\n\n[tool.bandit]\n{setting}\n'
+    write_tree(project, {".gitignore": "reports/\n", "apps/__init__.py": "", "apps/clean.py": "X = 1\n",
+                         hidden: hidden_code, "pyproject.toml": pyproject})
+    git_commit_all(project)
+    run = scan("bandit", project, reports, tmp_path, BANDIT_TARGETS="apps")
+    result = run.result("bandit")
+    assert run.rc == 2 and result["status"] == "error", run.output
+    assert ids(result) == set(gap_ids) and message in result["error"]
+    assert result["findings"] == []  # the setting hid the finding: without the gap, this scan would pass
+    accept(project, "bandit", *gap_ids)
+    run = run_gate("security-code", project, reports, scans=("bandit",),
+                   env={"SECURITY_CACHE_DIR": str(tmp_path / "cache"), "BANDIT_TARGETS": "apps"})
+    result = run.result("bandit")
+    assert run.rc == 0 and result["status"] == "pass", run.output
+    assert set(gap_ids) <= ids(result, "accepted_gaps") and result["coverage_gaps"] == []
+    assert all(gap_id in (reports / "security-code.md").read_text() for gap_id in gap_ids)
+
+
+def test_a_pyw_file_is_scanned_with_tool_bandit_present_and_no_include(tmp_path, reports):
+    """bandit itself reads *.py only once [tool.bandit] exists without include; the gate keeps *.pyw."""
+    project = new_project(tmp_path / "p", {"apps/calc.pyw": EVAL, "apps/notes.txt": "eval(x)\n"})
+    run = scan("bandit", project, reports, tmp_path, BANDIT_TARGETS="apps")
+    result = run.result("bandit")
+    assert run.rc == 1 and found(result) == {("B307", "apps/calc.pyw")}, run.output
+    assert result["coverage"] == {"inventory": 2, "scanned": 2}
 
 
 def test_bandit_with_nothing_to_scan_is_an_error(tmp_path, reports):
@@ -219,7 +273,8 @@ def test_more_file_names_than_one_command_line_holds(tmp_path, reports):
     project = new_project(tmp_path / "p", files)
     run = scan("detect-secrets", project, reports, tmp_path)
     result = run.result("detect-secrets")
-    assert result["status"] == "fail" and result["coverage"]["scanned"] == len(files) + 3, run.output
+    # new_project's .gitignore, pyproject.toml, apps/__init__.py and .security-suppressions.json besides
+    assert result["status"] == "fail" and result["coverage"]["scanned"] == len(files) + 4, run.output
     assert {f["location"]["path"] for f in result["findings"]} == {f"{folder}/keys.txt"}
 
 

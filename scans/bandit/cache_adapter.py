@@ -3,9 +3,12 @@
 Usage: python3 -S scans/bandit/cache_adapter.py COMMAND ARGS...   (scans/bandit/run.sh, through cache_helper)
 
 Commands (each writes into the scan's work directory WORK; exit 0 done, 2 error with the message on stderr):
-  plan        the Python files under TARGETS less [tool.bandit] exclude_dirs (by whole path components, listed
-              in bandit-excluded.jsonl with the # nosec lines and the skips/tests selection), which of them
-              the cache answers, the rest in chunks of explicit files; bandit's settings in bandit-config.yaml
+  plan        the Python files under TARGETS (bandit's default include, *.py and *.pyw, and whatever [tool.bandit]
+              include adds) less those its include or exclude_dirs leave out (exclude_dirs by whole path
+              components), listed in bandit-excluded.jsonl with their rule, the # nosec lines and the skips/tests
+              selection; each setting that narrows bandit below its defaults as a gap (bandit-narrowing.jsonl);
+              which files the cache answers, the rest in chunks of explicit files; bandit's settings in
+              bandit-config.yaml
   run-chunks  run bandit on each chunk of files, at most JOBS at a time (under the scan's timeout)
   merge       the chunks' reports and the cached entries as one report shaped like `bandit -r`'s own; stores
               the fresh per-file results; the files bandit left out and its crashed tests as gaps
@@ -125,13 +128,71 @@ def bandit_settings_written(section: Any, out: Path) -> None:
 
 
 def bandit_narrowing(section: Any) -> list[dict[str, str]]:
-    """What [tool.bandit] leaves out beside files: its skips, and the tests outside its tests selection."""
+    """What [tool.bandit] leaves out beside files, as exclusions: its skips, and the tests outside its tests
+    selection."""
     if not section:
         return []
     items = [{"item": f"test {t}", "rule": "[tool.bandit] skips"} for t in section.get("skips") or []]
     if section.get("tests"):
         items.append({"item": "every test but " + ", ".join(section["tests"]), "rule": "[tool.bandit] tests"})
     return items
+
+
+# bandit's include globs without a config file (bandit/core/config.py); with one that has no include, bandit
+# reads *.py only (bandit/core/manager.py), which the gate does not follow: a *.pyw file is Python source too.
+DEFAULT_INCLUDE = ["*.py", "*.pyw"]
+# The [tool.bandit] keys that say which files and tests bandit runs; any other key sets up a test.
+FILE_AND_TEST_KEYS = ("include", "exclude_dirs", "skips", "tests")
+
+
+def narrowing_gap(setting: str, subject: str, message: str) -> dict[str, str]:
+    """A coverage gap for a [tool.bandit] setting that narrows the scan: id narrowed:tool.bandit.SETTING[:SUBJECT]."""
+    return {"id": f"narrowed:tool.bandit.{setting}" + (f":{subject}" if subject else ""),
+            "message": f"{message} ([tool.bandit] narrows the scan)"}
+
+
+def files_text(files: list[str]) -> str:
+    """'no file under BANDIT_TARGETS today' or 'N file(s) under BANDIT_TARGETS: a, b, c, d, e and N more'."""
+    if not files:
+        return "no file under BANDIT_TARGETS today"
+    shown_files = ", ".join(shown(f) for f in files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
+    return f"{len(files)} file{'s' if len(files) != 1 else ''} under BANDIT_TARGETS: {shown_files}"
+
+
+def narrowing_gaps(section: Any, left_out: dict[str, list[str]]) -> list[dict[str, str]]:
+    """Each [tool.bandit] setting that narrows bandit below what it reads and runs by default, as one gap naming
+    the setting and what it leaves out. left_out maps a rule (an exclusion's rule) to the files it left out."""
+    if not section:
+        return []
+    gaps = [narrowing_gap("skips", test, f"skips {test}: bandit's test {test} does not run")
+            for test in section.get("skips") or []]
+    if section.get("tests"):
+        gaps.append(narrowing_gap("tests", "", f"tests selects {', '.join(section['tests'])} only: every other "
+                                               "bandit test does not run"))
+    for entry in section.get("exclude_dirs") or []:
+        gaps.append(narrowing_gap("exclude_dirs", entry, f"exclude_dirs {entry!r} leaves out "
+                                  + files_text(left_out.get(f"[tool.bandit] exclude_dirs: {entry}", []))))
+    include = section.get("include")
+    if include and "*" not in include:
+        for glob in DEFAULT_INCLUDE:
+            if glob not in include:
+                missed = [f for f in left_out.get(include_rule(include), []) if fnmatch_any(f, [glob])]
+                gaps.append(narrowing_gap("include", glob, f"include {include} does not have bandit's default "
+                                          f"{glob}: it leaves out {files_text(missed)}"))
+    for key in sorted(k for k in section if k not in FILE_AND_TEST_KEYS):
+        gaps.append(narrowing_gap(key, "", f"{key} sets up bandit's tests other than by their defaults, which "
+                                           "may narrow what they report"))
+    return gaps
+
+
+def include_rule(include: list[str]) -> str:
+    return f"[tool.bandit] include: matches none of {', '.join(include)}"
+
+
+def fnmatch_any(path: str, globs: list[str]) -> bool:
+    import fnmatch
+
+    return any(fnmatch.fnmatch(path, glob) for glob in globs)
 
 
 def bandit_discover(targets: list[str], include: list[str]) -> list[tuple[str, str]]:
@@ -201,10 +262,11 @@ def lpt_chunks(files: list[tuple[str, int]], count: int) -> list[list[str]]:
 
 
 def cmd_plan(args: argparse.Namespace) -> None:
-    """The files the gate has bandit scan: the include globs' files under the targets, less the ones [tool.bandit]
-    exclude_dirs excludes by whole path components (bandit-excluded.jsonl lists them with the rule); the cached ones
-    answered, the rest in chunks. Also bandit's settings for explicit files (bandit-config.yaml), its `# nosec`
-    lines and its test selection, listed in bandit-excluded.jsonl."""
+    """The files the gate has bandit scan: the files under the targets that bandit's default include (*.py, *.pyw)
+    or [tool.bandit] include match, less the ones its include does not match or its exclude_dirs excludes by whole
+    path components (bandit-excluded.jsonl lists them with the rule; bandit-narrowing.jsonl has each narrowing
+    setting as a gap); the cached ones answered, the rest in chunks. Also bandit's settings for explicit files
+    (bandit-config.yaml), its `# nosec` lines and its test selection, listed in bandit-excluded.jsonl."""
     work = Path(args.work)
     for target in args.targets:
         if os.path.isdir(target):
@@ -213,21 +275,27 @@ def cmd_plan(args: argparse.Namespace) -> None:
                     raise Failure(f"{os.path.join(root, '.bandit')} holds bandit settings the gate does not read "
                                   "(it hands bandit explicit files); move them to [tool.bandit] in pyproject.toml")
     section = bandit_config(args.config)
-    if section is None:
-        include = ["*.py", "*.pyw"]  # bandit's defaults without a config file
-    else:
-        include = section.get("include") or ["*.py"]
+    include = (section or {}).get("include") or DEFAULT_INCLUDE
     excluded_dirs = (section or {}).get("exclude_dirs") or []
+    explicit = {t for t in args.targets if not os.path.isdir(t)}  # bandit scans a file it is given by name
     files, excluded = [], []
-    for name, arg in bandit_discover(args.targets, include):
-        rule = excluded_by(os.path.normpath(arg), excluded_dirs)
+    left_out: dict[str, list[str]] = {}
+    for name, arg in bandit_discover(args.targets, list(dict.fromkeys(include + DEFAULT_INCLUDE))):
+        if arg in explicit or fnmatch_any(arg, include):
+            dirs_rule = excluded_by(os.path.normpath(arg), excluded_dirs)
+            rule = None if dirs_rule is None else f"[tool.bandit] exclude_dirs: {dirs_rule}"
+        else:
+            rule = include_rule(include)
         if rule is None:
             files.append((name, arg))
         else:
-            excluded.append({"item": os.path.normpath(arg), "rule": f"[tool.bandit] exclude_dirs: {rule}"})
+            excluded.append({"item": os.path.normpath(arg), "rule": rule})
+            left_out.setdefault(rule, []).append(os.path.normpath(arg))
     if not files:
         raise Failure("BANDIT_TARGETS hold no Python file to scan"
-                      + (f" ({len(excluded)} excluded by [tool.bandit] exclude_dirs)" if excluded else ""))
+                      + (f" ({len(excluded)} excluded by [tool.bandit])" if excluded else ""))
+    Path(work / "bandit-narrowing.jsonl").write_text(
+        "".join(canonical(g) + "\n" for g in narrowing_gaps(section, left_out)))
     excluded += bandit_narrowing(section)
     for _, arg in files:
         for line, tests in nosec_lines(arg):

@@ -5,8 +5,13 @@
 #
 # Scans the Python files under BANDIT_TARGETS (relative to PROJECT_DIR) with [tool.bandit] from the project's
 # pyproject.toml. BANDIT_SEVERITY and BANDIT_CONFIDENCE (low, medium, high) set the threshold. The gate lists
-# the files (scans/bandit/cache_adapter.py plan): exclude_dirs matches whole path components, and each excluded
-# file is listed in the result with its rule, as are the `# nosec` lines and the skips/tests selection; bandit gets explicit files and the settings less exclude_dirs. A file bandit did not
+# the files (scans/bandit/cache_adapter.py plan): every *.py and *.pyw file (bandit's default include, with or
+# without [tool.bandit]) and whatever its include adds; exclude_dirs matches whole path components, and each
+# file include or exclude_dirs leaves out is listed in the result with its rule, as are the `# nosec` lines and
+# the skips/tests selection; bandit gets explicit files and the settings less exclude_dirs. Each [tool.bandit]
+# setting that narrows bandit below its defaults (skips, tests, exclude_dirs, an include without *.py or *.pyw,
+# any test's settings) is a coverage gap "narrowed:tool.bandit.SETTING[:WHAT]" naming what it leaves out,
+# unless a suppression entry accepts it. A file bandit did not
 # scan (its metrics), or on which one of its tests crashed ("Bandit internal error"), is a coverage gap naming
 # it; files bandit could not parse make the scan an error; so do a .bandit file in the targets (bandit reads it
 # only when it walks folders itself) and an empty file list. `# nosec BXXX` is honoured by bandit itself.
@@ -115,6 +120,7 @@ run_planned() {
   ((rc == 0)) || scan_error "$(head -c 600 "$out.err" | tr '\n' ' ')"
   read -r files hits todo chunks jobs <"$out" || scan_error "the scan cache gave no plan"
   scan_excluded_from "$SCAN_WORK/bandit-excluded.jsonl"
+  scan_gaps_from "$SCAN_WORK/bandit-narrowing.jsonl"
   ((chunks == 0)) || run_chunks "$chunks"
   rc=0
   cache_helper "$SCAN_WORK/merge.out" merge --work "$SCAN_WORK" --tool-args "${KEY_ARGS[*]}" \

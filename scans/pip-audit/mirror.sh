@@ -2,9 +2,9 @@
 # Summary: the offline advisory mirror for the pip-audit scan (source after common.sh; scripts/advisory-mirror.py
 # does the serving).
 #
-# PIP_AUDIT_ADVISORY_DB=<path> (a checkout of pypa/advisory-database, a folder of OSV records, or OSV's PyPI
-# all.zip): the scan serves it with the OSV query API on 127.0.0.1 (a free port) for as long as it runs, and
-# points pip-audit at it. PIP_AUDIT_ADVISORY_DB_MAX_AGE_DAYS (read by the mirror) is how old its
+# PIP_AUDIT_ADVISORY_DB=<path> (a clone of pypa/advisory-database as cloned, a folder of OSV records, or OSV's
+# PyPI all.zip as downloaded): the scan serves it with the OSV query API on 127.0.0.1 (a free port) for as long
+# as it runs, and points pip-audit at it. PIP_AUDIT_ADVISORY_DB_MAX_AGE_DAYS (read by the mirror) is how old its
 # snapshot may be; an older one is an error. The scan script calls:
 #   mirror_start     when PIP_AUDIT_ADVISORY_DB is set: start the mirror, wait until it answers, set
 #                    PIP_AUDIT_OSV_URL to it and SCAN_RESULT_EXTRA to the snapshot that answers
@@ -12,7 +12,7 @@
 # The mirror is stopped with the scan's work directory (cleanup_work), on every exit and interruption; it also
 # stops by itself when this scan's process is gone.
 # Variables (`make help` prints these lines; the format is in scripts/help.sh):
-#   PIP_AUDIT_ADVISORY_DB=  a local advisory database (pypa/advisory-database checkout, OSV records or all.zip) served to pip-audit
+#   PIP_AUDIT_ADVISORY_DB=  a local advisory database (a pypa/advisory-database clone, OSV records or all.zip) served to pip-audit
 #   PIP_AUDIT_ADVISORY_DB_MAX_AGE_DAYS=7  how old that snapshot may be, in days (the default is scripts/advisory-mirror.py's)
 
 PIP_AUDIT_ADVISORY_DB=${PIP_AUDIT_ADVISORY_DB:-}

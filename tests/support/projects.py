@@ -6,7 +6,7 @@
     write_uv_project(root, pins, forks={"django": [("3.2.19", "sys_platform == 'win32'"), ...]})
                                                                ... with a package locked at two versions
     write_uv_project(root, pins, local={"mylib": "directory = \"../mylib\""})  ... and a non-registry source
-    copy_repo_lock(root)                                       this repository's pyproject.toml + uv.lock
+    copy_repo_lock(root)                                       this repository's pyproject.toml + uv.lock (+ suppressions)
     uv_export(root)                                            `uv export` of root's lock, offline
 
 The handwritten uv.lock is lock format version 1 with registry sources and sdist/wheel entries, so that
@@ -198,9 +198,10 @@ def write_uv_project(
 
 
 def copy_repo_lock(root: Path) -> Path:
-    """Copy this repository's real pyproject.toml and uv.lock into root. Returns root."""
+    """Copy this repository's real pyproject.toml and uv.lock into root, with the suppression file that accepts how
+    its [tool.bandit] narrows bandit. Returns root."""
     root.mkdir(parents=True, exist_ok=True)
-    for name in ("pyproject.toml", "uv.lock"):
+    for name in ("pyproject.toml", "uv.lock", ".security-suppressions.json"):
         shutil.copy2(REPO_ROOT / name, root / name)
     return root
 
