@@ -130,6 +130,7 @@ save_image() {
   local ref=$1 tar=$2
   local -a format=()
   [[ "$(basename "$CONTAINER_ENGINE")" == podman ]] && format=(--format docker-archive)
+  scan_progress "saving the image"
   scan_run_tool /dev/null "$SCAN_WORK/save.err" -- "$CONTAINER_ENGINE" save ${format[@]+"${format[@]}"} -o "$tar" "$ref" ||
     scan_error "saving the image $ref failed: $(stderr_tail "$SCAN_WORK/save.err")"
 }
@@ -146,6 +147,7 @@ build_image() {
   tag="security-gate/$(basename "$PROJECT_DIR" | tr '[:upper:]' '[:lower:]' | tr -c 'a-z0-9_.\n-' '-'):scan"
   log="$SECURITY_REPORT_DIR/trivy.build.log"
   log "building $tag from $DOCKERFILE with $CONTAINER_ENGINE (log: $log)"
+  scan_progress "building the image"
   scan_run_tool "$log" "$log.err" -- "$CONTAINER_ENGINE" build ${flags[@]+"${flags[@]}"} -f "$PROJECT_DIR/$DOCKERFILE" -t "$tag" \
     "$PROJECT_DIR" || scan_error "the image build failed: $(stderr_tail "$log.err")"
   save_image "$tag" "$tar"
@@ -223,6 +225,7 @@ main() {
   raw="$SCAN_WORK/trivy.json"
   err="$SCAN_WORK/trivy.err"
   rc=0
+  scan_progress "scanning the image"
   run_trivy /dev/null "$err" image --scanners vuln --pkg-types os,library --severity UNKNOWN,LOW,MEDIUM,HIGH,CRITICAL \
     --list-all-pkgs --format json --output "$raw" --skip-version-check \
     --disable-telemetry --input "$SCAN_IMAGE" || rc=$?
@@ -236,6 +239,7 @@ main() {
   problem=$(jq -r '.problem // empty' "$SCAN_WORK/db.json")
   SCAN_RESULT_EXTRA=$(jq -c '{vulnerability_db}' "$SCAN_WORK/db.json")
   SCAN_TOOL_VERSION=$(jq -r '.Version // empty' "$SCAN_WORK/version.json")
+  scan_progress "checking coverage"
   check_coverage "$SCAN_IMAGE" "$raw"
   scan_finish "$SCAN_WORK/findings.json" "$problem"
 }
