@@ -35,6 +35,8 @@ declare -a SCANS=() PIDS=() RESULTS=() # RESULTS: each scan's result file, in SC
 SECURITY_PROGRESS_SECONDS=${SECURITY_PROGRESS_SECONDS:-30}
 PROGRESS="" # how progress is shown: terminal, lines or off (progress_setup)
 STATUS_SHOWN="" # set while the status line is on the terminal
+BLOCK_ENDED="" # set when a block was the last thing printed (a plain progress line then starts a paragraph)
+BLOCK_OPEN="" # set while a block is being printed (an interruption then ends its line)
 TICKER_PID="" # the sleep that wakes the progress loop
 STARTED=0 NEXT_LINE=0 # when the scans started, and when the next plain progress line is due (seconds after)
 
@@ -231,12 +233,14 @@ progress_show() {
     terminal)
       columns=$(stty size <&1 2>/dev/null) && columns=${columns#* } || columns=80
       [[ "$columns" =~ ^[0-9]+$ ]] && ((columns > 1)) || columns=80
+      STATUS_SHOWN=1 # first: an interruption's trap may run as soon as the line is out
       printf '\r\033[K%s' "${line:0:columns-1}"
-      STATUS_SHOWN=1
       ;;
     lines)
       ((now >= NEXT_LINE)) || return 0
+      [[ -z "$BLOCK_ENDED" ]] || printf '\n'
       printf '%s\n' "$line"
+      BLOCK_ENDED=""
       NEXT_LINE=$((now + SECURITY_PROGRESS_SECONDS))
       ;;
   esac
@@ -263,7 +267,8 @@ ticker_start() {
   TICKER_PID=$!
 }
 
-# progress_stop: stop the ticker and erase the status line (the end of the scans, an interruption, a crash).
+# progress_stop: stop the ticker and erase the status line (the end of the scans, an interruption, a crash); end
+# the line of a block an interruption cut short.
 progress_stop() {
   if [[ -n "$TICKER_PID" ]]; then
     kill "$TICKER_PID" 2>/dev/null || true
@@ -271,6 +276,8 @@ progress_stop() {
     TICKER_PID=""
   fi
   progress_erase
+  [[ -z "$BLOCK_OPEN" ]] || printf '\n'
+  BLOCK_OPEN=""
 }
 
 # print_block SCAN: the scan's output as one block, the status line erased first. In GitHub Actions, between
@@ -285,8 +292,11 @@ print_block() {
     printf '::stop-commands::%s\n' "$token"
   fi
   printf '\n'
+  BLOCK_OPEN=1
   cat "$RUN_DIR/$1.log"
+  BLOCK_OPEN=""
   [[ -z "$token" ]] || printf '::%s::\n' "$token"
+  BLOCK_ENDED=1
 }
 
 # run_scans: start every scan in the background, its output to RUN_DIR/SCAN.log; as each ends, its exit status
