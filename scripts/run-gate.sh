@@ -10,9 +10,9 @@
 # (GITHUB_ACTIONS=true) it also prints the scan errors and findings as annotations (jq/annotations.jq).
 # Output: each scan's block as soon as that scan ends, whole, in the order the scans end; the verdict line last.
 # While scans run, progress (each running scan, what it is doing, how many files it has done when it can count
-# them, the time since the scans started; common.sh scan_progress): when stdout is a terminal, one status line
-# rewritten in place every second and erased before anything else is printed; otherwise (CI, a pipe, a file) a
-# plain line every SECURITY_PROGRESS_SECONDS, none for a run that ends sooner.
+# them, the time since the scans started; common.sh scan_progress): when stdout is a terminal (TERM not dumb),
+# one status line rewritten in place every second and erased before anything else is printed; otherwise (CI, a
+# pipe, a file) a plain line every SECURITY_PROGRESS_SECONDS, none for a run that ends sooner.
 # Exit: 0 every scan passed, 1 a scan found something over its threshold, 2 a scan could not be completed or the
 # gate itself could not run (130/143 when interrupted); the verdict's exit_code is the same number.
 # Variables (`make help` prints these lines; the format is in scripts/help.sh):
@@ -80,9 +80,9 @@ stop_scans() {
 # shellcheck disable=SC2329 # invoked by the EXIT trap
 on_gate_exit() {
   local rc=$? scan why
+  progress_stop
   [[ -z "$VERDICT_DONE" ]] || exit "$rc"
   trap - EXIT
-  progress_stop
   why="the $GATE run stopped unexpectedly (exit $rc) before its verdict"
   printf '%s: error: %s\n' "$GATE" "$why" >&2
   rm -f -- "$SECURITY_REPORT_DIR/$GATE.md" "$SECURITY_REPORT_DIR/$GATE.sarif" 2>/dev/null
@@ -185,7 +185,8 @@ check_jq() {
   [[ -z "$problem" ]] || gate_error "$problem"
 }
 
-# progress_setup: how progress is shown (PROGRESS), and SECURITY_PROGRESS_DIR, where the scans write what they are
+# progress_setup: how progress is shown (PROGRESS: a status line when stdout is a terminal that can erase a line,
+# i.e. whose TERM is not dumb), and SECURITY_PROGRESS_DIR, where the scans write what they are
 # doing (common.sh scan_progress). A SECURITY_PROGRESS_SECONDS that is no whole number stops the run.
 progress_setup() {
   [[ "$SECURITY_PROGRESS_SECONDS" =~ ^[0-9]+$ ]] ||
@@ -193,7 +194,7 @@ progress_setup() {
   SECURITY_PROGRESS_SECONDS=$((10#$SECURITY_PROGRESS_SECONDS))
   if ((SECURITY_PROGRESS_SECONDS == 0)); then
     PROGRESS=off
-  elif [[ -t 1 ]]; then
+  elif [[ -t 1 && "${TERM:-}" != dumb ]]; then
     PROGRESS=terminal
   else
     PROGRESS=lines

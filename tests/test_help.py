@@ -17,6 +17,7 @@ from support.gate import REPO_ROOT
 # Variables the scripts read that are not the gate's tunables, and why.
 NOT_TUNABLES = {
     "TMPDIR": "the system's temporary folder",
+    "TERM": "the terminal's type (run-gate.sh draws no status line on a dumb one)",
     "GITHUB_ACTIONS": "set by GitHub Actions",
     "GITHUB_OUTPUT": "set by GitHub Actions",
     "GITHUB_STEP_SUMMARY": "set by GitHub Actions (README: the summary is appended to it)",

@@ -111,7 +111,7 @@ def start_in_pty(project: Path, reports: Path, path: str, env: dict[str, str]) -
     if subprocess.run(["env", "--default-signal=INT", "true"], capture_output=True).returncode == 0:
         command = ["env", "--default-signal=INT,TERM", *command]  # as in a terminal, even if the tests ignore INT
     proc = subprocess.Popen(command, stdin=terminal, stdout=terminal, stderr=terminal,
-                            env=gate_env(project, reports, env, path), start_new_session=True)
+                            env=gate_env(project, reports, dict(env, TERM="xterm"), path), start_new_session=True)
     os.close(terminal)
     return proc, controller
 
