@@ -39,11 +39,20 @@ def project(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def slow_bandit(tmp_path_factory) -> str:
-    """PATH with a bandit that sleeps SLOW seconds, then runs the real one."""
+    """PATH with a bandit that sleeps SLOW seconds, and longer while a detect-secrets of its run has not finished
+    (so it ends last however loaded the machine is), then runs the real one."""
     real = subprocess.run(["bash", "-c", "command -v bandit"], env={"PATH": tool_path()}, capture_output=True,
                           text=True, check=True).stdout.strip()
-    folder = fake_tool(tmp_path_factory.mktemp("slow"), "bandit",
-                       f'[[ "${{1:-}}" == --version ]] || sleep {SLOW}\nexec {real} "$@"\n')
+    folder = fake_tool(tmp_path_factory.mktemp("slow"), "bandit", f"""
+if [[ "${{1:-}}" != --version ]]; then
+  sleep {SLOW}
+  for _ in $(seq 300); do
+    grep -qs 'did not complete' "$SECURITY_REPORT_DIR/detect-secrets.json" || break
+    sleep 0.2
+  done
+fi
+exec {real} "$@"
+""")
     return tool_path(folder)
 
 
