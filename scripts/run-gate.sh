@@ -229,9 +229,9 @@ progress_text() {
 # when one is due (lines).
 progress_show() {
   local now=$((SECONDS - STARTED)) line columns
-  line="$GATE: still running after $(elapsed "$now"): $(progress_text "$@")"
   case "$PROGRESS" in
     terminal)
+      line="$GATE $(elapsed "$now"): $(progress_text "$@")" # short: the line is cut at the terminal's width
       columns=$(stty size <&1 2>/dev/null) && columns=${columns#* } || columns=80
       [[ "$columns" =~ ^[0-9]+$ ]] && ((columns > 1)) || columns=80
       STATUS_SHOWN=1 # first: an interruption's trap may run as soon as the line is out
@@ -240,7 +240,7 @@ progress_show() {
     lines)
       ((now >= NEXT_LINE)) || return 0
       [[ -z "$BLOCK_ENDED" ]] || printf '\n'
-      printf '%s\n' "$line"
+      printf '%s: still running after %s: %s\n' "$GATE" "$(elapsed "$now")" "$(progress_text "$@")"
       BLOCK_ENDED=""
       NEXT_LINE=$((now + SECURITY_PROGRESS_SECONDS))
       ;;

@@ -29,7 +29,8 @@ GATE = "security-code"
 SCANS = ("bandit", "detect-secrets")  # bandit is made slow, so it ends last
 SLOW = 3  # seconds the slow bandit sleeps before it scans
 ERASE = "\r\x1b[K"
-HEARTBEAT = re.compile(rf"^{GATE}: still running after \d+s: ", re.M)
+HEARTBEAT = re.compile(rf"^{GATE}: still running after \d+s: ", re.M)  # a plain progress line
+STATUS = re.compile(rf"{GATE} \d+s: ")  # the status line on a terminal
 
 
 @pytest.fixture(scope="module")
@@ -173,11 +174,11 @@ def test_on_a_terminal_one_status_line_is_rewritten_in_place_and_leaves_nothing_
         os.close(controller)
     assert proc.wait(timeout=30) == 0, output
 
-    redraws = re.findall(rf"{re.escape(ERASE)}({GATE}: still running after \d+s: [^\r\n]*)", output)
+    redraws = re.findall(rf"{re.escape(ERASE)}({STATUS.pattern}[^\r\n]*)", output)
     assert len(redraws) >= 2, repr(output)  # rewritten in place, about every second
     assert any("bandit (" in line for line in redraws), redraws
     shown = screen(output)
-    assert not any("still running" in line for line in shown), shown  # erased, no partial line left
+    assert not any(STATUS.search(line) for line in shown), shown  # erased, no partial line left
     assert shown[-1] == "" and shown[-2] == f"{GATE}: PASS (results in {reports})", shown
     assert [block_of(p) for p in paragraphs("\n".join(shown)) if block_of(p)] == ["detect-secrets", "bandit"]
 
@@ -186,8 +187,8 @@ def test_ctrl_c_on_a_terminal_erases_the_status_line_and_stops_the_progress(proj
                                                                              tmp_path):
     proc, controller = start_in_pty(project, reports, slow_bandit, {"SECURITY_CACHE_DIR": str(tmp_path / "cache")})
     try:
-        output = read_pty(controller, until=lambda seen: "still running" in seen, timeout=60)
-        assert "still running" in output, repr(output)
+        output = read_pty(controller, until=lambda seen: bool(STATUS.search(seen)), timeout=60)
+        assert STATUS.search(output), repr(output)
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the terminal's foreground process group
         output += read_pty(controller, timeout=30)
     finally:
@@ -195,7 +196,7 @@ def test_ctrl_c_on_a_terminal_erases_the_status_line_and_stops_the_progress(proj
     assert proc.wait(timeout=30) == 130, output
 
     shown = screen(output)
-    assert not any("still running" in line for line in shown), shown
+    assert not any(STATUS.search(line) for line in shown), shown
     assert any("interrupted by SIGINT" in line for line in shown) and shown[-1] == "", shown
     assert wait_until(lambda: processes_of_run(reports) == [], timeout=5), processes_of_run(reports)
 
