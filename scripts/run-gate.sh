@@ -32,6 +32,7 @@ RUN_DIR=""
 LOCK_PROBLEM=""  # why the report directory could not be locked, for after the earlier results are cleared
 VERDICT_DONE=""  # set once this run's verdict (final, or an error saying why) is written
 declare -a SCANS=() PIDS=() RESULTS=() # RESULTS: each scan's result file, in SCANS' order
+declare -A RUNNING=() # the scans still running: pid -> scan (run_scans)
 SECURITY_PROGRESS_SECONDS=${SECURITY_PROGRESS_SECONDS:-30}
 PROGRESS="" # how progress is shown: terminal, lines or off (progress_setup)
 STATUS_SHOWN="" # set while the status line is on the terminal
@@ -45,13 +46,9 @@ STARTED=0 NEXT_LINE=0 # when the scans started, and when the next plain progress
 # interrupted run says pass nowhere. Then exit non-zero.
 # shellcheck disable=SC2329 # invoked by the INT and TERM traps
 stop_scans() {
-  local pid scan status message
+  local scan status message
   trap - INT TERM
-  progress_stop
-  for pid in "${PIDS[@]}"; do
-    kill -TERM "$pid" 2>/dev/null || true
-  done
-  wait 2>/dev/null || true
+  end_scans
   rm -f -- "$SECURITY_REPORT_DIR/$GATE.md" "$SECURITY_REPORT_DIR/$GATE.sarif"
   for scan in "${SCANS[@]}"; do
     status=$(jq -r '.status' "$SECURITY_REPORT_DIR/$scan.json" 2>/dev/null) || status=unreadable
@@ -75,14 +72,28 @@ stop_scans() {
   exit 143
 }
 
+# end_scans: stop the progress line and every scan still running (TERM: each stops its tool and leaves an "error"
+# result), and wait for them: a scan the gate no longer waits for must not write a pass after the gate's verdict.
+end_scans() {
+  local pid
+  progress_stop
+  for pid in "${!RUNNING[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  wait 2>/dev/null || true
+  RUNNING=()
+}
+
 # on_gate_exit: the EXIT trap. A run that ends without writing a verdict (a command failed under set -e, say)
-# is an error: the summaries go, the verdict says so, and the exit status is 2 whatever the failed command's was.
+# is an error: the scans still running are stopped, the summaries go, the verdict says so, and the exit status is
+# 2 whatever the failed command's was.
 # shellcheck disable=SC2329 # invoked by the EXIT trap
 on_gate_exit() {
   local rc=$? scan why
   progress_stop
   [[ -z "$VERDICT_DONE" ]] || exit "$rc"
   trap - EXIT
+  end_scans
   why="the $GATE run stopped unexpectedly (exit $rc) before its verdict"
   printf '%s: error: %s\n' "$GATE" "$why" >&2
   rm -f -- "$SECURITY_REPORT_DIR/$GATE.md" "$SECURITY_REPORT_DIR/$GATE.sarif" 2>/dev/null
@@ -96,10 +107,11 @@ on_gate_exit() {
   exit "$EXIT_ERROR"
 }
 
-# gate_error MESSAGE: stop the run before its scans: every scan's result and the verdict say "error" with
-# MESSAGE, the summaries are removed, exit 2.
+# gate_error MESSAGE: stop the run (and the scans still running): every scan's result and the verdict say "error"
+# with MESSAGE, the summaries are removed, exit 2.
 gate_error() {
   local scan
+  end_scans
   for scan in "${SCANS[@]}"; do
     SCAN_NAME=$scan SCAN_TARGET=$PROJECT_DIR write_error_result "$scan could not be completed: $1" ||
       SCAN_NAME=$scan forget_result
@@ -306,33 +318,32 @@ print_block() {
 run_scans() {
   local scan pid rc
   local -a still
-  local -A running=() # pid -> scan
   for scan in "${SCANS[@]}"; do
     "$SCANS_DIR/$scan/run.sh" >"$RUN_DIR/$scan.log" 2>&1 &
     PIDS+=($!)
-    running[$!]=$scan
+    RUNNING[$!]=$scan
   done
   STARTED=$SECONDS
   NEXT_LINE=$SECURITY_PROGRESS_SECONDS
   ticker_start
-  while ((${#running[@]} > 0)); do
+  while ((${#RUNNING[@]} > 0)); do
     wait -n 2>/dev/null || true # a scan or the ticker ended (or a trapped signal came)
     for pid in "${PIDS[@]}"; do # in SCANS' order: scans that end together print in that order
-      [[ -n "${running[$pid]:-}" ]] || continue
+      [[ -n "${RUNNING[$pid]:-}" ]] || continue
       ! kill -0 "$pid" 2>/dev/null || continue
-      scan=${running[$pid]}
-      unset "running[$pid]"
+      scan=${RUNNING[$pid]}
+      unset "RUNNING[$pid]"
       rc=0
       wait "$pid" || rc=$?
       printf '%s\n' "$rc" >"$RUN_DIR/$scan.rc"
       print_block "$scan"
     done
-    ((${#running[@]} > 0)) || break
+    ((${#RUNNING[@]} > 0)) || break
     ! kill -0 "$TICKER_PID" 2>/dev/null || continue
     wait "$TICKER_PID" 2>/dev/null || true
     still=()
     for pid in "${PIDS[@]}"; do
-      [[ -z "${running[$pid]:-}" ]] || still+=("${running[$pid]}")
+      [[ -z "${RUNNING[$pid]:-}" ]] || still+=("${RUNNING[$pid]}")
     done
     progress_show "${still[@]}"
     ticker_start
