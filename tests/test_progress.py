@@ -5,7 +5,8 @@ anything else is printed and when the run is interrupted.
 
 The slow scan is the real bandit behind a stand-in that first sleeps SLOW seconds; detect-secrets is the real one,
 fast on the small project. The terminal is a pseudo-terminal (pty); what it shows in the end is rendered from the
-bytes written to it (carriage return, erase-line, line feed).
+bytes written to it (carriage return, erase-line, line feed). Since blocks print while other scans still run, a
+gate that stops before its verdict must stop those scans first: one left running would write a pass afterwards.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from support.faults import clean_project, processes_of_run, wait_until
+from support.faults import clean_project, processes_of_run, says_pass, wait_until
 from support.gate import REPO_ROOT, SCRIPTS, fake_tool, gate_env, run_gate, tool_path
 
 GATE = "security-code"
@@ -108,6 +109,22 @@ def test_progress_0_prints_none_and_a_setting_that_is_no_number_stops_the_gate(p
     run = run_gate(GATE, project, reports, scans=("bandit",), env=dict(env, SECURITY_PROGRESS_SECONDS="soon"))
     assert run.rc == 2, run.output
     assert "SECURITY_PROGRESS_SECONDS must be a whole number of seconds" in run.result("bandit")["error"]
+
+
+def test_a_gate_that_crashes_at_a_block_stops_the_scans_still_running_and_leaves_no_pass(project, reports,
+                                                                                        slow_bandit, tmp_path):
+    """run-gate.sh failing under set -e as it prints detect-secrets' block (its cat fails), while the slow bandit
+    still runs: bandit is stopped, and no result of the run says pass."""
+    folder = fake_tool(tmp_path / "crash", "cat",
+                       '[[ "${1:-}" == */detect-secrets.log ]] && exit 1\nexec /bin/cat "$@"\n')
+    run = run_gate(GATE, project, reports, scans=SCANS, path=f"{folder}{os.pathsep}{slow_bandit}",
+                   env={"SECURITY_CACHE_DIR": str(tmp_path / "cache")})
+
+    assert run.rc == 2, run.output
+    assert f"the {GATE} run stopped unexpectedly (exit 1) before its verdict" in run.output
+    assert wait_until(lambda: processes_of_run(reports) == [], timeout=5), processes_of_run(reports)
+    assert says_pass(reports, SCANS, GATE) == [], run.output
+    assert "interrupted by SIGTERM" in run.result("bandit")["error"], run.result("bandit")
 
 
 # --------------------------------------------------------------------------- on a terminal
