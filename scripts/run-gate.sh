@@ -8,32 +8,47 @@
 # the run ended (README "Exit contract and the verdict"). Until that last step the verdict says "error", as it
 # does after every way out other than a completed run: nothing an earlier run left says pass. In GitHub Actions
 # (GITHUB_ACTIONS=true) it also prints the scan errors and findings as annotations (jq/annotations.jq).
+# Output: each scan's block as soon as that scan ends, whole, in the order the scans end; the verdict line last.
+# While scans run, progress (each running scan, what it is doing, how many files it has done when it can count
+# them, the time since the scans started; common.sh scan_progress): when stdout is a terminal (TERM not dumb),
+# one status line rewritten in place every second and erased before anything else is printed; otherwise (CI, a
+# pipe, a file) a plain line every SECURITY_PROGRESS_SECONDS, none for a run that ends sooner.
 # Exit: 0 every scan passed, 1 a scan found something over its threshold, 2 a scan could not be completed or the
 # gate itself could not run (130/143 when interrupted); the verdict's exit_code is the same number.
+# Variables (`make help` prints these lines; the format is in scripts/help.sh):
+#   SECURITY_PROGRESS_SECONDS=30  seconds between two progress lines when stdout is no terminal (0: no progress at all, on a terminal neither)
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 source "${BASH_SOURCE[0]%/*}/lib/common.sh"
 
 # Error annotations a run prints in GitHub Actions: GitHub shows 10 error annotations a step and drops the rest.
 readonly ANNOTATION_LIMIT=10
+# Seconds between two redraws of the status line on a terminal; the most the progress loop sleeps otherwise (a
+# scan that ends wakes it at once).
+readonly TERMINAL_REDRAW=1 LONGEST_TICK=5
 
 GATE=""
 RUN_DIR=""
 LOCK_PROBLEM=""  # why the report directory could not be locked, for after the earlier results are cleared
 VERDICT_DONE=""  # set once this run's verdict (final, or an error saying why) is written
 declare -a SCANS=() PIDS=() RESULTS=() # RESULTS: each scan's result file, in SCANS' order
+declare -A RUNNING=() # the scans still running: pid -> scan (run_scans)
+SECURITY_PROGRESS_SECONDS=${SECURITY_PROGRESS_SECONDS:-30}
+PROGRESS="" # how progress is shown: terminal, lines or off (progress_setup)
+STATUS_SHOWN="" # set while the status line is on the terminal
+BLOCK_ENDED="" # set when a block was the last thing printed (a plain progress line then starts a paragraph)
+BLOCK_OPEN="" # set while a block is being printed (an interruption then ends its line)
+TICKER_PID="" # the sleep that wakes the progress loop
+STARTED=0 NEXT_LINE=0 # when the scans started, and when the next plain progress line is due (seconds after)
 
 # stop_scans SIGNAL: on an interruption, stop every running scan (each stops its tool and leaves an "error"
 # result), turn the results of scans that had already passed into errors and remove the summaries: an
 # interrupted run says pass nowhere. Then exit non-zero.
 # shellcheck disable=SC2329 # invoked by the INT and TERM traps
 stop_scans() {
-  local pid scan status message
+  local scan status message
   trap - INT TERM
-  for pid in "${PIDS[@]}"; do
-    kill -TERM "$pid" 2>/dev/null || true
-  done
-  wait 2>/dev/null || true
+  end_scans
   rm -f -- "$SECURITY_REPORT_DIR/$GATE.md" "$SECURITY_REPORT_DIR/$GATE.sarif"
   for scan in "${SCANS[@]}"; do
     status=$(jq -r '.status' "$SECURITY_REPORT_DIR/$scan.json" 2>/dev/null) || status=unreadable
@@ -57,13 +72,28 @@ stop_scans() {
   exit 143
 }
 
+# end_scans: stop the progress line and every scan still running (TERM: each stops its tool and leaves an "error"
+# result), and wait for them: a scan the gate no longer waits for must not write a pass after the gate's verdict.
+end_scans() {
+  local pid
+  progress_stop
+  for pid in "${!RUNNING[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  wait 2>/dev/null || true
+  RUNNING=()
+}
+
 # on_gate_exit: the EXIT trap. A run that ends without writing a verdict (a command failed under set -e, say)
-# is an error: the summaries go, the verdict says so, and the exit status is 2 whatever the failed command's was.
+# is an error: the scans still running are stopped, the summaries go, the verdict says so, and the exit status is
+# 2 whatever the failed command's was.
 # shellcheck disable=SC2329 # invoked by the EXIT trap
 on_gate_exit() {
   local rc=$? scan why
+  progress_stop
   [[ -z "$VERDICT_DONE" ]] || exit "$rc"
   trap - EXIT
+  end_scans
   why="the $GATE run stopped unexpectedly (exit $rc) before its verdict"
   printf '%s: error: %s\n' "$GATE" "$why" >&2
   rm -f -- "$SECURITY_REPORT_DIR/$GATE.md" "$SECURITY_REPORT_DIR/$GATE.sarif" 2>/dev/null
@@ -77,10 +107,11 @@ on_gate_exit() {
   exit "$EXIT_ERROR"
 }
 
-# gate_error MESSAGE: stop the run before its scans: every scan's result and the verdict say "error" with
-# MESSAGE, the summaries are removed, exit 2.
+# gate_error MESSAGE: stop the run (and the scans still running): every scan's result and the verdict say "error"
+# with MESSAGE, the summaries are removed, exit 2.
 gate_error() {
   local scan
+  end_scans
   for scan in "${SCANS[@]}"; do
     SCAN_NAME=$scan SCAN_TARGET=$PROJECT_DIR write_error_result "$scan could not be completed: $1" ||
       SCAN_NAME=$scan forget_result
@@ -166,19 +197,158 @@ check_jq() {
   [[ -z "$problem" ]] || gate_error "$problem"
 }
 
-# run_scans: start every scan in the background, its output to RUN_DIR/SCAN.log and its exit status to SCAN.rc.
+# progress_setup: how progress is shown (PROGRESS: a status line when stdout is a terminal that can erase a line,
+# i.e. whose TERM is not dumb), and SECURITY_PROGRESS_DIR, where the scans write what they are
+# doing (common.sh scan_progress). A SECURITY_PROGRESS_SECONDS that is no whole number stops the run.
+progress_setup() {
+  [[ "$SECURITY_PROGRESS_SECONDS" =~ ^[0-9]+$ ]] ||
+    gate_error "SECURITY_PROGRESS_SECONDS must be a whole number of seconds (0: no progress), not '$SECURITY_PROGRESS_SECONDS'"
+  SECURITY_PROGRESS_SECONDS=$((10#$SECURITY_PROGRESS_SECONDS))
+  if ((SECURITY_PROGRESS_SECONDS == 0)); then
+    PROGRESS=off
+  elif [[ -t 1 && "${TERM:-}" != dumb ]]; then
+    PROGRESS=terminal
+  else
+    PROGRESS=lines
+  fi
+  mkdir "$RUN_DIR/progress" || gate_error "cannot write to its temporary folder $RUN_DIR"
+  export SECURITY_PROGRESS_DIR="$RUN_DIR/progress"
+}
+
+# elapsed SECONDS: "42s", "3m07s".
+elapsed() {
+  if (($1 < 60)); then printf '%ss' "$1"; else printf '%sm%02ds' "$(($1 / 60))" "$(($1 % 60))"; fi
+}
+
+# progress_text SCAN...: each SCAN with what it said it is doing, e.g. "bandit (scanning files 120/885), pip-audit".
+progress_text() {
+  local scan phase count total text=""
+  for scan in "$@"; do
+    phase="" count="" total=""
+    [[ ! -f "$SECURITY_PROGRESS_DIR/$scan" ]] ||
+      IFS=$'\t' read -r phase count total <"$SECURITY_PROGRESS_DIR/$scan" 2>/dev/null || true
+    phase=${phase//[[:cntrl:]]/ }
+    text+="${text:+, }$scan"
+    [[ -z "$phase" ]] && continue
+    text+=" ($phase"
+    [[ "$count" =~ ^[0-9]+$ && "$total" =~ ^[0-9]+$ ]] && text+=" $count/$total"
+    text+=")"
+  done
+  printf '%s' "$text"
+}
+
+# progress_show SCAN...: the progress of the running SCANs: the status line redrawn (terminal), or a plain line
+# when one is due (lines).
+progress_show() {
+  local now=$((SECONDS - STARTED)) line columns
+  case "$PROGRESS" in
+    terminal)
+      line="$GATE $(elapsed "$now"): $(progress_text "$@")" # short: the line is cut at the terminal's width
+      columns=$(stty size <&1 2>/dev/null) && columns=${columns#* } || columns=80
+      [[ "$columns" =~ ^[0-9]+$ ]] && ((columns > 1)) || columns=80
+      STATUS_SHOWN=1 # first: an interruption's trap may run as soon as the line is out
+      printf '\r\033[K%s' "${line:0:columns-1}"
+      ;;
+    lines)
+      ((now >= NEXT_LINE)) || return 0
+      [[ -z "$BLOCK_ENDED" ]] || printf '\n'
+      printf '%s: still running after %s: %s\n' "$GATE" "$(elapsed "$now")" "$(progress_text "$@")"
+      BLOCK_ENDED=""
+      NEXT_LINE=$((now + SECURITY_PROGRESS_SECONDS))
+      ;;
+  esac
+}
+
+# progress_erase: take the status line off the terminal, so that what is printed next starts on a clean line.
+progress_erase() {
+  [[ -n "$STATUS_SHOWN" ]] || return 0
+  printf '\r\033[K'
+  STATUS_SHOWN=""
+}
+
+# ticker_start: a sleep in the background whose end wakes the progress loop (wait -n): every TERMINAL_REDRAW
+# seconds on a terminal, else when the next plain line is due (at most LONGEST_TICK seconds away).
+ticker_start() {
+  local seconds=$TERMINAL_REDRAW
+  if [[ "$PROGRESS" != terminal ]]; then
+    seconds=$LONGEST_TICK
+    [[ "$PROGRESS" != lines ]] || ((NEXT_LINE - (SECONDS - STARTED) >= seconds)) ||
+      seconds=$((NEXT_LINE - (SECONDS - STARTED)))
+    ((seconds > 0)) || seconds=1
+  fi
+  sleep "$seconds" &
+  TICKER_PID=$!
+}
+
+# progress_stop: stop the ticker and erase the status line (the end of the scans, an interruption, a crash); end
+# the line of a block an interruption cut short.
+progress_stop() {
+  if [[ -n "$TICKER_PID" ]]; then
+    kill "$TICKER_PID" 2>/dev/null || true
+    wait "$TICKER_PID" 2>/dev/null || true
+    TICKER_PID=""
+  fi
+  progress_erase
+  [[ -z "$BLOCK_OPEN" ]] || printf '\n'
+  BLOCK_OPEN=""
+}
+
+# print_block SCAN: the scan's output as one block, the status line erased first. In GitHub Actions, between
+# ::stop-commands:: and an unguessable token of its own, so that nothing a scanned file or a tool wrote can pass
+# for a workflow command.
+print_block() {
+  local token=""
+  progress_erase
+  if [[ "${GITHUB_ACTIONS:-}" == true ]]; then
+    token=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+    [[ "$token" =~ ^[0-9a-f]{32}$ ]] || gate_error "could not read a random token for ::stop-commands::"
+    printf '::stop-commands::%s\n' "$token"
+  fi
+  printf '\n'
+  BLOCK_OPEN=1
+  cat "$RUN_DIR/$1.log"
+  BLOCK_OPEN=""
+  [[ -z "$token" ]] || printf '::%s::\n' "$token"
+  BLOCK_ENDED=1
+}
+
+# run_scans: start every scan in the background, its output to RUN_DIR/SCAN.log; as each ends, its exit status
+# to SCAN.rc and its block printed (print_block), in the order they end; progress in between (progress_show).
 # The scan scripts are this shell's own children, so that stop_scans' TERM reaches them (and so their tools).
 run_scans() {
-  local scan i rc
+  local scan pid rc
+  local -a still
   for scan in "${SCANS[@]}"; do
     "$SCANS_DIR/$scan/run.sh" >"$RUN_DIR/$scan.log" 2>&1 &
     PIDS+=($!)
+    RUNNING[$!]=$scan
   done
-  for i in "${!SCANS[@]}"; do
-    rc=0
-    wait "${PIDS[i]}" || rc=$?
-    printf '%s\n' "$rc" >"$RUN_DIR/${SCANS[i]}.rc"
+  STARTED=$SECONDS
+  NEXT_LINE=$SECURITY_PROGRESS_SECONDS
+  ticker_start
+  while ((${#RUNNING[@]} > 0)); do
+    wait -n 2>/dev/null || true # a scan or the ticker ended (or a trapped signal came)
+    for pid in "${PIDS[@]}"; do # in SCANS' order: scans that end together print in that order
+      [[ -n "${RUNNING[$pid]:-}" ]] || continue
+      ! kill -0 "$pid" 2>/dev/null || continue
+      scan=${RUNNING[$pid]}
+      unset "RUNNING[$pid]"
+      rc=0
+      wait "$pid" || rc=$?
+      printf '%s\n' "$rc" >"$RUN_DIR/$scan.rc"
+      print_block "$scan"
+    done
+    ((${#RUNNING[@]} > 0)) || break
+    ! kill -0 "$TICKER_PID" 2>/dev/null || continue
+    wait "$TICKER_PID" 2>/dev/null || true
+    still=()
+    for pid in "${PIDS[@]}"; do
+      [[ -z "${RUNNING[$pid]:-}" ]] || still+=("${RUNNING[$pid]}")
+    done
+    progress_show "${still[@]}"
+    ticker_start
   done
+  progress_stop
 }
 
 # scan_exit SCAN: the scan's exit status, cross-checked with the status in its result file: they must agree,
@@ -234,22 +404,6 @@ write_summaries() {
   }
 }
 
-# print_scan_logs: each scan's output as one block. In GitHub Actions, between ::stop-commands:: and its
-# unguessable token, so that nothing a scanned file or a tool wrote can pass for a workflow command.
-print_scan_logs() {
-  local scan token=""
-  if [[ "${GITHUB_ACTIONS:-}" == true ]]; then
-    token=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
-    [[ "$token" =~ ^[0-9a-f]{32}$ ]] || gate_error "could not read a random token for ::stop-commands::"
-    printf '::stop-commands::%s\n' "$token"
-  fi
-  for scan in "${SCANS[@]}"; do
-    printf '\n'
-    cat "$RUN_DIR/$scan.log"
-  done
-  [[ -z "$token" ]] || printf '::%s::\n' "$token"
-}
-
 # annotate: in GitHub Actions (GITHUB_ACTIONS=true), each scan error and (up to ANNOTATION_LIMIT in all) each
 # finding over the threshold as an annotation on its file and line (jq/annotations.jq). A view of the results:
 # when it cannot be made, that is said and the verdict stands.
@@ -302,9 +456,9 @@ main() {
   [[ -z "$PROJECT_DIR_PROBLEM" ]] || gate_error "$PROJECT_DIR_PROBLEM"
   make_run_dir
   check_jq
+  progress_setup
   printf '%s: running %s on %s\n' "$GATE" "${SCANS[*]}" "$PROJECT_DIR"
   run_scans
-  print_scan_logs
   status=$(gate_status 2>"$RUN_DIR/gate.err")
   if write_summaries 2>"$RUN_DIR/summaries.err"; then
     cat "$RUN_DIR/summaries.err" >&2

@@ -194,9 +194,12 @@ def test_in_github_actions_the_gate_annotates_findings_and_never_a_secret_value(
     assert any(props.get("title") == "bandit B105" for _, props, _ in found), found
     for value in (AWS_KEY, HARDCODED_LITERAL):
         assert value not in run.output and value not in run.everything_written()
-    # the scans' own output is printed with workflow commands stopped, under a token nobody can guess
-    (token,) = re.findall(r"^::stop-commands::([0-9a-f]{32})$", run.stdout, flags=re.M)
-    assert f"\n::{token}::\n" in run.stdout
+    # each scan's block is printed with workflow commands stopped, under a token of its own nobody can guess
+    tokens = re.findall(r"^::stop-commands::([0-9a-f]{32})$", run.stdout, flags=re.M)
+    assert len(tokens) == 2 and len(set(tokens)) == 2, run.stdout
+    for token in tokens:
+        block = run.stdout.split(f"::stop-commands::{token}\n", 1)[1].split(f"\n::{token}::\n", 1)[0]
+        assert re.search(r"^(bandit|detect-secrets): FAIL", block, flags=re.M), block
 
 
 def test_outside_github_actions_nothing_is_annotated(hostile_project, reports, tmp_path):

@@ -17,10 +17,13 @@ from support.gate import REPO_ROOT
 # Variables the scripts read that are not the gate's tunables, and why.
 NOT_TUNABLES = {
     "TMPDIR": "the system's temporary folder",
+    "TERM": "the terminal's type (run-gate.sh draws no status line on a dumb one)",
     "GITHUB_ACTIONS": "set by GitHub Actions",
     "GITHUB_OUTPUT": "set by GitHub Actions",
     "GITHUB_STEP_SUMMARY": "set by GitHub Actions (README: the summary is appended to it)",
     "SECURITY_GATE": "set by run-gate.sh for the scans it runs",
+    "SECURITY_PROGRESS_DIR": "set by run-gate.sh for the scans it runs (where they say how far they are)",
+    "SECURITY_PROGRESS_FILE": "set by scan_begin (common.sh) for the scan and its helpers",
     "SCAN_NAME": "a shell variable of the scan life cycle (common.sh)",
     "SCAN_TOOL_VERSION": "a shell variable of the scan life cycle (common.sh)",
     "SCAN_RESULT_EXTRA": "a shell variable of the scan life cycle (common.sh)",

@@ -32,6 +32,7 @@ from cache import (  # noqa: E402
     Cache, Failure, add_cache_options, cache_settings, canonical, content_sha256, is_int, read_json, read_list,
     run_command, shown, write_json, write_list, write_stats,
 )
+import progress  # noqa: E402
 
 try:
     import tomllib
@@ -361,6 +362,7 @@ def cmd_run_chunks(args: argparse.Namespace) -> None:
                 proc.returncode = os.waitstatus_to_exitcode(status)
                 rc = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
                 (work / f"chunk-{i}.rc").write_text(f"{rc}\n")
+                progress.advance(len(read_list(str(work / f"chunk-{i}.args"))))  # its files, on the progress line
                 del running[i]
 
 

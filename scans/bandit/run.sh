@@ -119,6 +119,7 @@ run_planned() {
     --jobs "$BANDIT_JOBS" -- "$@" || rc=$?
   ((rc == 0)) || scan_error "$(head -c 600 "$out.err" | tr '\n' ' ')"
   read -r files hits todo chunks jobs <"$out" || scan_error "the scan cache gave no plan"
+  scan_progress "scanning files" "$hits" "$files" # cache_adapter.py run-chunks counts each chunk's files done
   scan_excluded_from "$SCAN_WORK/bandit-excluded.jsonl"
   scan_gaps_from "$SCAN_WORK/bandit-narrowing.jsonl"
   ((chunks == 0)) || run_chunks "$chunks"

@@ -13,7 +13,8 @@ about 2 s of CPU handing them out. This runs the tool's entry point script (the 
 as __main__, with ARGS) after raising that default to a few files per hand-out: the same files are scanned by
 the same code, and only the order in which results come back changes, which imap_unordered never fixed anyway
 (detect-secrets sorts its report). A call that names its own chunk size, or an iterable without a length, is
-left as it is. Exit: the entry point's.
+left as it is. Each file's result that comes back counts as one file done on the scan's progress line
+(scripts/lib/progress.py). Exit: the entry point's.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ MAX_BATCH = 16
 MIN_ROUNDS = 4
 
 _imap_unordered = multiprocessing.pool.Pool.imap_unordered
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "lib"))
+import progress  # noqa: E402
+
+del sys.path[0]  # the tool's own imports see the path they always saw
 
 
 def batch_size(items: int, workers: int) -> int:
@@ -39,7 +44,7 @@ def batch_size(items: int, workers: int) -> int:
 def imap_unordered(self, func, iterable, chunksize=1):
     if chunksize == 1 and hasattr(iterable, "__len__"):
         chunksize = batch_size(len(iterable), getattr(self, "_processes", 1))
-    return _imap_unordered(self, func, iterable, chunksize)
+    return progress.counted(_imap_unordered(self, func, iterable, chunksize))
 
 
 def main(argv: list[str]) -> None:

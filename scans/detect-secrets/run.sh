@@ -112,6 +112,7 @@ cache_plan() {
   cache_helper "$out" plan "${CACHE_ARGS[@]}" --tool-args "$KEY_ARGS" --baseline "$committed" --list "$list" || rc=$?
   ((rc == 0)) || scan_error "$(head -c 600 "$out.err" | tr '\n' ' ')"
   read -r files hits misses <"$out" || scan_error "the scan cache gave no plan"
+  scan_progress "scanning files" "$hits" "$files" # batched-pool.py counts each file done
   log "$files file(s): $hits from the cache, $misses scanned"
   cache_stats_from_plan
   scan_excluded_from "$SCAN_WORK/cached-excluded.jsonl"

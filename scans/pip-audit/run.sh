@@ -148,6 +148,7 @@ main() {
   while IFS= read -r batch; do
     k=$((k + 1))
     report="$SCAN_WORK/report-$k.json"
+    scan_progress "auditing dependencies"
     audit "$SCAN_WORK/$batch" "$report" "$problems"
     reports+=("$report")
   done < <(jq -r '.batches[]' "$inventory")

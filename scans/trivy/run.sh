@@ -147,6 +147,7 @@ save_image() {
   local ref=$1 tar=$2
   local -a format=()
   [[ "$(basename "$CONTAINER_ENGINE")" == podman ]] && format=(--format docker-archive)
+  scan_progress "saving the image"
   scan_run_tool /dev/null "$SCAN_WORK/save.err" -- "$CONTAINER_ENGINE" save ${format[@]+"${format[@]}"} -o "$tar" "$ref" ||
     scan_error "saving the image $ref failed: $(stderr_tail "$SCAN_WORK/save.err")"
 }
@@ -163,6 +164,7 @@ build_image() {
   tag="security-gate/$(basename "$PROJECT_DIR" | tr '[:upper:]' '[:lower:]' | tr -c 'a-z0-9_.\n-' '-'):scan"
   log="$SECURITY_REPORT_DIR/trivy.build.log"
   log "building $tag from $DOCKERFILE with $CONTAINER_ENGINE (log: $log)"
+  scan_progress "building the image"
   scan_run_tool "$log" "$log.err" -- "$CONTAINER_ENGINE" build ${flags[@]+"${flags[@]}"} -f "$PROJECT_DIR/$DOCKERFILE" -t "$tag" \
     "$PROJECT_DIR" || scan_error "the image build failed: $(stderr_tail "$log.err")"
   save_image "$tag" "$tar"
@@ -262,6 +264,7 @@ main() {
   raw="$SCAN_WORK/trivy.json"
   err="$SCAN_WORK/trivy.err"
   rc=0
+  scan_progress "scanning the image"
   run_trivy /dev/null "$err" image --scanners vuln,secret --image-config-scanners secret "${TRIVY_COMMON[@]}" \
     --list-all-pkgs --output "$raw" --input "$SCAN_IMAGE" || rc=$?
   # trivy exits 1 for its own fatal errors (and for findings only with --exit-code, which is not used).
@@ -274,12 +277,14 @@ main() {
   keep_raw "$SCAN_WORK/trivy.raw.json"
   scan_excluded_from "$SCAN_DIR/secret-unread.jsonl"
   db_age "$SCAN_WORK/db.json"
+  scan_progress "checking the DB canary"
   check_canaries "$raw" "$SCAN_WORK/canary-result.json"
   problem=$(jq -r '[.problem // empty] + $canary[0].problems | join("; ")' --slurpfile canary "$SCAN_WORK/canary-result.json" \
     "$SCAN_WORK/db.json") || scan_error "cannot read the DB checks"
   SCAN_RESULT_EXTRA=$(jq -c '{vulnerability_db, db_canary: ($canary[0] | {checked, seconds})}' \
     --slurpfile canary "$SCAN_WORK/canary-result.json" "$SCAN_WORK/db.json")
   SCAN_TOOL_VERSION=$(jq -r '.Version // empty' "$SCAN_WORK/version.json")
+  scan_progress "checking coverage"
   check_coverage "$SCAN_IMAGE" "$raw"
   scan_finish "$SCAN_WORK/findings.json" "$problem"
 }

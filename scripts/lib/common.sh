@@ -13,6 +13,8 @@
 #   scan_excluded ITEM RULE      something deliberately not scanned, and the rule that excluded it (listed)
 #   scan_coverage INVENTORY SCANNED  how many items the gate computed must be scanned, and how many the tool did
 #   scan_gaps_from FILE, scan_excluded_from FILE  the same in bulk, from JSON lines a helper wrote
+# Progress, for the gate's progress line (run-gate.sh), at any point:
+#   scan_progress PHASE [DONE TOTAL]  what the scan is doing now, and how far it is when it can count (files, batches)
 # Exit contract: 0 pass, 1 findings at or over the threshold, 2 the scan could not be completed.
 # A scan run on its own (SECURITY_GATE unset; run-gate.sh sets it to the gate's name) also invalidates the gate
 # verdicts, Markdown summaries and SARIF files it would contradict (invalidate_gates).
@@ -298,9 +300,21 @@ on_exit() {
   exit "$EXIT_ERROR"
 }
 
+# scan_progress PHASE [DONE TOTAL]: say what the scan is doing, for run-gate.sh's progress line: the line
+# "PHASE<TAB>DONE<TAB>TOTAL" replaces SECURITY_PROGRESS_FILE (set by scan_begin when the gate gave a
+# SECURITY_PROGRESS_DIR; a Python helper advances DONE with scripts/lib/progress.py). A view only: never fails.
+scan_progress() {
+  [[ -n "${SECURITY_PROGRESS_FILE:-}" ]] || return 0
+  { printf '%s\t%s\t%s\n' "$1" "${2:-}" "${3:-}" >"$SECURITY_PROGRESS_FILE.$$" &&
+    mv -f "$SECURITY_PROGRESS_FILE.$$" "$SECURITY_PROGRESS_FILE"; } 2>/dev/null || true
+}
+
 # scan_begin NAME TARGET: start a scan; replaces any earlier result with an "error: did not complete" placeholder.
 scan_begin() {
   SCAN_NAME=$1
+  SECURITY_PROGRESS_FILE=""
+  [[ -z "${SECURITY_PROGRESS_DIR:-}" ]] || SECURITY_PROGRESS_FILE="$SECURITY_PROGRESS_DIR/$SCAN_NAME"
+  export SECURITY_PROGRESS_FILE
   SCAN_DIR="$SCANS_DIR/$SCAN_NAME"
   SCAN_TARGET=$2
   if ! mkdir -p "$SECURITY_REPORT_DIR" 2>/dev/null || [[ ! -w "$SECURITY_REPORT_DIR" ]]; then
@@ -506,6 +520,7 @@ tool_version() {
 scan_finish() {
   local findings=$1 problem=${2:-} supp result err status version
   [[ -n "$SCAN_POLICY" ]] || scan_error "the scan script set no policy (scan_policy)"
+  scan_progress "applying the policy"
   supp="$SCAN_WORK/suppressions.json"
   load_suppressions "$supp"
   result="$SCAN_WORK/result.json"
