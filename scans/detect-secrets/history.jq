@@ -38,7 +38,8 @@ expect(type == "array"
         scan: "detect-secrets",
         id: $first.type,
         severity: "HIGH",
-        title: ("Potential secret: \($first.type), in the history (\($first.commit | short))"
+        title: ("Potential secret: \($first.type)"
+                + (if $first.commit == "staged" then ", staged" else ", in the history (\($first.commit | short))" end)
                 + (if $audited == true then " (audited as a true secret in .secrets.baseline)"
                    elif $audited == null then " (in .secrets.baseline but never audited: run `detect-secrets audit"
                         + " .secrets.baseline` and mark it)"

@@ -197,10 +197,22 @@ history_scan() {
   log "history: $blobs blob(s): $hits from the cache, $deferred from the tree scan, $misses scanned"
   mkdir -p "$dir/read" || scan_error "cannot write to its work directory"
   if [[ -s "$dir/todo" ]]; then
-    [[ -n "$DS_PYTHON" ]] || scan_error "detect-secrets on PATH is not a Python entry point, so the history cannot \
-be scanned (run 'make setup')"
-    DS_RUN=(--name detect-secrets -- "$DS_PYTHON" "$SCAN_DIR/batched-pool.py" --record "$dir/read" --files-from \
-      "$dir/todo" --chdir "$dir/blobs" "$(command -v detect-secrets)" "${SCAN_ARGS[@]}")
+    DS_TAIL=()
+    if [[ -n "$DS_PYTHON" ]]; then
+      DS_RUN=(--name detect-secrets -- "$DS_PYTHON" "$SCAN_DIR/batched-pool.py" --record "$dir/read" --files-from \
+        "$dir/todo" --chdir "$dir/blobs" "$(command -v detect-secrets)" "${SCAN_ARGS[@]}")
+    else
+      # Not a Python entry point: what it read cannot be told (the tree's gap unverified:detect-secrets says so);
+      # it gets the blobs as arguments, from their folder, and every one counts as read.
+      local -a names
+      mapfile -d '' names <"$dir/todo"
+      DS_RUN=(--name detect-secrets -- env -C "$dir/blobs" "$(command -v detect-secrets)" "${SCAN_ARGS[@]}")
+      DS_TAIL=(-- "${names[@]}")
+      cp "$dir/todo" "$dir/read/all"
+      [[ "$from_index" != 1 ]] || scan_gap "unverified:detect-secrets" "detect-secrets on PATH is not a Python \
+entry point, so the gate cannot tell which files it read (run 'make setup')"
+    fi
+    DS_RUN+=("${DS_TAIL[@]}")
     if [[ -n "$baseline" ]]; then
       scan_run_tool /dev/null "$err" "${DS_RUN[@]}" --baseline "$dir/baseline-work.json" || rc=$?
       cp "$dir/baseline-work.json" "$raw" 2>/dev/null || scan_error "cannot read detect-secrets' report on the history"
@@ -215,11 +227,33 @@ be scanned (run 'make setup')"
     --fresh "$raw" --scanned "$dir/read.list" --tree-kept "$SCAN_WORK/tree-kept.json" "${mode[@]:1}" \
     >"$out" 2>"$out.err" || scan_error "could not merge the history's scan: $(stderr_tail "$out.err")"
   [[ ! -s "$out.err" ]] || log "$(head -n 3 "$out.err")"
+  history_report "$tree_report"
+}
+
+# staged_scan BASELINE: the hook's scan of the staged blobs in one process of detect-secrets' own Python (history.py
+# staged: range, plan, detect-secrets, merge), then history_report.
+staged_scan() {
+  local baseline=$1 out="$SCAN_WORK/history.out" rc=0
+  cache_args detect-secrets
+  scan_run_tool "$out" "$out.err" --name detect-secrets -- "$DS_PYTHON" "$SCAN_DIR/history.py" staged \
+    "${CACHE_ARGS[@]}" --tool-args "$KEY_ARGS" --scan-args "${SCAN_ARGS[*]}" --baseline "$baseline" || rc=$?
+  ((rc == 0)) || scan_error "could not scan the staged blobs: $(stderr_tail "$out.err")"
+  [[ ! -s "$out.err" ]] || log "$(head -n 3 "$out.err")"
+  log "staged: $(jq -r '.history | "\(.blobs) blob(s): \(.blobs_from_cache) from the cache, \(.blobs_read) scanned"' \
+    "$SCAN_WORK/history/coverage.json")"
+  history_report "$SCAN_WORK/tree-empty.json"
+}
+
+# history_report TREE_REPORT: the history's gaps and exclusions recorded, its findings in
+# SCAN_WORK/history-findings.json (history.jq, against the salted baseline and the tree's report).
+history_report() {
+  local tree_report=$1 dir="$SCAN_WORK/history"
   scan_gaps_from "$dir/gaps.jsonl"
   scan_gaps_from "$dir/unread-gaps.jsonl"
-  jq -c '.item = "history: " + .item' "$dir/excluded.jsonl" >"$dir/excluded-named.jsonl" ||
-    scan_error "could not read the history's exclusions"
-  scan_excluded_from "$dir/excluded-named.jsonl"
+  # The history's exclusions the tree's list does not already hold.
+  jq -c --slurpfile tree <(cat "$SCAN_WORK/excluded.jsonl" 2>/dev/null) 'select(. as $x | $tree | index([$x]) | not)' \
+    "$dir/excluded.jsonl" >"$dir/excluded-new.jsonl" || scan_error "could not read the history's exclusions"
+  scan_excluded_from "$dir/excluded-new.jsonl"
   normalize history.jq "$dir/occurrences.json" "$SCAN_WORK/history-findings.json" \
     --slurpfile baseline "$dir/baseline-salted.json" --slurpfile tree "$tree_report"
 }
@@ -245,11 +279,15 @@ staged_main() {
     printf '{"results": {}}\n' >"$committed"
   fi
   cache_begin detect-secrets
-  history_range 1
-  [[ -z "$HISTORY_PROBLEM" ]] || scan_error "$HISTORY_PROBLEM"
-  narrowing_finish
   printf '{"results": {}}\n' >"$SCAN_WORK/tree-empty.json"
-  history_scan "$baseline" "$SCAN_WORK/tree-empty.json" 1
+  if [[ -n "$DS_PYTHON" ]]; then
+    staged_scan "$baseline"
+  else
+    history_range 1
+    [[ -z "$HISTORY_PROBLEM" ]] || scan_error "$HISTORY_PROBLEM"
+    history_scan "$baseline" "$SCAN_WORK/tree-empty.json" 1
+  fi
+  narrowing_finish
   SCAN_RESULT_EXTRA='{}'
   history_extra
   scan_coverage "$(jq -r '.history.blobs' "$SCAN_WORK/history/coverage.json")" \
