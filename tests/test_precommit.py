@@ -134,7 +134,7 @@ def test_the_secrets_hook_reads_only_the_staged_blobs_that_differ_from_head(hook
                              capture_output=True, text=True, check=False, env={**git_env(), **IDENTITY})
         output = run.stdout + run.stderr
         assert run.returncode == 0, output
-        assert "history: 1 blob(s)" in output and "coverage: 1 of 1 scanned" in output
+        assert "staged: 1 blob(s)" in output and "coverage: 1 of 1 scanned" in output
         assert "docs/legacy.txt" not in output and AWS_KEY not in output
     finally:
         git(hooked, "reset", "-q", "HEAD", "apps/one.py")

@@ -394,24 +394,32 @@ def cmd_staged(args: argparse.Namespace) -> None:
         from detect_secrets.main import main as detect_secrets
 
         widen.install(str(record))
-        argv = [*args.scan_args.split(), *widen.cli_args()]
-        here = os.getcwd()
+        argv = args.scan_args.split()  # then the baseline, then widen.py's options: as run.sh orders them
+        here, prog = os.getcwd(), sys.argv
         os.chdir(out / "blobs")
         try:
             if args.baseline:
-                rc = detect_secrets([*argv, "--baseline", str(out / "baseline-work.json"), "--", *names])
+                argv += ["--baseline", str(out / "baseline-work.json")]
+            argv += [*widen.cli_args(), "--", *names]
+            sys.argv = ["detect-secrets", *argv]  # as its entry point has it (its parser reads it again)
+            with open(fresh if not args.baseline else os.devnull, "w", encoding="utf-8") as f, \
+                    contextlib.redirect_stdout(f):
+                rc = detect_secrets(argv)
+            if args.baseline:
                 shutil.copyfile(out / "baseline-work.json", fresh)
-            else:
-                with open(fresh, "w", encoding="utf-8") as f, contextlib.redirect_stdout(f):
-                    rc = detect_secrets([*argv, "--", *names])
         finally:
             os.chdir(here)
+            sys.argv = prog
         if rc:
             raise Failure(f"detect-secrets exited {rc} on the staged blobs")
     read = b"".join((record / f).read_bytes() for f in sorted(os.listdir(record)))
     (out / "read.list").write_bytes(read)
     args.fresh, args.scanned, args.carry, args.tree_kept = str(fresh), str(out / "read.list"), True, ""
-    cmd_merge(args)
+    with contextlib.redirect_stdout(io.StringIO()):
+        cmd_merge(args)
+    info = read_json(out / "coverage.json")["history"]
+    print(f"staged: {info['blobs']} blob(s): {info['blobs_from_cache']} from the cache, {info['blobs_read']} scanned",
+          file=sys.stderr)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -239,8 +239,6 @@ staged_scan() {
     "${CACHE_ARGS[@]}" --tool-args "$KEY_ARGS" --scan-args "${SCAN_ARGS[*]}" --baseline "$baseline" || rc=$?
   ((rc == 0)) || scan_error "could not scan the staged blobs: $(stderr_tail "$out.err")"
   [[ ! -s "$out.err" ]] || log "$(head -n 3 "$out.err")"
-  log "staged: $(jq -r '.history | "\(.blobs) blob(s): \(.blobs_from_cache) from the cache, \(.blobs_read) scanned"' \
-    "$SCAN_WORK/history/coverage.json")"
   history_report "$SCAN_WORK/tree-empty.json"
 }
 
@@ -248,12 +246,14 @@ staged_scan() {
 # SCAN_WORK/history-findings.json (history.jq, against the salted baseline and the tree's report).
 history_report() {
   local tree_report=$1 dir="$SCAN_WORK/history"
-  scan_gaps_from "$dir/gaps.jsonl"
-  scan_gaps_from "$dir/unread-gaps.jsonl"
-  # The history's exclusions the tree's list does not already hold.
-  jq -c --slurpfile tree <(cat "$SCAN_WORK/excluded.jsonl" 2>/dev/null) 'select(. as $x | $tree | index([$x]) | not)' \
-    "$dir/excluded.jsonl" >"$dir/excluded-new.jsonl" || scan_error "could not read the history's exclusions"
-  scan_excluded_from "$dir/excluded-new.jsonl"
+  [[ ! -s "$dir/gaps.jsonl" ]] || scan_gaps_from "$dir/gaps.jsonl"
+  [[ ! -s "$dir/unread-gaps.jsonl" ]] || scan_gaps_from "$dir/unread-gaps.jsonl"
+  if [[ -s "$dir/excluded.jsonl" ]]; then
+    # The history's exclusions the tree's list does not already hold.
+    jq -c --slurpfile tree <(cat "$SCAN_WORK/excluded.jsonl" 2>/dev/null) 'select(. as $x | $tree | index([$x]) | not)' \
+      "$dir/excluded.jsonl" >"$dir/excluded-new.jsonl" || scan_error "could not read the history's exclusions"
+    scan_excluded_from "$dir/excluded-new.jsonl"
+  fi
   normalize history.jq "$dir/occurrences.json" "$SCAN_WORK/history-findings.json" \
     --slurpfile baseline "$dir/baseline-salted.json" --slurpfile tree "$tree_report"
 }
@@ -290,8 +290,9 @@ staged_main() {
   narrowing_finish
   SCAN_RESULT_EXTRA='{}'
   history_extra
-  scan_coverage "$(jq -r '.history.blobs' "$SCAN_WORK/history/coverage.json")" \
-    "$(jq -r '.history.blobs - .history.binary_blobs' "$SCAN_WORK/history/coverage.json")"
+  # The staged blobs to read, and the ones detect-secrets read (binary ones are excluded, the others named).
+  jq -c '{inventory: .history.blobs, scanned: (.history.blobs - .history.binary_blobs)}' \
+    "$SCAN_WORK/history/coverage.json" >"$SCAN_WORK/coverage.json" || scan_error "could not read the history's coverage"
   scan_finish "$SCAN_WORK/history-findings.json"
 }
 
