@@ -3,6 +3,8 @@
 Real bandit and detect-secrets on small fixture trees. Each scan's result carries "cache": {"enabled", "hits",
 "misses", "note"}; a miss is a file the tool scanned again in this run. The reference for "the same result" is
 the tool run by hand (bandit -r) or the scan without cache (SECURITY_CACHE=off), on the same tree.
+detect-secrets runs here with SECRETS_SINCE=HEAD, an empty history range: this module is about the tree's cache
+(tests/test_history.py reads histories, and shares the cache with the tree there).
 """
 
 from __future__ import annotations
@@ -69,7 +71,8 @@ def cache(tmp_path: Path) -> Path:
 def scan(name: str, project: Path, cache: Path, env: dict[str, str] | None = None, path: str | None = None):
     """Run one scan script on project with the given cache directory; the run (results in a fresh folder)."""
     reports = project.parent / f"reports-{next(_runs)}"
-    run = run_scan(name, project, reports, env={"SECURITY_CACHE_DIR": str(cache), **(env or {})}, path=path)
+    run = run_scan(name, project, reports, env={"SECURITY_CACHE_DIR": str(cache), "SECRETS_SINCE": "HEAD", **(env or {})},
+                   path=path)
     assert run.rc in (0, 1), run.output
     return run
 

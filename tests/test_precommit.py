@@ -119,3 +119,25 @@ def test_the_standard_detect_secrets_hook_leaves_the_committed_baseline_unchange
     assert run.returncode == 0, run.stdout + run.stderr + "\n(update it: .venv/bin/detect-secrets scan --baseline " \
         ".secrets.baseline, then audit new entries)"
     assert (root / ".secrets.baseline").read_bytes() == committed
+
+
+def test_the_secrets_hook_reads_only_the_staged_blobs_that_differ_from_head(hooked):
+    """A key committed without the hook sits in HEAD; the hook, reading only what this commit changes (one staged
+    blob), neither reads nor reports it, and says so in its coverage."""
+    (hooked / "docs" / "legacy.txt").write_text(f"key {AWS_KEY}\n")
+    git(hooked, "add", "docs/legacy.txt")
+    git(hooked, "commit", "-q", "--no-verify", "-m", "a key, committed past the hook")
+    (hooked / "apps" / "one.py").write_text("ONE = 1\n")
+    git(hooked, "add", "apps/one.py")
+    try:
+        run = subprocess.run([str(hooked / "scripts" / "pre-commit.sh"), "detect-secrets"], cwd=hooked,
+                             capture_output=True, text=True, check=False, env={**git_env(), **IDENTITY})
+        output = run.stdout + run.stderr
+        assert run.returncode == 0, output
+        assert "staged: 1 blob(s)" in output and "coverage: 1 of 1 scanned" in output
+        assert "docs/legacy.txt" not in output and AWS_KEY not in output
+    finally:
+        git(hooked, "reset", "-q", "HEAD", "apps/one.py")
+        (hooked / "apps" / "one.py").unlink()
+        git(hooked, "rm", "-q", "docs/legacy.txt")
+        git(hooked, "commit", "-q", "--no-verify", "-m", "the key removed")

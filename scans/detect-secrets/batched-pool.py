@@ -1,11 +1,12 @@
 """Summary: run detect-secrets' own entry point widened (widen.py) and with its pool handing out work in batches.
-Usage: TOOL_PYTHON scans/detect-secrets/batched-pool.py [--record DIR] [--files-from LIST] ENTRY_POINT ARGS...
+Usage: TOOL_PYTHON scans/detect-secrets/batched-pool.py [--record DIR] [--files-from LIST] [--chdir DIR] ENTRY_POINT ARGS...
        (scans/detect-secrets/run.sh runs it)
 
 --record DIR: install widen.py's patches (every file scanned, its name recorded in DIR; comment-dropping
 transformers' files scanned as raw lines too) and add its --disable-filter options to ARGS. --files-from LIST:
 the NUL-separated file names in LIST are appended to ARGS after "--" (no command line holds them, so no
-argument-length limit applies).
+argument-length limit applies). --chdir DIR: run the tool in DIR (the history's blobs, written out under their
+paths, are scanned from there).
 
 detect-secrets scans its files in a multiprocessing pool with Pool.imap_unordered's default chunk size of 1:
 every file is a round trip between the parent and a worker, and on Django's 3,600 files the parent alone spends
@@ -49,15 +50,17 @@ def imap_unordered(self, func, iterable, chunksize=1):
 
 def main(argv: list[str]) -> None:
     record, files = None, []
-    while argv[:1] in (["--record"], ["--files-from"]) and len(argv) >= 2:
+    while argv[:1] in (["--record"], ["--files-from"], ["--chdir"]) and len(argv) >= 2:
         if argv[0] == "--record":
             record = argv[1]
+        elif argv[0] == "--chdir":
+            os.chdir(argv[1])
         else:
             with open(argv[1], "rb") as f:
                 files = [os.fsdecode(name) for name in f.read().split(b"\0") if name]
         argv = argv[2:]
     if not argv:
-        sys.exit("usage: batched-pool.py [--record DIR] [--files-from LIST] ENTRY_POINT ARGS...")
+        sys.exit("usage: batched-pool.py [--record DIR] [--files-from LIST] [--chdir DIR] ENTRY_POINT ARGS...")
     entry = argv[0]
     multiprocessing.pool.Pool.imap_unordered = imap_unordered
     if record is not None:

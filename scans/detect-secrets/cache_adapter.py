@@ -12,7 +12,10 @@ Commands (each writes into the scan's work directory WORK; exit 0 done, 2 error 
          read (--scanned) and the rule of those it did not read that the gate excluded (--unread-excluded)
 A cached value is detect-secrets' results for one file ({"results": [...]}), or the rule that excluded a file it
 could not read ({"excluded": rule}: binary, or a baseline filter); the report's envelope (version, plugins,
-filters) is kept once, under the name <envelope>. A file's key includes the baseline's entries for it.
+filters) is kept once, under the name <envelope>. A file's key is its path and git's blob id of its content (read
+from the index for a tracked file the work tree has not modified: that file is not read), with the baseline's
+entries for it; scans/detect-secrets/history.py keys the blobs of the history the same way, so entries are shared.
+merge --keep-to FILE hands the entries to the history scan (which saves them with its own) instead of saving.
 """
 
 from __future__ import annotations
@@ -27,8 +30,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts" / "lib"))
 
 from cache import (  # noqa: E402
-    SALTED, Cache, Failure, add_cache_options, cache_settings, content_sha256, read_json, read_list, run_command,
-    write_json, write_list, write_stats,
+    SALTED, Cache, Failure, add_cache_options, cache_settings, git_blob_id, index_blob_ids, object_format, read_json,
+    read_list, run_command, write_json, write_list, write_stats,
 )
 
 ENVELOPE = "<envelope>"
@@ -107,8 +110,10 @@ def cmd_plan(args: argparse.Namespace) -> None:
     files = read_list(args.list)
     envelope = cache.get(cache.key(ENVELOPE, ""), ENVELOPE, ds_envelope_valid)
     plan_files, hits, todo = [], {}, []
+    algorithm = object_format()
+    indexed = index_blob_ids() if cache_dir else {}
     for path in files:
-        sha = content_sha256(path)
+        sha = (indexed.get(path) or git_blob_id(path, algorithm)) if cache_dir else None
         key = cache.key(path, sha, known.get(path)) if sha else None
         value = cache.get(key, path, ds_valid) if key and envelope is not None else None
         plan_files.append({"name": path, "key": key})
@@ -122,7 +127,7 @@ def cmd_plan(args: argparse.Namespace) -> None:
             if "excluded" in value:
                 f.write(json.dumps({"item": path, "rule": value["excluded"]}) + "\n")
     write_json(work / "plan.json", {"files": plan_files, "hits": hits, "envelope": envelope,
-                                    "cache_dir": cache_dir, "tool_id": tool_id})
+                                    "cache_dir": cache_dir, "tool_id": tool_id, "algorithm": algorithm})
     write_stats(work, cache_dir, note, len(hits), len(todo))
     print(f"{len(files)} {len(hits)} {len(todo)}")
 
@@ -167,11 +172,14 @@ def cmd_merge(args: argparse.Namespace) -> None:
             continue
         value = {"results": fresh.get(path, [])} if path in scanned else {"excluded": unread[path]}
         # The file must still be what the plan hashed: a file edited while detect-secrets ran is not stored.
-        sha = content_sha256(path)
+        sha = git_blob_id(path, plan["algorithm"])
         if ds_valid(value, path) and sha and cache.key(path, sha, known.get(path)) == key:
             cache.keep(key, path, value)
             stored += 1
-    cache.save()
+    if args.keep_to:
+        cache.dump_kept(args.keep_to)
+    else:
+        cache.save()
     results = {path: value["results"] for path, value in plan["hits"].items() if value.get("results")}
     read_hits = sum(1 for value in plan["hits"].values() if "results" in value)
     results.update(fresh)
@@ -198,6 +206,7 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("--fresh", default="")
         sp.add_argument("--work-baseline", default="")
         sp.add_argument("--scanned", default="", help="the NUL-separated files detect-secrets read")
+        sp.add_argument("--keep-to", default="", help="merge: write the entries here instead of saving the cache")
         sp.add_argument("--unread-excluded", default="",
                         help="the files it did not read that the gate excluded (JSON lines of item and rule)")
         sp.set_defaults(func=func)

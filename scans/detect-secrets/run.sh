@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Summary: scan every file of the project for committed secrets with detect-secrets; every file accounted for.
 # Tool: detect-secrets https://github.com/Yelp/detect-secrets
-# Usage: scans/detect-secrets/run.sh
+# Usage: scans/detect-secrets/run.sh [--staged]
 #
 # The inventory (scans/detect-secrets/inventory.py) is every file git lists, tracked or untracked and not
 # ignored, less .env.sample, uv.lock and .secrets.baseline at the project root, symlinks and deleted files,
@@ -19,7 +19,19 @@
 # are answered from the scan cache (SECURITY_CACHE, SECURITY_CACHE_DIR; scripts/lib/cache.sh): detect-secrets
 # scans the others, and the report is the one a scan of every file gives. detect-secrets runs through
 # scans/detect-secrets/batched-pool.py, which hands its worker processes a few files at a time instead of one.
+# History: the scan also reads every blob the commits of a range introduce, merge commits' own resolutions
+# included, out of git (scans/detect-secrets/history.py: which commits, which blobs, what makes a range
+# incomplete), through the same detect-secrets, widening and baseline, and the same cache (keyed by git's blob
+# id). Its findings (scans/detect-secrets/history.jq) name the commit, the path in that commit and the line; the
+# same secret in many commits is one finding, and one the tree scan reports is not reported again. The result's
+# "history" field records the range, its commits and the blobs read. A range that cannot be read completely (an
+# unknown SECRETS_SINCE, a shallow clone missing some of its commits) makes the scan an error that still lists
+# the tree's findings.
+# --staged (scripts/pre-commit.sh): no tree scan; the blobs of the index that differ from HEAD, with the staged
+# .secrets.baseline, as the history scan reads a commit's.
 # Exit: 0 pass, 1 findings, 2 the scan could not be completed.
+# Variables (`make help` prints these lines; the format is in scripts/help.sh):
+#   SECRETS_SINCE=  the history to read: empty, the commits git push would send (HEAD's commits on no remote-tracking ref; every commit without remotes); REV, the commits reachable from HEAD and not from REV (a REV that is not an ancestor: every commit since their merge base); all, every commit
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 source "${BASH_SOURCE[0]%/*}/../../scripts/lib/common.sh"
@@ -37,6 +49,8 @@ INVENTORY=0           # the number of files to scan (take_inventory)
 KEY_ARGS=""           # what of the gate's own settings the cache keys on: SCAN_ARGS and widen.py's content
 DS_PYTHON="" # detect-secrets' interpreter when it is a Python entry point (python_of), else empty
 NARROWING_PID="" # the baseline's narrowing check running in the background (narrowing_start)
+HISTORY_PROBLEM="" # why the history's range cannot be read completely (history_range), or empty
+SECRETS_SINCE=${SECRETS_SINCE:-}
 
 # take_inventory OUT_DIR: the files to scan in OUT_DIR/files (NUL-separated, relative to the project), their
 # number in INVENTORY; the exclusions and gaps recorded. No file to scan is an error.
@@ -124,8 +138,12 @@ cache_plan() {
 # the exclusions of those it did not read (account_for).
 cache_merge() {
   local raw=$1 work_baseline=$2 committed=$3 scanned=$4 out="$SCAN_WORK/merge.out" rc=0
+  local -a keep=()
+  # With a history to read, the history scan saves the cache, with the tree's entries and its own.
+  [[ -n "$HISTORY_PROBLEM" ]] || keep=(--keep-to "$SCAN_WORK/tree-kept.json")
   cache_helper "$out" merge --work "$SCAN_WORK" --tool-args "$KEY_ARGS" --baseline "$committed" --fresh "$raw" \
-    --work-baseline "$work_baseline" --scanned "$scanned" --unread-excluded "$SCAN_WORK/unread-excluded.jsonl" || rc=$?
+    --work-baseline "$work_baseline" --scanned "$scanned" --unread-excluded "$SCAN_WORK/unread-excluded.jsonl" \
+    "${keep[@]}" || rc=$?
   ((rc != 2)) || scan_error "detect-secrets' output has an unexpected shape: $(stderr_tail "$out.err")"
   ((rc == 0)) || scan_error "the scan cache failed: $(stderr_tail "$out.err")"
 }
@@ -151,6 +169,134 @@ tell which files it read (run 'make setup')"
   fi
 }
 
+# history_range STAGED: resolve the range to read (SECRETS_SINCE, or the index when STAGED is 1) and list the
+# blobs its commits introduce. A range that cannot be read completely leaves its reason in HISTORY_PROBLEM.
+history_range() {
+  local out="$SCAN_WORK/history-range.out" rc=0
+  local -a index=()
+  [[ "$1" != 1 ]] || index=(--staged)
+  python3 -S "$SCAN_DIR/history.py" range --work "$SCAN_WORK" --since "$SECRETS_SINCE" "${index[@]}" \
+    >"$out" 2>"$out.err" || rc=$?
+  ((rc == 0)) || HISTORY_PROBLEM="the history cannot be read completely: $(stderr_tail "$out.err")"
+  ((rc == 0 || rc == 2)) || HISTORY_PROBLEM="the history's range could not be listed (exit $rc): $(stderr_tail "$out.err")"
+  return 0
+}
+
+# history_scan BASELINE TREE_REPORT STAGED: the blobs of the range (history_range), from the cache, from this run's
+# tree scan or through detect-secrets; their findings in SCAN_WORK/history-findings.json (history.jq), the range
+# and what was read in SCAN_WORK/history/coverage.json; the cache saved with the tree's entries (or, STAGED, with
+# every entry it held).
+history_scan() {
+  local baseline=$1 tree_report=$2 from_index=$3 dir="$SCAN_WORK/history" out="$SCAN_WORK/history.out" rc=0
+  local blobs hits deferred misses err="$SCAN_WORK/history-ds.err" raw="$SCAN_WORK/history/detect-secrets.json"
+  local -a mode=()
+  [[ "$from_index" != 1 ]] || mode=(--staged --carry)
+  cache_args detect-secrets
+  python3 -S "$SCAN_DIR/history.py" plan "${CACHE_ARGS[@]}" --tool-args "$KEY_ARGS" --baseline "$baseline" \
+    "${mode[@]:0:1}" >"$out" 2>"$out.err" || scan_error "could not plan the history's scan: $(stderr_tail "$out.err")"
+  read -r blobs hits deferred misses <"$out" || scan_error "the history's scan gave no plan"
+  log "history: $blobs blob(s): $hits from the cache, $deferred from the tree scan, $misses scanned"
+  mkdir -p "$dir/read" || scan_error "cannot write to its work directory"
+  if [[ -s "$dir/todo" ]]; then
+    DS_TAIL=()
+    if [[ -n "$DS_PYTHON" ]]; then
+      DS_RUN=(--name detect-secrets -- "$DS_PYTHON" "$SCAN_DIR/batched-pool.py" --record "$dir/read" --files-from \
+        "$dir/todo" --chdir "$dir/blobs" "$(command -v detect-secrets)" "${SCAN_ARGS[@]}")
+    else
+      # Not a Python entry point: what it read cannot be told (the tree's gap unverified:detect-secrets says so);
+      # it gets the blobs as arguments, from their folder, and every one counts as read.
+      local -a names
+      mapfile -d '' names <"$dir/todo"
+      DS_RUN=(--name detect-secrets -- env -C "$dir/blobs" "$(command -v detect-secrets)" "${SCAN_ARGS[@]}")
+      DS_TAIL=(-- "${names[@]}")
+      cp "$dir/todo" "$dir/read/all"
+      [[ "$from_index" != 1 ]] || scan_gap "unverified:detect-secrets" "detect-secrets on PATH is not a Python \
+entry point, so the gate cannot tell which files it read (run 'make setup')"
+    fi
+    DS_RUN+=("${DS_TAIL[@]}")
+    if [[ -n "$baseline" ]]; then
+      scan_run_tool /dev/null "$err" "${DS_RUN[@]}" --baseline "$dir/baseline-work.json" || rc=$?
+      cp "$dir/baseline-work.json" "$raw" 2>/dev/null || scan_error "cannot read detect-secrets' report on the history"
+    else
+      scan_run_tool "$raw" "$err" "${DS_RUN[@]}" || rc=$?
+    fi
+    ((rc == 0)) || scan_error "detect-secrets exited $rc on the history's blobs: $(stderr_tail "$err")"
+    require_json "$raw" "detect-secrets' output on the history's blobs"
+  fi
+  cat "$dir/read"/* >"$dir/read.list" 2>/dev/null || : >"$dir/read.list"
+  python3 -S "$SCAN_DIR/history.py" merge "${CACHE_ARGS[@]}" --tool-args "$KEY_ARGS" --baseline "$baseline" \
+    --fresh "$raw" --scanned "$dir/read.list" --tree-kept "$SCAN_WORK/tree-kept.json" "${mode[@]:1}" \
+    >"$out" 2>"$out.err" || scan_error "could not merge the history's scan: $(stderr_tail "$out.err")"
+  [[ ! -s "$out.err" ]] || log "$(head -n 3 "$out.err")"
+  history_report "$tree_report"
+}
+
+# staged_scan BASELINE: the hook's scan of the staged blobs in one process of detect-secrets' own Python (history.py
+# staged: range, plan, detect-secrets, merge), then history_report.
+staged_scan() {
+  local baseline=$1 out="$SCAN_WORK/history.out" rc=0
+  cache_args detect-secrets
+  scan_run_tool "$out" "$out.err" --name detect-secrets -- "$DS_PYTHON" "$SCAN_DIR/history.py" staged \
+    "${CACHE_ARGS[@]}" --tool-args "$KEY_ARGS" --scan-args "${SCAN_ARGS[*]}" --baseline "$baseline" || rc=$?
+  ((rc == 0)) || scan_error "could not scan the staged blobs: $(stderr_tail "$out.err")"
+  [[ ! -s "$out.err" ]] || log "$(head -n 3 "$out.err")"
+  history_report "$SCAN_WORK/tree-empty.json"
+}
+
+# history_report TREE_REPORT: the history's gaps and exclusions recorded, its findings in
+# SCAN_WORK/history-findings.json (history.jq, against the salted baseline and the tree's report).
+history_report() {
+  local tree_report=$1 dir="$SCAN_WORK/history"
+  [[ ! -s "$dir/gaps.jsonl" ]] || scan_gaps_from "$dir/gaps.jsonl"
+  [[ ! -s "$dir/unread-gaps.jsonl" ]] || scan_gaps_from "$dir/unread-gaps.jsonl"
+  if [[ -s "$dir/excluded.jsonl" ]]; then
+    # The history's exclusions the tree's list does not already hold.
+    jq -c --slurpfile tree <(cat "$SCAN_WORK/excluded.jsonl" 2>/dev/null) 'select(. as $x | $tree | index([$x]) | not)' \
+      "$dir/excluded.jsonl" >"$dir/excluded-new.jsonl" || scan_error "could not read the history's exclusions"
+    scan_excluded_from "$dir/excluded-new.jsonl"
+  fi
+  normalize history.jq "$dir/occurrences.json" "$SCAN_WORK/history-findings.json" \
+    --slurpfile baseline "$dir/baseline-salted.json" --slurpfile tree "$tree_report"
+}
+
+# history_extra: the result's "history" field (history.py's coverage) added to SCAN_RESULT_EXTRA.
+history_extra() {
+  local extra
+  extra=$(jq -c --argjson base "${SCAN_RESULT_EXTRA:-"{}"}" '$base + .' "$SCAN_WORK/history/coverage.json") ||
+    scan_error "could not read the history's coverage"
+  SCAN_RESULT_EXTRA=$extra
+}
+
+# staged_main: the pre-commit hook's scan (--staged): the index's blobs that differ from HEAD, with the staged
+# baseline, and no tree scan.
+staged_main() {
+  local committed="$SCAN_WORK/baseline-committed.json" baseline=""
+  if git cat-file -e ":$BASELINE_NAME" 2>/dev/null; then
+    git cat-file blob ":$BASELINE_NAME" >"$committed" || scan_error "cannot read the staged $BASELINE_NAME"
+    require_json "$committed" "the staged baseline $BASELINE_NAME"
+    baseline=$committed
+    narrowing_start "$committed"
+  else
+    printf '{"results": {}}\n' >"$committed"
+  fi
+  cache_begin detect-secrets
+  printf '{"results": {}}\n' >"$SCAN_WORK/tree-empty.json"
+  if [[ -n "$DS_PYTHON" ]]; then
+    staged_scan "$baseline"
+  else
+    history_range 1
+    [[ -z "$HISTORY_PROBLEM" ]] || scan_error "$HISTORY_PROBLEM"
+    history_scan "$baseline" "$SCAN_WORK/tree-empty.json" 1
+  fi
+  narrowing_finish
+  SCAN_RESULT_EXTRA='{}'
+  history_extra
+  # The staged blobs to read, and the ones detect-secrets read (binary ones are excluded, the others named).
+  jq -c '{inventory: .history.blobs, scanned: (.history.blobs - .history.binary_blobs)}' \
+    "$SCAN_WORK/history/coverage.json" >"$SCAN_WORK/coverage.json" || scan_error "could not read the history's coverage"
+  scan_finish "$SCAN_WORK/history-findings.json"
+}
+
 main() {
   local list raw err rc committed baseline="" record todo
   scan_begin detect-secrets "$PROJECT_DIR"
@@ -161,6 +307,12 @@ main() {
   cache_python || scan_error "python3 3.9 or later is needed to list the files detect-secrets must scan"
   DS_PYTHON=$(python_of detect-secrets) || DS_PYTHON=""
   KEY_ARGS="${SCAN_ARGS[*]} widen.py:$(cksum <"$SCAN_DIR/widen.py")" || scan_error "cannot read $SCAN_DIR/widen.py"
+  case "${1:-}" in
+    --staged) staged_main ;;
+    "") ;;
+    *) scan_error "unknown argument '$1' (usage: scans/detect-secrets/run.sh [--staged])" ;;
+  esac
+  history_range 0
 
   raw="$SCAN_WORK/detect-secrets.json"
   err="$SCAN_WORK/detect-secrets.err"
@@ -201,7 +353,14 @@ main() {
   cache_merge "$raw" "$raw" "$baseline" "$SCAN_WORK/read.list"
   keep_raw "$SCAN_WORK/merged.json"
   scan_coverage "$INVENTORY" "$(jq -r '.scanned' "$SCAN_WORK/ds-coverage.json")"
-  normalize normalize.jq "$SCAN_WORK/merged.json" "$SCAN_WORK/findings.json" --slurpfile baseline "$SCAN_WORK/baseline-salted.json"
+  normalize normalize.jq "$SCAN_WORK/merged.json" "$SCAN_WORK/tree-findings.json" --slurpfile baseline "$SCAN_WORK/baseline-salted.json"
+  if [[ -n "$HISTORY_PROBLEM" ]]; then
+    scan_finish "$SCAN_WORK/tree-findings.json" "$HISTORY_PROBLEM"
+  fi
+  history_scan "$baseline" "$SCAN_WORK/merged.json" 0
+  history_extra
+  jq -s 'add' "$SCAN_WORK/tree-findings.json" "$SCAN_WORK/history-findings.json" >"$SCAN_WORK/findings.json" ||
+    scan_error "could not join the tree's and the history's findings"
   scan_finish "$SCAN_WORK/findings.json"
 }
 

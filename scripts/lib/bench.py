@@ -12,6 +12,16 @@ Runs, alternating, N times each: (a) the three tools by hand, one after the othe
 pip-audit asks a local OSV server (scripts/lib/osv_server.py) in (a) and in the gate alike.
 Then the same on this repository itself, (a), (b) and (c), for the harness's own overhead.
 
+With --only change (BENCH_ONLY=change) only the comparisons of "cost follows the change" run; without, they run
+after the ones above. Corpus: five copies of that Django source in one repository (django-1/ ... django-5/):
+  (i)   the pre-commit detect-secrets hook (scripts/pre-commit.sh detect-secrets) with one staged file, against
+        detect-secrets' own detect-secrets-hook on that file; each with a cold (empty) cache;
+  (ii)  the gate again on the unchanged tree (warm), against the tools by hand (one run of each, cold, first: they
+        take minutes), and in seconds;
+  (iii) the detect-secrets scan with a 50-commit range (SECRETS_SINCE=HEAD~50: 50 commits changing 10 files five
+        times each), against the tree scan alone (SECRETS_SINCE=HEAD, an empty range); each on a cache warmed by
+        one run of its own.
+
 Measures wall time, CPU time (user + system of the run and every process it waited for, os.wait4) and max RSS
 (the largest single process of the run). Prints the medians, the ratios to (a) with the issue's targets, and
 whether each run's findings and raw reports are exactly (a)'s.
@@ -87,11 +97,11 @@ class Variant:
         return f"{min(values):.1f}-{max(values):.1f}"
 
 
-def measure(cmd: list[str], env: dict[str, str], log: Path) -> Sample:
+def measure(cmd: list[str], env: dict[str, str], log: Path, cwd: Path | None = None) -> Sample:
     """Run cmd; its wall time, CPU time (with every process it waited for) and the largest process's RSS."""
     with open(log, "wb") as out:
         start = time.monotonic()
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.monotonic() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -255,6 +265,139 @@ class Bench:
         return sample, reports
 
 
+COPIES = 5
+RANGE_COMMITS = 50
+RANGE_FILES = 10  # the 50 commits change these files, five times each (so the range holds blobs the tree does not)
+HOOKED = "django-1/utils/text.py"  # the file (i) stages
+CHANGE_TARGETS = {"hook": 2.0, "warm": 0.10, "warm_seconds": 2.5, "range": 1.5}
+
+
+def make_copies(dest: Path) -> tuple[Path, str]:
+    """COPIES copies of the Django source of .venv in one git repository in dest; (path, a description)."""
+    single, _ = make_corpus(dest / "single")
+    corpus = dest / "copies"
+    corpus.mkdir()
+    for n in range(1, COPIES + 1):
+        shutil.copytree(single, corpus / f"django-{n}", ignore=shutil.ignore_patterns(".git", "pyproject.toml", "uv.lock"))
+    for name in ("pyproject.toml", "uv.lock"):
+        shutil.copy2(REPO / name, corpus / name)
+    git(corpus, "init", "-q")
+    git(corpus, "add", "-A")
+    git(corpus, "commit", "-q", "-m", "corpus")
+    shutil.rmtree(single)
+    files = sum(1 for p in corpus.rglob("*") if p.is_file() and ".git" not in p.relative_to(corpus).parts)
+    return corpus, f"{COPIES} copies of Django's source: {files} files"
+
+
+def median_of(samples: list[Sample]) -> float:
+    return statistics.median(s.wall for s in samples)
+
+
+def spread_of(samples: list[Sample]) -> str:
+    return f"{min(s.wall for s in samples):.2f}-{max(s.wall for s in samples):.2f}"
+
+
+def change_bench(bench: Bench, corpus: Path, description: str, repeats: int, parts: set[str]) -> bool:
+    """The three comparisons of "cost follows the change" on the corpus of copies; prints them; True when every
+    gate run found what the tools by hand found."""
+    work = bench.work
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SECURITY_", "SECRETS_", "GITHUB_STEP_SUMMARY"))}
+    hook, by_hand_hook, warm, by_hand, runs, mismatches = [], [], [], None, {}, []
+    cold_gate = None
+    path = corpus / HOOKED
+    original = path.read_bytes()
+    for rep in range(1, repeats + 1 if "hook" in parts else 1):
+        path.write_bytes(original + f"\n# staged edit {rep}\n".encode())
+        git(corpus, "add", HOOKED)
+        cold = work / f"hook-cache-{rep}"
+        hook.append(measure([str(REPO / "scripts" / "pre-commit.sh"), "detect-secrets"],
+                            dict(env, SECURITY_CACHE_DIR=str(cold)), work / f"hook-{rep}.log", cwd=corpus))
+        by_hand_hook.append(measure(["detect-secrets-hook", HOOKED], env, work / f"hook-by-hand-{rep}.log", cwd=corpus))
+        git(corpus, "reset", "-q", "HEAD", HOOKED)
+        path.write_bytes(original)
+        if hook[-1].rc != 0 or by_hand_hook[-1].rc != 0:
+            raise BenchError(f"a hook failed (exit {hook[-1].rc}, by hand {by_hand_hook[-1].rc}): see {work}/hook-{rep}.log")
+        print(f"  (i) repetition {rep}/{repeats}: hook {hook[-1].wall:.2f}s, detect-secrets-hook "
+              f"{by_hand_hook[-1].wall:.2f}s", file=sys.stderr, flush=True)
+
+    cache = work / "cache-copies"
+    if parts & {"warm", "range"}:
+        print("  (ii) the tools by hand and the cold gate, once each (minutes)", file=sys.stderr, flush=True)
+        by_hand, ref = bench.by_hand(corpus, ".")
+        cold_gate, reports = bench.gate("b", corpus, cache, ".")
+        mismatches = [f"cold: {d}" for d in compare(ref, reports)[0]]
+    for rep in range(1, repeats + 1 if "warm" in parts else 1):
+        sample, reports = bench.gate("c", corpus, cache, ".")
+        differences, caches = compare(ref, reports)
+        mismatches += [f"warm run {rep}: {d}" for d in differences]
+        warm.append(sample)
+        print(f"  (ii) repetition {rep}/{repeats}: warm gate {sample.wall:.2f}s (cache hits {cache_text(caches)})",
+              file=sys.stderr, flush=True)
+
+    if "range" in parts:
+        runs = range_runs(corpus, cache, work, env, repeats)
+
+    def row(label: str, ours: list[Sample], theirs: list[Sample], target: float, theirs_label: str) -> None:
+        ratio = median_of(ours) / median_of(theirs)
+        cpu = statistics.median(x.cpu for x in ours) / statistics.median(x.cpu for x in theirs)
+        print(f"{label:52} {median_of(ours):7.2f} ({spread_of(ours):>11})  {theirs_label:34} "
+              f"{median_of(theirs):7.2f} ({spread_of(theirs):>13})  {ratio:6.2f}  <= {target:<5}"
+              f"{'yes' if ratio <= target else 'NO':>4}  {cpu:9.2f}")
+
+    print(f"Cost follows the change: {description}; median of {repeats} runs (wall s, min-max), alternating")
+    header = (f"{'':52} {'wall s':>21}  {'against':34} {'wall s':>23}  {'ratio':>6}  target  met  CPU ratio")
+    print(header)
+    print("-" * len(header))
+    if hook:
+        row("(i) pre-commit hook, one staged file, cold cache", hook, by_hand_hook, CHANGE_TARGETS["hook"],
+            "detect-secrets-hook on that file")
+    if warm and by_hand and cold_gate:
+        row("(ii) gate again, tree unchanged (warm)", warm, [by_hand], CHANGE_TARGETS["warm"],
+            "the tools by hand (one run)")
+        print(f"{'(ii) the same, in seconds':52} {median_of(warm):7.2f} {'':13}  {'(the cold gate: one run)':34} "
+              f"{cold_gate.wall:7.2f} {'':15}  {'':6}  <= {CHANGE_TARGETS['warm_seconds']} s"
+              f"{'yes' if median_of(warm) <= CHANGE_TARGETS['warm_seconds'] else 'NO':>3}")
+    if runs:
+        history = runs.pop("history")
+        row(f"(iii) detect-secrets, {RANGE_COMMITS}-commit range, warm", runs["range"][2], runs["tree"][2],
+            CHANGE_TARGETS["range"], "the tree scan alone, warm")
+        print(f"(iii) the range: {history.get('commit_count')} commits, {history.get('blobs')} blobs "
+              f"({history.get('blobs_from_cache')} from the cache, {history.get('blobs_read')} read)")
+    for m in mismatches:
+        print(f"  DIFFERS: {m}")
+    print()
+    return not mismatches
+
+
+def range_runs(corpus: Path, cache: Path, work: Path, env: dict[str, str], repeats: int) -> dict[str, Any]:
+    """(iii): RANGE_COMMITS commits on the corpus, then the detect-secrets scan with that range and with none, each
+    on its own copy of the warm cache; {"tree": (since, cache, samples), "range": (...), "history": the range's}."""
+    for n in range(RANGE_COMMITS):
+        edited = corpus / f"django-{n % COPIES + 1}" / "utils" / f"{['text', 'html', 'crypto', 'dates', 'timezone', 'http', 'encoding', 'functional', 'formats', 'timesince'][n % RANGE_FILES]}.py"
+        with open(edited, "a", encoding="utf-8") as f:
+            f.write(f"# range edit {n}\n")
+        git(corpus, "commit", "-q", "-a", "-m", f"range edit {n}")
+    tree_cache, range_cache = work / "cache-tree-alone", work / "cache-range"
+    shutil.copytree(cache, tree_cache)
+    shutil.copytree(cache, range_cache)
+    scan = [str(REPO / "scans" / "detect-secrets" / "run.sh")]
+    runs = {"tree": ("HEAD", tree_cache, []), "range": (f"HEAD~{RANGE_COMMITS}", range_cache, [])}
+    for rep in range(0, repeats + 1):  # repetition 0 warms each cache with its own run
+        for key, (since, folder, samples) in runs.items():
+            out = work / f"range-{key}-{rep}"
+            sample = measure(scan, dict(env, PROJECT_DIR=str(corpus), SECURITY_REPORT_DIR=str(out),
+                                        SECURITY_CACHE_DIR=str(folder), SECRETS_SINCE=since), out.with_suffix(".log"))
+            if sample.rc not in (0, 1):
+                raise BenchError(f"the detect-secrets scan ({key}) could not complete: see {out}.log")
+            if rep:
+                samples.append(sample)
+        if rep:
+            print(f"  (iii) repetition {rep}/{repeats}: tree alone {runs['tree'][2][-1].wall:.2f}s, "
+                  f"{RANGE_COMMITS}-commit range {runs['range'][2][-1].wall:.2f}s", file=sys.stderr, flush=True)
+    runs["history"] = json.loads((work / f"range-range-{repeats}" / "detect-secrets.json").read_text()).get("history") or {}
+    return runs
+
+
 def run_variants(bench: Bench, project: Path, targets: str | None, keys: str, repeats: int,
                  edit: str | None) -> dict[str, Variant]:
     variants = {k: Variant(k) for k in keys}
@@ -314,11 +457,23 @@ def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--repeats", type=int, required=True, help="runs of each measurement (scripts/bench.sh passes BENCH_REPEATS)")
     p.add_argument("--keep", action="store_true", help="keep the work directory (reports, logs, corpus)")
+    p.add_argument("--only", default="", help="change (or some of hook,warm,range): only those comparisons of cost "
+                   "following the change (scripts/bench.sh passes BENCH_ONLY)")
     args = p.parse_args(argv)
+    parts = {"hook", "warm", "range"} if args.only in ("", "change") else set(args.only.split(","))
+    if not parts <= {"hook", "warm", "range"}:
+        p.error(f"--only takes change, or hook, warm and range separated by commas, not {args.only!r}")
     work = Path(tempfile.mkdtemp(prefix="security-bench."))
     try:
-        corpus, description = make_corpus(work)
         cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        if args.only:
+            copies, description = make_copies(work)
+            with OsvServer() as osv:
+                print(f"make bench: {description}; {args.repeats} alternating runs of each; {cpus} CPUs "
+                      "(a shared machine is noisy: read medians)", file=sys.stderr)
+                ok = change_bench(Bench(work, osv.url), copies, f"{description}; {cpus} CPUs", args.repeats, parts)
+            return 0 if ok else 1
+        corpus, description = make_corpus(work)
         with OsvServer() as osv:
             bench = Bench(work, osv.url)
             print(f"make bench: {description}; {args.repeats} alternating runs of each; {cpus} CPUs", file=sys.stderr)
@@ -335,6 +490,12 @@ def main(argv: list[str]) -> int:
             print(f"harness overhead on this repository, {LABELS[key][4:]}: {overhead:+.2f} s wall "
                   f"({small[key].median('cpu') - small['a'].median('cpu'):+.2f} s CPU) against the tools by hand "
                   f"(target: under 1 s) {'met' if overhead < 1 else 'MISSED'}")
+        copies, copies_description = make_copies(work)
+        with OsvServer() as osv:
+            print(f"make bench: {copies_description}", file=sys.stderr)
+            changed = change_bench(Bench(work, osv.url), copies, f"{copies_description}; {cpus} CPUs", args.repeats,
+                                   parts)
+        ok &= changed
         print("\nfindings and raw reports of every gate run: " + ("identical to the tools by hand" if ok
               else "DIFFERENT from the tools by hand (see above)"))
         return 0 if ok else 1

@@ -18,8 +18,12 @@ KEY = HMAC-SHA-256, keyed by the cache's random secret (SECURITY_CACHE_DIR/v1/se
 cache format, the scan, the tool's identity (its distribution's version, the plugins
 registered for it and the Python version, read from its interpreter; or its `--version` output when it is not
 a Python entry point; and the locale variables), the digest of its configuration, the file's path and the
-sha256 of its content (and what else the adapter says acts on that file: for detect-secrets, the baseline's
-entries for it, which the tool merges into its output). An entry is used only when the file parses,
+id of its content (and what else the adapter says acts on that file: for detect-secrets, the baseline's
+entries for it, which the tool merges into its output). detect-secrets' content id is git's blob id: for a tracked
+file the work tree has not modified (`git diff-files`) it is read from the index (`git ls-files --stage`), without
+reading the file; for any other file it is computed from its content the way git computes it (git_blob_id); the
+history scan (scans/detect-secrets/history.py) and the pre-commit hook key a committed or staged blob by its id
+alike, so the three share entries. An entry is used only when the file parses,
 its key is the one computed now, its path is the file's and its value has the shape the adapter expects;
 anything else is a miss, and a manifest that does not parse is an empty one. After each run the file is
 replaced atomically (temporary file, then rename) by the entries that run used or made: it holds one tree's
@@ -78,6 +82,58 @@ def content_sha256(path: str) -> str | None:
         return h.hexdigest()
     except OSError:
         return None
+
+
+def git_text(*args: str) -> str:
+    """git's output (run where the scan runs, PROJECT_DIR); Failure naming the command when git fails."""
+    import subprocess
+
+    proc = subprocess.run(["git", *args], capture_output=True, check=False)
+    if proc.returncode != 0:
+        raise Failure(f"git {' '.join(args)} failed: {proc.stderr.decode(errors='replace').strip()[:300]}")
+    return proc.stdout.decode("utf-8", "surrogateescape")
+
+
+def object_format() -> str:
+    """The repository's object hash, sha1 or sha256 (git rev-parse --show-object-format)."""
+    try:
+        found = git_text("rev-parse", "--show-object-format").strip()
+    except Failure:
+        return "sha1"
+    return found if found in ("sha1", "sha256") else "sha1"
+
+
+def git_blob_id(path: str, algorithm: str = "sha1") -> str | None:
+    """git's blob id of a regular file's content (what `git hash-object` prints, with no filter), or None when it
+    cannot be read (never cached then)."""
+    try:
+        if not os.path.isfile(path):
+            return None
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            h = hashlib.new(algorithm, b"blob %d\0" % size)
+            read = 0
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+                read += len(block)
+        return h.hexdigest() if read == size else None
+    except OSError:
+        return None
+
+
+def index_blob_ids() -> dict[str, str]:
+    """{path: blob id} of the tracked regular files the work tree has not modified, straight from the index
+    (`git ls-files --stage`, less what `git diff-files` lists): no file is read. Conflicted, modified, deleted
+    and untracked files are not in it."""
+    ids: dict[str, str] = {}
+    for line in git_text("ls-files", "-z", "--stage").split("\0"):
+        meta, _, name = line.partition("\t")
+        fields = meta.split()
+        if len(fields) == 3 and fields[0] in ("100644", "100755") and fields[2] == "0":
+            ids[name] = fields[1]
+    for name in git_text("diff-files", "-z", "--name-only", "--no-renames").split("\0"):
+        ids.pop(name, None)
+    return ids
 
 
 def read_json(path: str | Path) -> Any:
@@ -182,6 +238,28 @@ class Cache:
 
     def keep(self, key: str, path: str, value: Any) -> None:
         self.kept[key] = {"path": path, "value": value}
+
+    def carry(self) -> None:
+        """Keep every entry the manifest holds (a run that adds to the cache without owning it: the hook)."""
+        for key, entry in self.entries.items():
+            if isinstance(entry, dict) and set(entry) == {"path", "value"}:
+                self.kept.setdefault(key, entry)
+
+    def dump_kept(self, path: str | Path) -> None:
+        """The entries kept so far, into a file of the scan's work directory, for a later step of the same run
+        (keep_from) to save with its own: the tree scan hands its entries to the history scan so."""
+        write_json(path, self.kept)
+
+    def keep_from(self, path: str | Path) -> None:
+        """Keep the entries dump_kept wrote (a missing or malformed file: none)."""
+        try:
+            kept = read_json(path)
+        except (OSError, ValueError):
+            return
+        if isinstance(kept, dict):
+            for key, entry in kept.items():
+                if isinstance(entry, dict) and set(entry) == {"path", "value"}:
+                    self.kept[key] = entry
 
     def save(self) -> None:
         """Replace the manifest atomically by the entries kept; a failure is only said, on stderr (the scan logs

@@ -84,7 +84,7 @@ class GateRun:
 
 
 def gate_env(project: Path, reports: Path, env: dict[str, str] | None = None, path: str | None = None) -> dict[str, str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_AUDIT_", "BANDIT_", "TRIVY_", "SECURITY_"))}
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_AUDIT_", "BANDIT_", "TRIVY_", "SECURITY_", "SECRETS_"))}
     base.pop("GITHUB_STEP_SUMMARY", None)
     base.update(
         PROJECT_DIR=str(project),

@@ -1,0 +1,444 @@
+#!/usr/bin/env python3
+"""Summary: the history side of the detect-secrets scan: every blob the commits of a range introduce, read from git.
+Usage: python3 -S scans/detect-secrets/history.py COMMAND ARGS...   (scans/detect-secrets/run.sh; run in PROJECT_DIR)
+
+Commands (each writes into WORK/history; exit 0 done, 2 error with the message on stderr):
+  range  which commits to read (--since SPEC, run.sh's SECRETS_SINCE; --staged: the index instead) and the blobs
+         each introduces; WORK/history/range.json. An incomplete range is an error naming why (below).
+  plan   the blobs the cache answers (keyed as the tree scan keys a file: path, git's blob id, the baseline's
+         entries for the path), the ones the tree scan is scanning in this run, and the rest, written out of git
+         (`git cat-file --batch`, never checked out) under WORK/history/blobs/N/PATH for detect-secrets (the list
+         in WORK/history/todo, a working baseline re-keyed to those names in WORK/history/baseline-work.json).
+  merge  detect-secrets' report on the rest plus the answered blobs: every secret of every blob, once per commit
+         that introduced it, in WORK/history/occurrences.json (salted hashes only; scans/detect-secrets/history.jq
+         makes the findings), the baseline salted alike (WORK/history/baseline-salted.json); what was read in
+         WORK/history/coverage.json; the cache saved with the tree scan's
+         entries (--tree-kept) or, for the hook, with every entry it held (--carry).
+  staged the hook's scan (range --staged, plan, detect-secrets, merge --carry) in one process: run it with
+         detect-secrets' own Python, which it imports (scans/detect-secrets/run.sh --staged).
+
+The range (SPEC):
+  ""     the commits `git push` would send: HEAD's commits on no remote-tracking ref (`git rev-list HEAD --not
+         --remotes`); in a repository without remotes, every commit of HEAD.
+  all    every commit of HEAD.
+  REV    the commits reachable from HEAD and not from REV (`git rev-list HEAD ^REV`). A REV git does not know is an
+         error (in a shallow clone: fetch it). A REV that is not an ancestor of HEAD (a force-push rewrote the
+         branch) is no error: the range is still HEAD's commits not reachable from REV, that is every commit since
+         their merge base (all of HEAD's history when they share none), which is more than the push sent, never
+         less; the result says so (not_ancestor, merge_base).
+  In a shallow clone, a commit of the range whose parents were not fetched (listed in git's shallow file) is an
+  error naming it: what came before it cannot be told.
+A commit introduces, for a commit with one parent (or none), every blob its diff against the parent adds or changes
+(`git diff-tree -r --root --no-renames`: a rename is a new path; a deletion introduces nothing); for a merge, every
+blob of its tree that differs from the blob at that path in each of its parents (`git diff-tree -c`): the merge's own
+resolution, never what a parent brought (those commits are read in their own right when in the range). Symlinks
+(mode 120000) and the root's .env.sample, uv.lock and .secrets.baseline are excluded as in the tree scan; a
+submodule (mode 160000) is a gap. --staged reads the index's blobs that differ from HEAD (`git diff-index --cached`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[1] / "scripts" / "lib"))
+sys.path.insert(0, str(HERE))
+
+from cache import (  # noqa: E402
+    Cache, Failure, add_cache_options, cache_settings, git_text, object_format, read_json, read_list, run_command,
+    write_json, write_list,
+)
+from cache_adapter import ds_cache, ds_settings, ds_valid, salt_results  # noqa: E402
+from inventory import ROOT_EXCLUSIONS  # noqa: E402
+
+STAGED = "staged"  # the "commit" a blob of the index is named by (the hook)
+BINARY_RULE = "binary: detect-secrets reads text only (is binary (a NUL byte, not UTF-8 text))"  # as unread.jq
+
+
+def git_bytes(*args: str, stdin: bytes | None = None) -> bytes:
+    proc = subprocess.run(["git", *args], input=stdin, capture_output=True, check=False)
+    if proc.returncode != 0:
+        raise Failure(f"git {' '.join(args)} failed: {proc.stderr.decode(errors='replace').strip()[:300]}")
+    return proc.stdout
+
+
+def git_ok(*args: str) -> tuple[int, str]:
+    proc = subprocess.run(["git", *args], capture_output=True, check=False)
+    return proc.returncode, proc.stdout.decode(errors="replace").strip()
+
+
+def history_dir(work: str) -> Path:
+    path = Path(work) / "history"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+# --- range -----------------------------------------------------------------------------------------------
+
+
+def resolve(spec: str) -> dict[str, Any]:
+    """The range SPEC names: {spec, head, since, not_ancestor, merge_base, remote_refs, commits (oldest first)};
+    Failure naming why it cannot be read completely."""
+    rc, head = git_ok("rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+    info: dict[str, Any] = {"spec": spec or "default", "head": head if rc == 0 else None, "since": None,
+                            "not_ancestor": False, "merge_base": None, "remote_refs": None, "commits": []}
+    shallow = git_ok("rev-parse", "--is-shallow-repository")[1] == "true"
+    info["shallow"] = shallow
+    if spec not in ("", "all"):
+        if re.fullmatch(r"0{40}|0{64}", spec):
+            raise Failure(f"SECRETS_SINCE={spec} is the null commit (what GitHub sends as a new branch's 'before'): "
+                          "name the commit the branch starts from, or 'all'")
+        rc, since = git_ok("rev-parse", "--verify", "--quiet", "--end-of-options", f"{spec}^{{commit}}")
+        if rc != 0:
+            hint = (" (this is a shallow clone: fetch it, e.g. git fetch --deepen or git fetch origin REV)" if shallow
+                    else " (fetch it first)")
+            raise Failure(f"SECRETS_SINCE={spec} is not a commit this repository has, so the range cannot be read{hint}")
+        info["since"] = since
+    if info["head"] is None:
+        if spec not in ("", "all"):
+            raise Failure(f"SECRETS_SINCE={spec} is set but the repository has no commit (HEAD)")
+        return info  # nothing committed: no history to read
+    if spec == "":
+        refs = [r for r in git_text("for-each-ref", "--format=%(refname)", "refs/remotes").split("\n") if r]
+        info["remote_refs"] = len(refs)
+        excludes = ["--not", "--remotes"]
+    elif spec == "all":
+        excludes = []
+    else:
+        excludes = [f"^{info['since']}"]
+        if subprocess.run(["git", "merge-base", "--is-ancestor", info["since"], "HEAD"],
+                          capture_output=True, check=False).returncode != 0:
+            info["not_ancestor"] = True
+            rc, base = git_ok("merge-base", info["since"], "HEAD")
+            info["merge_base"] = base if rc == 0 and base else None
+    listed = git_text("rev-list", "--topo-order", "--reverse", "HEAD", *excludes, "--")
+    info["commits"] = [c for c in listed.split("\n") if c]
+    if shallow:
+        boundary = set()
+        path = git_text("rev-parse", "--git-path", "shallow").strip()
+        try:
+            boundary = set(Path(path).read_text().split())
+        except OSError:
+            pass
+        cut = [c for c in info["commits"] if c in boundary]
+        if cut:
+            raise Failure(f"this is a shallow clone and the range reaches commit {cut[0]}, whose parents were not "
+                          f"fetched ({len(cut)} such commit(s) in the range), so the commits before it cannot be "
+                          "told: fetch the range's history (git fetch --deepen=N, or --unshallow)")
+    return info
+
+
+def parse_raw(data: bytes, commits: set[str] | None) -> list[dict[str, Any]]:
+    """`git diff-tree --stdin -r -z --raw [-c]` (or diff-index) output as [{commit, path, mode, blob}] of the
+    blobs added or changed; commits: the commit ids the output is headed by (None: no headers, the index)."""
+    found, commit = [], STAGED
+    tokens = data.split(b"\0")
+    i = 0
+    while i < len(tokens):
+        token = tokens[i].decode("ascii", "replace")
+        if not token:
+            i += 1
+            continue
+        if commits is not None and token in commits:
+            commit = token
+            i += 1
+            continue
+        if not token.startswith(":") or i + 1 >= len(tokens):
+            raise Failure(f"git's list of changed blobs has an unexpected line: {token[:80]}")
+        parents = len(token) - len(token.lstrip(":"))
+        fields = token.lstrip(":").split()
+        if len(fields) != 2 * (parents + 1) + 1:
+            raise Failure(f"git's list of changed blobs has an unexpected line: {token[:80]}")
+        mode, blob = fields[parents], fields[2 * parents + 1]
+        path = os.fsdecode(tokens[i + 1])
+        i += 2
+        if set(blob) == {"0"}:
+            continue  # deleted: nothing introduced
+        found.append({"commit": commit, "path": path, "mode": mode, "blob": blob})
+    return found
+
+
+def cmd_range(args: argparse.Namespace) -> None:
+    out = history_dir(args.work)
+    if args.staged:
+        info: dict[str, Any] = {"spec": "staged", "head": None, "since": None, "not_ancestor": False,
+                                "merge_base": None, "remote_refs": None, "shallow": False, "commits": [STAGED]}
+        rc, head = git_ok("rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+        # No commit yet: every staged blob is new (against the empty tree).
+        against = head if rc == 0 else git_bytes("hash-object", "-t", "tree", "--stdin", stdin=b"").decode().strip()
+        info["head"] = head if rc == 0 else None
+        entries = parse_raw(git_bytes("diff-index", "--cached", "-r", "-z", "--raw", "--no-renames", against), None)
+    else:
+        info = resolve(args.since)
+        entries = []
+        if info["commits"]:
+            data = git_bytes("diff-tree", "--stdin", "-r", "-z", "--raw", "--root", "-c", "--no-renames",
+                             stdin="".join(c + "\n" for c in info["commits"]).encode())
+            entries = parse_raw(data, set(info["commits"]))
+    write_json(out / "range.json", {"range": info, "entries": entries})
+    print(f"{len(info['commits'])} {len(entries)}")
+
+
+# --- plan ------------------------------------------------------------------------------------------------
+
+
+def sorted_entries(entries: list[dict[str, Any]]) -> tuple[dict[tuple[str, str], list[str]], list[dict], list[dict]]:
+    """({(path, blob): [commit...]} of the blobs to scan, the exclusions, the gaps)."""
+    blobs: dict[tuple[str, str], list[str]] = {}
+    excluded, gaps = [], []
+    for e in entries:
+        where = f"{e['path']} in {e['commit'] if e['commit'] == STAGED else 'commit ' + e['commit']}"
+        if e["mode"] == "160000":
+            gaps.append({"id": f"submodule:{e['path']}",
+                         "message": f"{where} is a git submodule: its files are not this repository's and are not "
+                                    "scanned (scan that repository on its own)"})
+        elif e["path"] in ROOT_EXCLUSIONS:
+            excluded.append({"item": e["path"], "rule": ROOT_EXCLUSIONS[e["path"]]})
+        elif e["mode"] == "120000":
+            excluded.append({"item": where, "rule": "a symlink (never followed: it may point out of the tree)"})
+        elif e["mode"] in ("100644", "100755"):
+            blobs.setdefault((e["path"], e["blob"]), []).append(e["commit"])
+        else:
+            gaps.append({"id": f"not-scanned:{e['path']}",
+                         "message": f"{where} has git mode {e['mode']}, which the gate cannot read as a file"})
+    unique = {json.dumps(x, sort_keys=True): x for x in excluded + gaps}
+    return blobs, [x for x in unique.values() if "rule" in x], [x for x in unique.values() if "id" in x]
+
+
+def cat_blobs(ids: list[str]) -> dict[str, bytes]:
+    """The content of each blob, read with one `git cat-file --batch`."""
+    data = git_bytes("cat-file", "--batch", stdin="".join(i + "\n" for i in ids).encode())
+    found, pos = {}, 0
+    for blob in ids:
+        end = data.index(b"\n", pos)
+        header = data[pos:end].decode(errors="replace").split()
+        if len(header) != 3 or header[1] != "blob":
+            raise Failure(f"git cat-file could not read blob {blob}: {' '.join(header)[:120]}")
+        size = int(header[2])
+        found[blob] = data[end + 1:end + 1 + size]
+        pos = end + 1 + size + 1
+    return found
+
+
+def cmd_plan(args: argparse.Namespace) -> None:
+    out = history_dir(args.work)
+    work = Path(args.work)
+    recorded = read_json(out / "range.json")
+    blobs, excluded, gaps = sorted_entries(recorded["entries"])
+    tree_plan = read_json(work / "plan.json") if (work / "plan.json").exists() and not args.staged else None
+    if tree_plan is not None:
+        cache_dir, tool_id = tree_plan["cache_dir"], tree_plan["tool_id"]
+    else:
+        cache_dir, tool_id, _ = cache_settings(args)
+        if ds_settings(args.baseline)[2]:
+            cache_dir = ""
+    cache, known = ds_cache(args, cache_dir, tool_id)
+    cache.load()
+    tree_todo = set(read_list(str(work / "todo"))) if tree_plan is not None and (work / "todo").exists() else set()
+    tree_keys = {f["key"]: f["name"] for f in tree_plan["files"]} if tree_plan is not None else {}
+    plan, todo, hits, deferred = [], [], 0, 0
+    for (path, blob), commits in sorted(blobs.items()):
+        key = cache.key(path, blob, known.get(path)) if cache_dir else None
+        value = cache.get(key, path, ds_valid) if key else None
+        item = {"path": path, "blob": blob, "commits": commits, "key": key, "value": value, "name": None}
+        if value is not None:
+            hits += 1
+        elif key and tree_keys.get(key) == path and path in tree_todo:
+            item["from_tree"] = True  # the tree scan reads the same content at the same path in this run
+            deferred += 1
+        else:
+            item["name"] = f"{len(todo)}/{path}"
+            todo.append(item)
+        plan.append(item)
+    blob_dir = out / "blobs"
+    shutil.rmtree(blob_dir, ignore_errors=True)
+    blob_dir.mkdir()
+    contents = cat_blobs(sorted({i["blob"] for i in todo})) if todo else {}
+    for item in todo:
+        target = blob_dir / item["name"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(contents[item["blob"]])
+    write_list(out / "todo", [i["name"] for i in todo])
+    baseline = read_json(args.baseline) if args.baseline else None
+    if isinstance(baseline, dict):
+        results = baseline.get("results") if isinstance(baseline.get("results"), dict) else {}
+        baseline["results"] = {i["name"]: results[i["path"]] for i in todo if i["path"] in results}
+        baseline["generated_at"] = "not-written-by-this-run"
+        write_json(out / "baseline-work.json", baseline)
+    write_json(out / "plan.json", {"blobs": plan, "cache_dir": cache_dir, "tool_id": tool_id,
+                                   "excluded": excluded, "gaps": gaps})
+    with open(out / "excluded.jsonl", "w", encoding="utf-8") as f:
+        f.writelines(json.dumps(x) + "\n" for x in excluded)
+    with open(out / "gaps.jsonl", "w", encoding="utf-8") as f:
+        f.writelines(json.dumps(x) + "\n" for x in gaps)
+    print(f"{len(plan)} {hits} {deferred} {len(todo)}")
+
+
+# --- merge -----------------------------------------------------------------------------------------------
+
+
+def unread_reason(path: Path) -> tuple[str, bool]:
+    """Why detect-secrets read nothing of a blob written out to path: (reason, binary)."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return ("is binary (a NUL byte, not UTF-8 text)", True) if b"\0" in data else ("is text but not UTF-8", False)
+    return "was not read by detect-secrets (no reason known)", False
+
+
+def cmd_merge(args: argparse.Namespace) -> None:
+    out = history_dir(args.work)
+    plan = read_json(out / "plan.json")
+    recorded = read_json(out / "range.json")
+    cache, _ = ds_cache(args, plan["cache_dir"], plan["tool_id"])
+    if args.carry:
+        cache.load()
+        cache.carry()
+    if args.tree_kept:
+        cache.keep_from(args.tree_kept)
+    tree_fresh = read_json(args.tree_kept) if args.tree_kept and os.path.exists(args.tree_kept) else {}
+    todo = [i for i in plan["blobs"] if i["name"]]
+    fresh: dict[str, Any] = {}
+    if todo:
+        try:
+            report = read_json(args.fresh)
+        except (OSError, ValueError) as e:
+            raise Failure(f"detect-secrets' output on the history's blobs cannot be read: {e}") from e
+        if not (isinstance(report, dict) and isinstance(report.get("results"), dict)):
+            raise Failure("detect-secrets' report on the history's blobs lacks its results")
+        fresh = salt_results(report["results"], cache)
+    scanned = set(read_list(args.scanned)) if args.scanned else set()
+    occurrences, gaps, excluded_blobs, left_to_tree = [], [], 0, 0
+    for item in plan["blobs"]:
+        path, value = item["path"], item["value"]
+        if item.get("from_tree"):
+            entry = tree_fresh.get(item["key"]) if isinstance(tree_fresh, dict) else None
+            value = entry["value"] if isinstance(entry, dict) and ds_valid(entry.get("value"), path) else None
+            if value is None:
+                # The tree scan read this very content at this path and kept no result: it named the file in its
+                # own result (a gap: not UTF-8, unreadable, unverifiable), which covers the history's copy too.
+                left_to_tree += 1
+                continue
+        elif item["name"]:
+            if item["name"] in scanned:
+                secrets = []
+                for s in fresh.get(item["name"], []):
+                    s = dict(s)
+                    s["filename"] = path
+                    secrets.append(s)
+                value = {"results": secrets}
+            else:
+                reason, binary = unread_reason(out / "blobs" / item["name"])
+                if not binary:
+                    where = ", ".join(item["commits"][:3])
+                    gaps.append({"id": f"not-scanned:{path}",
+                                 "message": f"detect-secrets did not scan {path} as committed in {where}: it {reason} "
+                                            "(accept the gap, or rewrite that history)"})
+                    continue
+                value = {"excluded": BINARY_RULE}
+        if item["key"] and ds_valid(value, path):
+            cache.keep(item["key"], path, value)
+        if "excluded" in value:
+            excluded_blobs += 1
+            continue
+        for commit in item["commits"]:
+            for s in value["results"]:
+                occurrences.append({"commit": commit, "path": path, "line": s.get("line_number"), "type": s["type"],
+                                    "hashed_secret": s["hashed_secret"]})
+    cache.save()
+    committed = read_json(args.baseline) if args.baseline else {"results": {}}
+    if isinstance(committed, dict) and isinstance(committed.get("results"), dict):
+        committed["results"] = salt_results(committed["results"], cache)
+    write_json(out / "baseline-salted.json", committed)
+    order = {c: n for n, c in enumerate(recorded["range"]["commits"])}
+    occurrences.sort(key=lambda o: (order.get(o["commit"], 0), o["path"], o["line"] or 0, o["type"]))
+    write_json(out / "occurrences.json", occurrences)
+    with open(out / "unread-gaps.jsonl", "w", encoding="utf-8") as f:
+        f.writelines(json.dumps(x) + "\n" for x in gaps)
+    info = dict(recorded["range"])
+    info.update(blobs=len(plan["blobs"]), blobs_read=len(todo), blobs_from_cache=sum(1 for i in plan["blobs"]
+                                                                                     if i["value"] is not None),
+                blobs_from_tree_scan=sum(1 for i in plan["blobs"] if i.get("from_tree")),
+                binary_blobs=excluded_blobs, blobs_named_by_tree_scan=left_to_tree, commit_count=len(info["commits"]))
+    write_json(out / "coverage.json", {"history": info})
+    print(f"{len(occurrences)}")
+
+
+def cmd_staged(args: argparse.Namespace) -> None:
+    """The hook's scan in one process (run under detect-secrets' own Python, so that nothing starts twice): range
+    and plan of the index's changed blobs, detect-secrets' own command line on the ones the cache does not answer
+    (widened by widen.py, in this process), merge."""
+    import contextlib
+    import io
+
+    args.staged = True
+    out = history_dir(args.work)
+    with contextlib.redirect_stdout(io.StringIO()):
+        cmd_range(args)
+        cmd_plan(args)
+    names = read_list(str(out / "todo"))
+    record = out / "read"
+    record.mkdir(exist_ok=True)
+    fresh = out / "detect-secrets.json"
+    if names:
+        import widen
+        from detect_secrets.main import main as detect_secrets
+
+        widen.install(str(record))
+        argv = args.scan_args.split()  # then the baseline, then widen.py's options: as run.sh orders them
+        here, prog = os.getcwd(), sys.argv
+        os.chdir(out / "blobs")
+        try:
+            if args.baseline:
+                argv += ["--baseline", str(out / "baseline-work.json")]
+            argv += [*widen.cli_args(), "--", *names]
+            sys.argv = ["detect-secrets", *argv]  # as its entry point has it (its parser reads it again)
+            with open(fresh if not args.baseline else os.devnull, "w", encoding="utf-8") as f, \
+                    contextlib.redirect_stdout(f):
+                rc = detect_secrets(argv)
+            if args.baseline:
+                shutil.copyfile(out / "baseline-work.json", fresh)
+        finally:
+            os.chdir(here)
+            sys.argv = prog
+        if rc:
+            raise Failure(f"detect-secrets exited {rc} on the staged blobs")
+    read = b"".join((record / f).read_bytes() for f in sorted(os.listdir(record)))
+    (out / "read.list").write_bytes(read)
+    args.fresh, args.scanned, args.carry, args.tree_kept = str(fresh), str(out / "read.list"), True, ""
+    with contextlib.redirect_stdout(io.StringIO()):
+        cmd_merge(args)
+    info = read_json(out / "coverage.json")["history"]
+    print(f"staged: {info['blobs']} blob(s): {info['blobs_from_cache']} from the cache, {info['blobs_read']} scanned",
+          file=sys.stderr)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="history.py", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    for name, func in (("range", cmd_range), ("plan", cmd_plan), ("merge", cmd_merge), ("staged", cmd_staged)):
+        sp = sub.add_parser(name)
+        add_cache_options(sp)
+        sp.add_argument("--since", default="", help="range: SECRETS_SINCE")
+        sp.add_argument("--staged", action="store_true", help="the index's blobs that differ from HEAD")
+        sp.add_argument("--baseline", default="", help="the committed baseline (copy); empty: none")
+        sp.add_argument("--fresh", default="", help="merge: detect-secrets' report on the blobs of todo")
+        sp.add_argument("--scanned", default="", help="merge: the NUL-separated names detect-secrets read")
+        sp.add_argument("--tree-kept", default="", help="merge: the tree scan's cache entries (cache_adapter --keep-to)")
+        sp.add_argument("--carry", action="store_true", help="merge: keep every entry the cache holds (the hook)")
+        sp.add_argument("--scan-args", default="scan", help="staged: detect-secrets' command line, up to the files")
+        sp.set_defaults(func=func)
+    return p
+
+
+if __name__ == "__main__":
+    sys.exit(run_command(parser(), sys.argv[1:]))
