@@ -198,6 +198,7 @@ history_scan() {
   log "history: $blobs blob(s): $hits from the cache, $deferred from the tree scan, $misses scanned"
   mkdir -p "$dir/read" || scan_error "cannot write to its work directory"
   if [[ -s "$dir/todo" ]]; then
+    scan_progress "scanning the history's blobs" 0 "$misses" # batched-pool.py counts each blob done
     DS_TAIL=()
     if [[ -n "$DS_PYTHON" ]]; then
       DS_RUN=(--name detect-secrets -- "$DS_PYTHON" "$SCAN_DIR/batched-pool.py" --record "$dir/read" --files-from \
