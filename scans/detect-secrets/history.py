@@ -370,6 +370,9 @@ def cmd_merge(args: argparse.Namespace) -> None:
                 blobs_from_tree_scan=sum(1 for i in plan["blobs"] if i.get("from_tree")),
                 binary_blobs=excluded_blobs, blobs_named_by_tree_scan=left_to_tree, commit_count=len(info["commits"]))
     write_json(out / "coverage.json", {"history": info})
+    # The hook's coverage for the gate: the staged blobs to read, and the ones detect-secrets read (binary ones are
+    # excluded, the others named).
+    write_json(out / "gate-coverage.json", {"inventory": info["blobs"], "scanned": info["blobs"] - info["binary_blobs"]})
     print(f"{len(occurrences)}")
 
 

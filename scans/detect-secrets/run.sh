@@ -263,8 +263,14 @@ history_report() {
 # history_extra: the result's "history" field (history.py's coverage) added to SCAN_RESULT_EXTRA.
 history_extra() {
   local extra
-  extra=$(jq -c --argjson base "${SCAN_RESULT_EXTRA:-"{}"}" '$base + .' "$SCAN_WORK/history/coverage.json") ||
-    scan_error "could not read the history's coverage"
+  if [[ -z "${SCAN_RESULT_EXTRA:-}" || "$SCAN_RESULT_EXTRA" == "{}" ]]; then
+    # Nothing to merge with (the hook): the record as history.py wrote it, read without a jq run.
+    read -r -d '' extra <"$SCAN_WORK/history/coverage.json" || [[ -n "$extra" ]] ||
+      scan_error "could not read the history's coverage"
+  else
+    extra=$(jq -c --argjson base "$SCAN_RESULT_EXTRA" '$base + .' "$SCAN_WORK/history/coverage.json") ||
+      scan_error "could not read the history's coverage"
+  fi
   SCAN_RESULT_EXTRA=$extra
 }
 
@@ -292,9 +298,9 @@ staged_main() {
   narrowing_finish
   SCAN_RESULT_EXTRA='{}'
   history_extra
-  # The staged blobs to read, and the ones detect-secrets read (binary ones are excluded, the others named).
-  jq -c '{inventory: .history.blobs, scanned: (.history.blobs - .history.binary_blobs)}' \
-    "$SCAN_WORK/history/coverage.json" >"$SCAN_WORK/coverage.json" || scan_error "could not read the history's coverage"
+  # The staged blobs to read, and the ones detect-secrets read (history.py: binary ones are excluded, the others named).
+  mv -f "$SCAN_WORK/history/gate-coverage.json" "$SCAN_WORK/coverage.json" ||
+    scan_error "could not read the history's coverage"
   scan_finish "$SCAN_WORK/history-findings.json"
 }
 

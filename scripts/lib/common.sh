@@ -124,14 +124,17 @@ tool_of() {
   sed -n 's/^# Tool: *//p' "$SCANS_DIR/$1/run.sh" 2>/dev/null | head -n 1
 }
 
-# gate_result OUT ERROR FINDINGS SUPPRESSIONS GAPS EXCLUDED COVERAGE [POLICY [TOOL_VERSION]]: SCAN_NAME's result
-# as jq/gate.jq builds it, into OUT: from these files (FINDINGS, SUPPRESSIONS, COVERAGE hold one JSON value each,
-# GAPS and EXCLUDED one a line), POLICY (JSON, default null) and the version of the tool that answered (default
-# unknown). Returns jq's status, its errors on stderr.
+# gate_result OUT ERROR FINDINGS SUPPRESSIONS GAPS EXCLUDED COVERAGE [POLICY [TOOL_VERSION [EXTRA]]]: SCAN_NAME's
+# result as jq/gate.jq builds it, into OUT: from these files (FINDINGS, SUPPRESSIONS, COVERAGE hold one JSON value
+# each, GAPS and EXCLUDED one a line), POLICY (JSON, default null), the version of the tool that answered (default
+# unknown) and EXTRA (a JSON object of fields the scan adds, SCAN_RESULT_EXTRA). Returns jq's status, its errors on
+# stderr.
 gate_result() {
   local out=$1 error=$2 tool_name tool_uri
+  local -a extra=()
+  [[ -z "${10:-}" ]] || extra=(--argjson extra "${10}")
   read -r tool_name tool_uri < <(tool_of "$SCAN_NAME") || true
-  run_jq "$out" -n -f "$JQ_DIR/gate.jq" \
+  run_jq "$out" -n -f "$JQ_DIR/gate.jq" "${extra[@]}" \
     --arg scan "$SCAN_NAME" --arg target "$SCAN_TARGET" --arg today "$(date -u +%F)" \
     --arg finished_at "$(now_utc)" --arg error "$error" --argjson schema_version "$RESULT_SCHEMA_VERSION" \
     --arg tool_name "$tool_name" --arg tool_uri "$tool_uri" --arg tool_version "${9:-}" --argjson policy "${8:-null}" \
@@ -324,7 +327,10 @@ scan_begin() {
   trap on_exit EXIT
   trap 'on_signal INT' INT
   trap 'on_signal TERM' TERM
-  if ! write_error_result "the $SCAN_NAME scan did not complete (still running, interrupted or crashed)"; then
+  # An earlier result is replaced by a placeholder that says "error" until this run ends; with none, there is
+  # nothing that could be read as this run's (a missing result is an error to every reader).
+  if [[ -e "$(result_path)" ]] &&
+    ! write_error_result "the $SCAN_NAME scan did not complete (still running, interrupted or crashed)"; then
     forget_result
     invalidate_gates
     log "error: cannot write to the report directory $SECURITY_REPORT_DIR (full or read-only): no result for this run"
@@ -529,16 +535,10 @@ scan_finish() {
   [[ -s "$SCAN_WORK/coverage.json" ]] || printf 'null\n' >"$SCAN_WORK/coverage.json"
   version=${SCAN_TOOL_VERSION:-}
   [[ -n "$version" ]] || version=$(tool_version)
+  # With the optional fields a scan adds to its result (a JSON object in SCAN_RESULT_EXTRA, e.g. its cache statistics).
   gate_result "$result" "$problem" "$findings" "$supp" "$SCAN_WORK/gaps.jsonl" "$SCAN_WORK/excluded.jsonl" \
-    "$SCAN_WORK/coverage.json" "$SCAN_POLICY" "$version" 2>"$err" ||
+    "$SCAN_WORK/coverage.json" "$SCAN_POLICY" "$version" "${SCAN_RESULT_EXTRA:-}" 2>"$err" ||
     scan_error "applying the gate failed: $(jq_error_text "$err")"
-  # Optional fields a scan adds to its result (a JSON object in SCAN_RESULT_EXTRA, e.g. its cache statistics).
-  if [[ -n "${SCAN_RESULT_EXTRA:-}" ]]; then
-    if ! jq --argjson extra "$SCAN_RESULT_EXTRA" '. + $extra' "$result" >"$result.extra" 2>"$err" ||
-      ! mv -f "$result.extra" "$result"; then
-      scan_error "adding $SCAN_RESULT_EXTRA to the result failed: $(jq_error_text "$err")"
-    fi
-  fi
   status=$(jq -r '.status' "$result") || scan_error "the gate wrote no status"
   trap - EXIT
   if ! publish "$result" "$(result_path)"; then
