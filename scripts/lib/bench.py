@@ -3,8 +3,8 @@
 Usage: python3 scripts/lib/bench.py --repeats N [--corpus DIR] [--keep]   (scripts/bench.sh: make bench)
 
 Corpus: the Django source that `uv sync` installed in .venv, copied into a temporary git repository with this
-repository's pyproject.toml and uv.lock (so that pip-audit audits the same lock and bandit reads the same
-[tool.bandit]); every file is committed, so "all files" and "tracked files" are the same set.
+repository's pyproject.toml, uv.lock and .security-suppressions.json (so that pip-audit audits the same lock,
+bandit reads the same [tool.bandit] and the gate accepts its narrowing as here); every file is committed, so "all files" and "tracked files" are the same set.
 
 Runs, alternating, N times each: (a) the three tools by hand, one after the other, with the gate's settings
 (scripts/lib/bench-by-hand.sh); (b) the gate with an empty cache; (c) the gate again on the unchanged tree;
@@ -48,6 +48,8 @@ from typing import Any
 from osv_server import OsvServer
 
 REPO = Path(__file__).resolve().parents[2]
+# The files of this repository the corpus takes: the same lock, [tool.bandit] and accepted narrowing as here.
+PROJECT_FILES = ("pyproject.toml", "uv.lock", ".security-suppressions.json")
 
 
 
@@ -218,7 +220,7 @@ def make_corpus(dest: Path) -> tuple[Path, str]:
     version = next(iter(sorted(source.parent.glob("django-*.dist-info"))), None)
     corpus = dest / "django"
     shutil.copytree(source, corpus, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    for name in ("pyproject.toml", "uv.lock"):
+    for name in PROJECT_FILES:
         shutil.copy2(REPO / name, corpus / name)
     git(corpus, "init", "-q")
     git(corpus, "add", "-A")
@@ -278,8 +280,8 @@ def make_copies(dest: Path) -> tuple[Path, str]:
     corpus = dest / "copies"
     corpus.mkdir()
     for n in range(1, COPIES + 1):
-        shutil.copytree(single, corpus / f"django-{n}", ignore=shutil.ignore_patterns(".git", "pyproject.toml", "uv.lock"))
-    for name in ("pyproject.toml", "uv.lock"):
+        shutil.copytree(single, corpus / f"django-{n}", ignore=shutil.ignore_patterns(".git", *PROJECT_FILES))
+    for name in PROJECT_FILES:
         shutil.copy2(REPO / name, corpus / name)
     git(corpus, "init", "-q")
     git(corpus, "add", "-A")
