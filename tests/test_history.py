@@ -127,32 +127,30 @@ def test_a_key_added_then_removed_in_the_range_fails_naming_its_commit_and_path_
         assert KEYS["removed"] not in text
 
 
-def test_a_key_only_in_a_merge_s_resolution_is_found_in_the_merge_commit(repos, tmp_path):
-    project, ids = repos["merge"]
+def the_one_failing_finding(repos, name, tmp_path):
+    """Scan repository NAME's range since its base: the result, which must fail, its one finding and the ids."""
+    project, ids = repos[name]
     run = scan(project, tmp_path / "reports", since=ids["base"])
     result = run.result("detect-secrets")
     assert result["status"] == "fail", run.output
     [finding] = result["findings"]
+    return result, finding, ids
+
+
+def test_a_key_only_in_a_merge_s_resolution_is_found_in_the_merge_commit(repos, tmp_path):
+    _, finding, ids = the_one_failing_finding(repos, "merge", tmp_path)
     assert finding["location"]["path"] == "apps/side.py"
     assert finding["location"]["detail"] == f"introduced by commit {ids['merge']}"
 
 
 def test_a_key_in_a_file_later_renamed_and_deleted_is_one_finding_listing_both_commits(repos, tmp_path):
-    project, ids = repos["renamed"]
-    run = scan(project, tmp_path / "reports", since=ids["base"])
-    result = run.result("detect-secrets")
-    assert result["status"] == "fail", run.output
-    [finding] = result["findings"]
+    _, finding, ids = the_one_failing_finding(repos, "renamed", tmp_path)
     assert finding["location"]["path"] == "config/old.yaml"
     assert finding["location"]["detail"] == f"introduced by commit {ids['add']}; also in 1 more: {ids['rename']}"
 
 
 def test_a_side_branch_merged_into_the_pull_request_is_read_commit_by_commit(repos, tmp_path):
-    project, ids = repos["side"]
-    run = scan(project, tmp_path / "reports", since=ids["base"])
-    result = run.result("detect-secrets")
-    assert result["status"] == "fail", run.output
-    [finding] = result["findings"]
+    result, finding, ids = the_one_failing_finding(repos, "side", tmp_path)
     assert finding["location"]["path"] == "deploy/.env.production"
     assert finding["location"]["detail"] == f"introduced by commit {ids['side_add']}"
     assert len(result["history"]["commits"]) == 5  # pr work, the helper's two, more pr work, the merge

@@ -73,6 +73,17 @@ def salt_results(results: Any, cache: Cache) -> Any:
     return results
 
 
+def read_report(path: str, what: str) -> dict[str, Any]:
+    """detect-secrets' JSON report at path, checked to hold its results; Failure naming WHAT (whose report) if not."""
+    try:
+        report = read_json(path)
+    except (OSError, ValueError) as e:
+        raise Failure(f"detect-secrets' {what} cannot be read: {e}") from e
+    if not (isinstance(report, dict) and isinstance(report.get("results"), dict)):
+        raise Failure(f"detect-secrets' {what} lacks its results")
+    return report
+
+
 def ds_envelope_valid(value: Any, _path: str) -> bool:
     return isinstance(value, dict) and "results" not in value and isinstance(value.get("version"), str)
 
@@ -140,12 +151,7 @@ def cmd_merge(args: argparse.Namespace) -> None:
     scanned = set(read_list(args.scanned)) if args.scanned else set()
     unread = read_excluded(args.unread_excluded) if args.unread_excluded else {}
     if todo:
-        try:
-            report = read_json(args.fresh)
-        except (OSError, ValueError) as e:
-            raise Failure(f"detect-secrets' output cannot be read: {e}") from e
-        if not (isinstance(report, dict) and isinstance(report.get("results"), dict)):
-            raise Failure("detect-secrets' report lacks its results")
+        report = read_report(args.fresh, "report")
         fresh = salt_results(report["results"], cache)
         envelope = {k: v for k, v in report.items() if k != "results"}
         cache.keep(cache.key(ENVELOPE, ""), ENVELOPE, json.loads(json.dumps(envelope)))

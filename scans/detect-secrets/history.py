@@ -56,7 +56,7 @@ from cache import (  # noqa: E402
     Cache, Failure, add_cache_options, cache_settings, git_text, object_format, read_json, read_list, run_command,
     write_json, write_list,
 )
-from cache_adapter import ds_cache, ds_settings, ds_valid, salt_results  # noqa: E402
+from cache_adapter import ds_cache, ds_settings, ds_valid, read_report, salt_results  # noqa: E402
 from inventory import ROOT_EXCLUSIONS  # noqa: E402
 
 STAGED = "staged"  # the "commit" a blob of the index is named by (the hook)
@@ -309,13 +309,7 @@ def cmd_merge(args: argparse.Namespace) -> None:
     todo = [i for i in plan["blobs"] if i["name"]]
     fresh: dict[str, Any] = {}
     if todo:
-        try:
-            report = read_json(args.fresh)
-        except (OSError, ValueError) as e:
-            raise Failure(f"detect-secrets' output on the history's blobs cannot be read: {e}") from e
-        if not (isinstance(report, dict) and isinstance(report.get("results"), dict)):
-            raise Failure("detect-secrets' report on the history's blobs lacks its results")
-        fresh = salt_results(report["results"], cache)
+        fresh = salt_results(read_report(args.fresh, "report on the history's blobs")["results"], cache)
     scanned = set(read_list(args.scanned)) if args.scanned else set()
     occurrences, gaps, excluded_blobs, left_to_tree = [], [], 0, 0
     for item in plan["blobs"]:
