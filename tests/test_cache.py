@@ -189,6 +189,21 @@ def test_changed_file_alone_is_scanned_again_and_its_new_findings_count(project,
     assert raw(warm, name) == raw(uncached, name)
 
 
+@pytest.mark.parametrize("name", ["bandit", "detect-secrets"])
+def test_a_project_below_the_repository_root_rescans_a_tracked_file_the_work_tree_changed(tmp_path, cache, name):
+    # git names modified files from the repository's root unless told otherwise: the blob ids the cache takes from
+    # the index must still leave out a file modified in a project one folder down.
+    project = write_tree(tmp_path / "repository" / "service", FILES)
+    git_commit_all(tmp_path / "repository")
+    scan(name, project, cache)
+    with (project / "apps/core/clean.py").open("a") as f:
+        f.write(f"\n\ndef unsafe(expr):\n    token = '{GITHUB_TOKEN}'\n    return eval(expr)\n")
+    warm = scan(name, project, cache)
+    assert stats(warm, name)[1] == 1
+    assert ("apps/core/clean.py", 6) in {(f["location"]["path"], f["location"]["line"])
+                                         for f in warm.result(name)["findings"]}
+
+
 def test_new_and_deleted_files_are_picked_up(project, cache):
     scan("bandit", project, cache)
     (project / "apps/core/calc.py").unlink()

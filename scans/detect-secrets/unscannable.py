@@ -73,7 +73,7 @@ def main(argv: list[str]) -> int:
             filtered = None if why else filter_reason(path)
             why = why or filtered or "was not read by detect-secrets (no reason known)"
             found.append({"path": path, "reason": why, "binary": binary, "filtered": filtered is not None})
-    json.dump(found, sys.stdout)
+    sys.stdout.write(json.dumps(found))
     return 0
 
 

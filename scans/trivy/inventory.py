@@ -148,7 +148,7 @@ def main(argv: list[str]) -> int:
     except (OSError, tarfile.TarError, ValueError, KeyError, TypeError, EOFError) as exc:
         print(f"cannot read {argv[1]} as an image: {exc}", file=sys.stderr)
         return 2
-    json.dump(inventory(files), sys.stdout)
+    sys.stdout.write(json.dumps(inventory(files)))
     print()
     return 0
 
