@@ -3,7 +3,7 @@
 # Out: Markdown text (jq -r).
 include "lib";
 
-def cell: tostring | gsub("[|]"; "\\|") | gsub("[\r\n]+"; " ");
+def cell: tostring | if test("[|\r\n]") then gsub("[|]"; "\\|") | gsub("[\r\n]+"; " ") else . end;
 def verdict: {"pass": "✅ pass", "fail": "❌ fail", "error": "⚠️ error"}[.] // "⚠️ \(.)";
 def row: "| \(.severity) | `\(.id | cell)` | `\(.location | location_text | cell)` | \(.title | cell) | \(.package // {} | if .name then "\(.name) \(.version)" else "" end | cell) | \(.fix // "" | cell) |";
 def table($rows): "| Severity | Id | Location | Title | Package | Fix |", "|---|---|---|---|---|---|", ($rows[] | row);

@@ -381,20 +381,24 @@ gate_status() {
   printf '%s' "$worst"
 }
 
-# write_summaries: the Markdown summary and the SARIF file of this gate's results.
+# write_summaries: the Markdown summary and the SARIF file of this gate's results (the two jq runs side by side).
 write_summaries() {
-  local md
+  local md sarif_pid sarif_rc=0
   md="$RUN_DIR/summary.md"
+  jq -s -L "$JQ_DIR" -f "$JQ_DIR/sarif.jq" "${RESULTS[@]}" >"$RUN_DIR/gate.sarif" &
+  sarif_pid=$!
   if jq -r -s -L "$JQ_DIR" --arg gate "$GATE" -f "$JQ_DIR/summary.jq" "${RESULTS[@]}" >"$md" &&
     publish "$md" "$SECURITY_REPORT_DIR/$GATE.md"; then
     if [[ -n "${GITHUB_STEP_SUMMARY:-}" ]]; then
       cat "$md" >>"$GITHUB_STEP_SUMMARY" || printf '%s: could not append to GITHUB_STEP_SUMMARY\n' "$GATE" >&2
     fi
   else
+    wait "$sarif_pid" || true
     printf '%s: error: could not write the Markdown summary\n' "$GATE" >&2
     return 1
   fi
-  if ! jq -s -L "$JQ_DIR" -f "$JQ_DIR/sarif.jq" "${RESULTS[@]}" >"$RUN_DIR/gate.sarif"; then
+  wait "$sarif_pid" || sarif_rc=$?
+  if ((sarif_rc != 0)); then
     printf '%s: error: could not write the SARIF file\n' "$GATE" >&2
     return 1
   fi

@@ -8,12 +8,13 @@ Commands (each writes into the scan's work directory WORK; exit 0 done, 2 error 
               components), listed in bandit-excluded.jsonl with their rule, the # nosec lines and the skips/tests
               selection; each setting that narrows bandit below its defaults as a gap (bandit-narrowing.jsonl);
               which files the cache answers, the rest in chunks of explicit files; bandit's settings in
-              bandit-config.yaml
+              bandit-config.yaml. When the cache answers every file, plan merges too (prints "merged")
   run-chunks  run bandit on each chunk of files, at most JOBS at a time (under the scan's timeout)
   merge       the chunks' reports and the cached entries as one report shaped like `bandit -r`'s own; stores
               the fresh per-file results; the files bandit left out and its crashed tests as gaps
               (bandit-gaps.jsonl), the coverage in bandit-coverage.json
-A cached value is bandit's report for one file: {"results", "errors", "metrics"}.
+A cached value is bandit's report for one file and its # nosec lines: {"results", "errors", "metrics", "nosec"},
+keyed by the file's git blob id (for a tracked file the work tree has not modified, read from the index).
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts" / "lib"))
 
 from cache import (  # noqa: E402
-    Cache, Failure, add_cache_options, cache_settings, canonical, content_sha256, is_int, read_json, read_list,
+    Cache, Failure, add_cache_options, cache_settings, canonical, git_blob_id, index_blob_ids, is_int, object_format,
+    read_json, read_list,
     run_command, shown, write_json, write_list, write_stats,
 )
 import progress  # noqa: E402
@@ -104,8 +106,8 @@ def excluded_by(path: str, entries: list[str]) -> str | None:
 NOSEC = re.compile(rb"#\s*nosec\b:?[ \t]*([^#\r\n]*)")
 
 
-def nosec_lines(path: str) -> list[tuple[int, str]]:
-    """(line, tests named) of each line of path with a `# nosec` comment, as bandit reads them."""
+def nosec_lines(path: str) -> list[list[Any]]:
+    """[line, tests named] of each line of path with a `# nosec` comment, as bandit reads them."""
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -117,7 +119,7 @@ def nosec_lines(path: str) -> list[tuple[int, str]]:
     for number, line in enumerate(data.splitlines(), start=1):
         match = NOSEC.search(line)
         if match:
-            found.append((number, match.group(1).decode("utf-8", "replace").strip()))
+            found.append([number, match.group(1).decode("utf-8", "replace").strip()])
     return found
 
 
@@ -196,25 +198,66 @@ def fnmatch_any(path: str, globs: list[str]) -> bool:
     return any(fnmatch.fnmatch(path, glob) for glob in globs)
 
 
-def bandit_discover(targets: list[str], include: list[str]) -> list[tuple[str, str]]:
-    """(name bandit -r reports, argument to pass) of every file `bandit -r TARGETS` looks at.
-
-    As bandit/core/manager.py discover_files: a directory target is walked (os.walk, symlinked directories not
-    followed) and its files matching an `include` glob are taken; a file target is taken as it is and reported
-    as ./NAME. Exclusions (exclude_dirs) are applied by the caller (excluded_by), by whole path components.
-    """
+def glob_matcher(globs: list[str]):
+    """One compiled pattern matching what fnmatch matches for any of globs (fnmatch compiles each glob alike)."""
     import fnmatch
 
-    found: dict[str, str] = {}
+    return re.compile("|".join(f"(?:{fnmatch.translate(glob)})" for glob in globs)).match
+
+
+class Walk:
+    """What walking the targets found: the files (bandit's name, argument) an include glob matches, the .bandit
+    files, and the symlinks through which bandit would read outside the project."""
+
+    def __init__(self) -> None:
+        self.found: dict[str, str] = {}
+        self.dot_bandit: list[str] = []
+        self.links_out: list[str] = []
+
+
+def walk_targets(targets: list[str], include: list[str]) -> Walk:
+    """As bandit/core/manager.py discover_files: a directory target is walked (os.walk's rule: a symlinked directory
+    is not entered) and its files matching an `include` glob are taken; a file target is taken as it is. A `.git`
+    folder is git's storage, not the project's code, and is not entered (bandit's own default excludes it too).
+    One os.scandir walk: the entries' types come with the listing, so a file costs no stat of its own."""
+    walk, match, root = Walk(), glob_matcher(include), os.path.realpath(".")
+
+    def out_of_tree(path: str) -> None:
+        resolved = os.path.realpath(path)
+        if resolved != root and not resolved.startswith(root + os.sep):
+            walk.links_out.append(f"{os.path.normpath(path)} -> {resolved}")
+
+    pending = []
     for target in targets:
+        out_of_tree(target)
         if os.path.isdir(target):
-            for root, _, names in os.walk(target):
-                for name in names:
-                    path = os.path.join(root, name)
-                    if any(fnmatch.fnmatch(path, glob) for glob in include):
-                        found[path] = path
+            pending.append(target)
         else:
-            found[os.path.join(".", target)] = target
+            walk.found[os.path.join(".", target)] = target
+    while pending:
+        folder = pending.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_dir():
+                    if entry.is_symlink():
+                        continue  # not entered, as os.walk; a link to a folder is never read through
+                    if entry.name != ".git":
+                        pending.append(entry.path)
+                    continue
+                if entry.is_symlink():
+                    out_of_tree(entry.path)
+                if entry.name == ".bandit":
+                    walk.dot_bandit.append(entry.path)
+                if match(entry.path):
+                    walk.found[entry.path] = entry.path
+    return walk
+
+
+def bandit_discover(targets: list[str], include: list[str]) -> tuple[list[tuple[str, str]], Walk]:
+    """(name bandit -r reports, argument to pass) of every file `bandit -r TARGETS` looks at (walk_targets), and
+    the walk. Exclusions (exclude_dirs) are applied by the caller (excluded_by), by whole path components."""
+    walk = walk_targets(targets, include)
+    found = walk.found
     # A file named both in a folder and on its own is scanned once, under its name in the folder.
     by_arg: dict[str, str] = {}
     for name, arg in sorted(found.items(), key=lambda item: item[0].startswith("./")):
@@ -228,7 +271,7 @@ def bandit_discover(targets: list[str], include: list[str]) -> list[tuple[str, s
     if alike:
         raise Failure("these files of BANDIT_TARGETS would have the same name in bandit's report: "
                       + "; ".join(" and ".join(escaped(a) for a in args) for args in alike))
-    return sorted((name, arg) for arg, name in by_arg.items())
+    return sorted((name, arg) for arg, name in by_arg.items()), walk
 
 
 def escaped(name: str) -> str:
@@ -237,9 +280,13 @@ def escaped(name: str) -> str:
 
 
 def bandit_valid(value: Any, path: str) -> bool:
-    if not (isinstance(value, dict) and set(value) == {"results", "errors", "metrics"}):
+    """A cache entry's value: bandit's report for one file and the file's # nosec lines ([line, tests named])."""
+    if not (isinstance(value, dict) and set(value) == {"results", "errors", "metrics", "nosec"}):
         return False
-    results, errors, metrics = value["results"], value["errors"], value["metrics"]
+    results, errors, metrics, nosec = value["results"], value["errors"], value["metrics"], value["nosec"]
+    if not (isinstance(nosec, list) and all(isinstance(n, list) and len(n) == 2 and is_int(n[0])
+                                            and isinstance(n[1], str) for n in nosec)):
+        return False
     if not (isinstance(results, list) and errors == [] and (metrics is None or isinstance(metrics, dict))):
         return False
     if metrics is not None and not all(isinstance(k, str) and is_int(v) for k, v in metrics.items()):
@@ -262,27 +309,49 @@ def lpt_chunks(files: list[tuple[str, int]], count: int) -> list[list[str]]:
     return [sorted(c) for c in chunks if c]
 
 
+def content_ids(files: list[tuple[str, str]]) -> dict[str, str]:
+    """{argument: git's blob id} of the files: a tracked file the work tree has not modified takes its id from the
+    index without being read (index_blob_ids); any other file is read and hashed as git would (git_blob_id). Outside
+    a git repository (or without git) every file is hashed. A file that cannot be read has no id (never cached)."""
+    try:
+        indexed, algorithm = index_blob_ids(), object_format()
+    except (Failure, OSError):
+        indexed, algorithm = {}, "sha1"
+    ids = {}
+    for _, arg in files:
+        found = indexed.get(os.path.normpath(arg)) if not os.path.islink(arg) else None
+        found = found or git_blob_id(arg, algorithm)
+        if found:
+            ids[arg] = found
+    return ids
+
+
 def cmd_plan(args: argparse.Namespace) -> None:
     """The files the gate has bandit scan: the files under the targets that bandit's default include (*.py, *.pyw)
     or [tool.bandit] include match, less the ones its include does not match or its exclude_dirs excludes by whole
     path components (bandit-excluded.jsonl lists them with the rule; bandit-narrowing.jsonl has each narrowing
     setting as a gap); the cached ones answered, the rest in chunks. Also bandit's settings for explicit files
-    (bandit-config.yaml), its `# nosec` lines and its test selection, listed in bandit-excluded.jsonl."""
+    (bandit-config.yaml), its `# nosec` lines and its test selection, listed in bandit-excluded.jsonl. When the
+    cache answers every file, the merge is done here too (nothing left for bandit) and the first word printed
+    after the counts is "merged"."""
     work = Path(args.work)
-    for target in args.targets:
-        if os.path.isdir(target):
-            for root, _, names in os.walk(target):
-                if ".bandit" in names:
-                    raise Failure(f"{os.path.join(root, '.bandit')} holds bandit settings the gate does not read "
-                                  "(it hands bandit explicit files); move them to [tool.bandit] in pyproject.toml")
     section = bandit_config(args.config)
     include = (section or {}).get("include") or DEFAULT_INCLUDE
     excluded_dirs = (section or {}).get("exclude_dirs") or []
     explicit = {t for t in args.targets if not os.path.isdir(t)}  # bandit scans a file it is given by name
+    discovered, walk = bandit_discover(args.targets, list(dict.fromkeys(include + DEFAULT_INCLUDE)))
+    if walk.links_out:
+        raise Failure("symlinks in BANDIT_TARGETS point outside the project, and bandit would read through them: "
+                      + ", ".join(walk.links_out[:5])
+                      + (f" and {len(walk.links_out) - 5} more" if len(walk.links_out) > 5 else ""))
+    if walk.dot_bandit:
+        raise Failure(f"{sorted(walk.dot_bandit)[0]} holds bandit settings the gate does not read "
+                      "(it hands bandit explicit files); move them to [tool.bandit] in pyproject.toml")
+    included = glob_matcher(include)
     files, excluded = [], []
     left_out: dict[str, list[str]] = {}
-    for name, arg in bandit_discover(args.targets, list(dict.fromkeys(include + DEFAULT_INCLUDE))):
-        if arg in explicit or fnmatch_any(arg, include):
+    for name, arg in discovered:
+        if arg in explicit or included(arg):
             dirs_rule = excluded_by(os.path.normpath(arg), excluded_dirs)
             rule = None if dirs_rule is None else f"[tool.bandit] exclude_dirs: {dirs_rule}"
         else:
@@ -298,35 +367,42 @@ def cmd_plan(args: argparse.Namespace) -> None:
     Path(work / "bandit-narrowing.jsonl").write_text(
         "".join(canonical(g) + "\n" for g in narrowing_gaps(section, left_out)))
     excluded += bandit_narrowing(section)
-    for _, arg in files:
-        for line, tests in nosec_lines(arg):
-            excluded.append({"item": f"{os.path.normpath(arg)}:{line}", "rule": "# nosec" + (f" {tests}" if tests else "")})
-    Path(work / "bandit-excluded.jsonl").write_text("".join(canonical(e) + "\n" for e in excluded))
     bandit_settings_written(section, work / "bandit-config.yaml")
     if args.jobs <= 0:
         args.jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     cache_dir, tool_id, note = cache_settings(args)
     cache = Cache(cache_dir, "bandit", tool_id, {"tool_args": args.tool_args, "config": section})
     cache.load()
+    ids = content_ids(files) if cache_dir else {}
     plan_files, hits, todo = [], {}, []
     for name, arg in files:
-        sha = content_sha256(arg)
-        key = cache.key(name, sha) if sha else None
+        key = cache.key(name, ids[arg]) if arg in ids else None
         value = cache.get(key, name, bandit_valid) if key else None
-        plan_files.append({"name": name, "arg": arg, "key": key})
         if value is None:
+            # Read now: the cache keeps them with bandit's answer (the file must still have this id then).
+            nosec = nosec_lines(arg)
             todo.append((arg, os.path.getsize(arg) if os.path.isfile(arg) else 0))
         else:
+            nosec = value["nosec"]
             hits[name] = value
+        plan_files.append({"name": name, "arg": arg, "key": key, "nosec": nosec})
+        excluded += [{"item": f"{os.path.normpath(arg)}:{line}", "rule": "# nosec" + (f" {tests}" if tests else "")}
+                     for line, tests in nosec]
+    Path(work / "bandit-excluded.jsonl").write_text("".join(canonical(e) + "\n" for e in excluded))
     jobs = max(1, min(args.jobs, -(-len(todo) // MIN_FILES_PER_CHUNK)))
     arg_bytes = sum(len(os.fsencode(a)) + 1 for a, _ in todo)
     chunks = lpt_chunks(todo, max(jobs, -(-arg_bytes // MAX_ARG_BYTES))) if todo else []
     for i, chunk in enumerate(chunks):
         write_list(work / f"chunk-{i}.args", chunk)
-    write_json(work / "plan.json", {"files": plan_files, "hits": hits, "chunks": len(chunks), "jobs": jobs,
-                                    "cache_dir": cache_dir, "tool_id": tool_id})
+    plan = {"files": plan_files, "hits": hits, "chunks": len(chunks), "jobs": jobs, "cache_dir": cache_dir,
+            "tool_id": tool_id, "algorithm": object_format() if cache_dir else "sha1"}
     write_stats(work, cache_dir, note, len(hits), len(todo))
-    print(f"{len(files)} {len(hits)} {len(todo)} {len(chunks)} {jobs}")
+    if chunks:
+        write_json(work / "plan.json", plan)
+        print(f"{len(files)} {len(hits)} {len(todo)} {len(chunks)} {jobs}")
+        return
+    merge(work, plan, cache, section)
+    print(f"{len(files)} {len(hits)} {len(todo)} {len(chunks)} {jobs} merged")
 
 
 def cmd_run_chunks(args: argparse.Namespace) -> None:
@@ -420,8 +496,19 @@ def internal_errors(err_file: Path, names: dict[str, str]) -> list[dict[str, Any
 
 
 def cmd_merge(args: argparse.Namespace) -> None:
+    """merge() after bandit ran on the plan's chunks."""
     work = Path(args.work)
     plan = read_json(work / "plan.json")
+    section = bandit_config(args.config)
+    cache = Cache(plan["cache_dir"], "bandit", plan["tool_id"], {"tool_args": args.tool_args, "config": section})
+    merge(work, plan, cache, section)
+
+
+def merge(work: Path, plan: dict[str, Any], cache: Cache, section: Any) -> None:
+    """The chunks' reports (plan["chunks"] of them) and the cached entries as one report shaped like `bandit -r`'s
+    own (merged.json); the fresh per-file results kept in the cache with their # nosec lines, and the cache saved;
+    the files bandit left out and its crashed tests as gaps (bandit-gaps.jsonl), the coverage
+    (bandit-coverage.json)."""
     by_arg = {f["arg"]: f for f in plan["files"]}
     per_file: dict[str, dict[str, Any]] = {
         name: {"results": list(v["results"]), "errors": [], "metrics": v["metrics"]} for name, v in plan["hits"].items()
@@ -450,9 +537,6 @@ def cmd_merge(args: argparse.Namespace) -> None:
     scanned = sum(1 for f in plan["files"] if per_file.get(f["name"], {}).get("metrics") is not None)
     write_json(work / "bandit-coverage.json", {"inventory": len(plan["files"]), "scanned": scanned})
     broken = {c["name"] for c in crashed}
-    cache = Cache(plan["cache_dir"], "bandit", plan["tool_id"], {"tool_args": args.tool_args,
-                                                                 "config": bandit_config(args.config)})
-    stored = 0
     for f in plan["files"]:
         name, key = f["name"], f["key"]
         value = per_file.get(name)
@@ -461,13 +545,15 @@ def cmd_merge(args: argparse.Namespace) -> None:
             continue
         # Only what bandit read in full, no test crashing, is kept: any other file is looked at again next time.
         if (name not in fresh or name in broken or not key or value is None or value["errors"]
-                or value["metrics"] is None or not bandit_valid(value, name)):
+                or value["metrics"] is None):
             continue
-        # The file must still be what the plan hashed: a file edited while bandit ran is not stored.
-        sha = content_sha256(f["arg"])
+        value = dict(value, nosec=f["nosec"])
+        if not bandit_valid(value, name):
+            continue
+        # The file must still be what the plan read: a file edited while bandit ran is not stored.
+        sha = git_blob_id(f["arg"], plan["algorithm"])
         if sha and cache.key(name, sha) == key:
             cache.keep(key, name, value)
-            stored += 1
     cache.save()
     totals = dict.fromkeys(BANDIT_TOTALS, 0)
     results, errors, metrics = [], [], {}
@@ -487,7 +573,6 @@ def cmd_merge(args: argparse.Namespace) -> None:
         "results": results,
     }
     write_json(work / "merged.json", report)
-    print(f"{len(plan['hits'])} {len(fresh)} {stored}")
 
 
 def parser() -> argparse.ArgumentParser:

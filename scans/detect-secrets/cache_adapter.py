@@ -127,7 +127,7 @@ def cmd_plan(args: argparse.Namespace) -> None:
         sha = (indexed.get(path) or git_blob_id(path, algorithm)) if cache_dir else None
         key = cache.key(path, sha, known.get(path)) if sha else None
         value = cache.get(key, path, ds_valid) if key and envelope is not None else None
-        plan_files.append({"name": path, "key": key})
+        plan_files.append({"name": path, "key": key, "sha": sha})
         if value is None:
             todo.append(path)
         else:

@@ -9,6 +9,7 @@ Commands (each writes into WORK/history; exit 0 done, 2 error with the message o
          entries for the path), the ones the tree scan is scanning in this run, and the rest, written out of git
          (`git cat-file --batch`, never checked out) under WORK/history/blobs/N/PATH for detect-secrets (the list
          in WORK/history/todo, a working baseline re-keyed to those names in WORK/history/baseline-work.json).
+         With no rest (--staged aside), plan merges too (with --tree-kept) and prints "merged" last.
   merge  detect-secrets' report on the rest plus the answered blobs: every secret of every blob, once per commit
          that introduced it, in WORK/history/occurrences.json (salted hashes only; scans/detect-secrets/history.jq
          makes the findings), the baseline salted alike (WORK/history/baseline-salted.json); what was read in
@@ -28,8 +29,9 @@ The range (SPEC):
          less; the result says so (not_ancestor, merge_base).
   In a shallow clone, a commit of the range whose parents were not fetched (listed in git's shallow file) is an
   error naming it: what came before it cannot be told.
-A commit introduces, for a commit with one parent (or none), every blob its diff against the parent adds or changes
-(`git diff-tree -r --root --no-renames`: a rename is a new path; a deletion introduces nothing); for a merge, every
+A commit introduces, for a commit with one parent, every blob its diff against the parent adds or changes
+(`git diff-tree -r --no-renames`: a rename is a new path; a deletion introduces nothing); a root commit (no parent),
+every blob of its tree (`git ls-tree -r --full-tree`, what `git diff-tree --root` lists, faster); for a merge, every
 blob of its tree that differs from the blob at that path in each of its parents (`git diff-tree -c`): the merge's own
 resolution, never what a parent brought (those commits are read in their own right when in the range). Symlinks
 (mode 120000) and the root's .env.sample, uv.lock and .secrets.baseline are excluded as in the tree scan; a
@@ -84,9 +86,9 @@ def history_dir(work: str) -> Path:
 # --- range -----------------------------------------------------------------------------------------------
 
 
-def resolve(spec: str) -> dict[str, Any]:
+def resolve(spec: str, roots: set[str]) -> dict[str, Any]:
     """The range SPEC names: {spec, head, since, not_ancestor, merge_base, remote_refs, commits (oldest first)};
-    Failure naming why it cannot be read completely."""
+    Failure naming why it cannot be read completely. Adds the range's root commits (no parent) to roots."""
     rc, head = git_ok("rev-parse", "--verify", "--quiet", "HEAD^{commit}")
     info: dict[str, Any] = {"spec": spec or "default", "head": head if rc == 0 else None, "since": None,
                             "not_ancestor": False, "merge_base": None, "remote_refs": None, "commits": []}
@@ -119,8 +121,10 @@ def resolve(spec: str) -> dict[str, Any]:
             info["not_ancestor"] = True
             rc, base = git_ok("merge-base", info["since"], "HEAD")
             info["merge_base"] = base if rc == 0 and base else None
-    listed = git_text("rev-list", "--topo-order", "--reverse", "HEAD", *excludes, "--")
-    info["commits"] = [c for c in listed.split("\n") if c]
+    listed = git_text("rev-list", "--topo-order", "--reverse", "--parents", "HEAD", *excludes, "--")
+    lines = [line.split() for line in listed.split("\n") if line]
+    info["commits"] = [ids[0] for ids in lines]
+    roots.update(ids[0] for ids in lines if len(ids) == 1)
     if shallow:
         boundary = set()
         path = git_text("rev-parse", "--git-path", "shallow").strip()
@@ -166,6 +170,20 @@ def parse_raw(data: bytes, commits: set[str] | None) -> list[dict[str, Any]]:
     return found
 
 
+def parse_tree(data: bytes, commit: str) -> list[dict[str, Any]]:
+    """`git ls-tree -r -z` output ("MODE TYPE ID<TAB>PATH" entries) as parse_raw's [{commit, path, mode, blob}]."""
+    found = []
+    for token in data.split(b"\0"):
+        if not token:
+            continue
+        meta, tab, raw_path = token.partition(b"\t")
+        fields = meta.decode("ascii", "replace").split()
+        if not tab or len(fields) != 3:
+            raise Failure(f"git's list of a root commit's files has an unexpected line: {token[:80]!r}")
+        found.append({"commit": commit, "path": os.fsdecode(raw_path), "mode": fields[0], "blob": fields[2]})
+    return found
+
+
 def cmd_range(args: argparse.Namespace) -> None:
     out = history_dir(args.work)
     if args.staged:
@@ -177,12 +195,19 @@ def cmd_range(args: argparse.Namespace) -> None:
         info["head"] = head if rc == 0 else None
         entries = parse_raw(git_bytes("diff-index", "--cached", "-r", "-z", "--raw", "--no-renames", against), None)
     else:
-        info = resolve(args.since)
-        entries = []
-        if info["commits"]:
-            data = git_bytes("diff-tree", "--stdin", "-r", "-z", "--raw", "--root", "-c", "--no-renames",
-                             stdin="".join(c + "\n" for c in info["commits"]).encode())
-            entries = parse_raw(data, set(info["commits"]))
+        roots: set[str] = set()
+        info = resolve(args.since, roots)
+        by_commit: dict[str, list[dict[str, Any]]] = {}
+        # A root commit introduces its whole tree: `git ls-tree` lists it three times faster than diff-tree --root.
+        for root in roots:
+            by_commit[root] = parse_tree(git_bytes("ls-tree", "-r", "-z", "--full-tree", root), root)
+        others = [c for c in info["commits"] if c not in roots]
+        if others:
+            data = git_bytes("diff-tree", "--stdin", "-r", "-z", "--raw", "-c", "--no-renames",
+                             stdin="".join(c + "\n" for c in others).encode())
+            for entry in parse_raw(data, set(others)):
+                by_commit.setdefault(entry["commit"], []).append(entry)
+        entries = [e for c in info["commits"] for e in by_commit.get(c, [])]
     write_json(out / "range.json", {"range": info, "entries": entries})
     print(f"{len(info['commits'])} {len(entries)}")
 
@@ -243,15 +268,22 @@ def cmd_plan(args: argparse.Namespace) -> None:
     cache, known = ds_cache(args, cache_dir, tool_id)
     cache.load()
     tree_todo = set(read_list(str(work / "todo"))) if tree_plan is not None and (work / "todo").exists() else set()
-    tree_keys = {f["key"]: f["name"] for f in tree_plan["files"]} if tree_plan is not None else {}
+    # The tree scan's files by path: a blob that is the tree's file at the same path has the tree's key (the same
+    # path, blob id and baseline entries) and the tree's answer, without a lookup of its own.
+    tree_files = {f["name"]: f for f in tree_plan["files"]} if tree_plan is not None else {}
+    tree_hits = tree_plan["hits"] if tree_plan is not None else {}
     plan, todo, hits, deferred = [], [], 0, 0
     for (path, blob), commits in sorted(blobs.items()):
-        key = cache.key(path, blob, known.get(path)) if cache_dir else None
-        value = cache.get(key, path, ds_valid) if key else None
+        same = tree_files.get(path)
+        if same is not None and same.get("sha") == blob and same["key"]:
+            key, value = same["key"], tree_hits.get(path)
+        else:
+            key = cache.key(path, blob, known.get(path)) if cache_dir else None
+            value = cache.get(key, path, ds_valid) if key else None
         item = {"path": path, "blob": blob, "commits": commits, "key": key, "value": value, "name": None}
         if value is not None:
             hits += 1
-        elif key and tree_keys.get(key) == path and path in tree_todo:
+        elif key and same is not None and same["key"] == key and path in tree_todo:
             item["from_tree"] = True  # the tree scan reads the same content at the same path in this run
             deferred += 1
         else:
@@ -267,18 +299,23 @@ def cmd_plan(args: argparse.Namespace) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(contents[item["blob"]])
     write_list(out / "todo", [i["name"] for i in todo])
+    with open(out / "excluded.jsonl", "w", encoding="utf-8") as f:
+        f.writelines(json.dumps(x) + "\n" for x in excluded)
+    with open(out / "gaps.jsonl", "w", encoding="utf-8") as f:
+        f.writelines(json.dumps(x) + "\n" for x in gaps)
+    summary = {"blobs": plan, "cache_dir": cache_dir, "tool_id": tool_id, "excluded": excluded, "gaps": gaps}
+    if not todo and not args.staged:
+        # Nothing for detect-secrets to read: merge now, with the cache as loaded (saved only if it changed).
+        merge(args, out, summary, recorded, cache)
+        print(f"{len(plan)} {hits} {deferred} 0 merged")
+        return
     baseline = read_json(args.baseline) if args.baseline else None
     if isinstance(baseline, dict):
         results = baseline.get("results") if isinstance(baseline.get("results"), dict) else {}
         baseline["results"] = {i["name"]: results[i["path"]] for i in todo if i["path"] in results}
         baseline["generated_at"] = "not-written-by-this-run"
         write_json(out / "baseline-work.json", baseline)
-    write_json(out / "plan.json", {"blobs": plan, "cache_dir": cache_dir, "tool_id": tool_id,
-                                   "excluded": excluded, "gaps": gaps})
-    with open(out / "excluded.jsonl", "w", encoding="utf-8") as f:
-        f.writelines(json.dumps(x) + "\n" for x in excluded)
-    with open(out / "gaps.jsonl", "w", encoding="utf-8") as f:
-        f.writelines(json.dumps(x) + "\n" for x in gaps)
+    write_json(out / "plan.json", summary)
     print(f"{len(plan)} {hits} {deferred} {len(todo)}")
 
 
@@ -303,9 +340,13 @@ def cmd_merge(args: argparse.Namespace) -> None:
     if args.carry:
         cache.load()
         cache.carry()
-    if args.tree_kept:
-        cache.keep_from(args.tree_kept)
-    tree_fresh = read_json(args.tree_kept) if args.tree_kept and os.path.exists(args.tree_kept) else {}
+    print(merge(args, out, plan, recorded, cache))
+
+
+def merge(args: argparse.Namespace, out: Path, plan: dict[str, Any], recorded: dict[str, Any], cache: Cache) -> int:
+    """The merge (see the module's summary) of plan and the range recorded, with the cache (loaded, or not: saving
+    then writes it whatever it held); the number of occurrences."""
+    tree_fresh = cache.keep_from(args.tree_kept) if args.tree_kept else {}
     todo = [i for i in plan["blobs"] if i["name"]]
     fresh: dict[str, Any] = {}
     if todo:
@@ -367,7 +408,7 @@ def cmd_merge(args: argparse.Namespace) -> None:
     # The hook's coverage for the gate: the staged blobs to read, and the ones detect-secrets read (binary ones are
     # excluded, the others named).
     write_json(out / "gate-coverage.json", {"inventory": info["blobs"], "scanned": info["blobs"] - info["binary_blobs"]})
-    print(f"{len(occurrences)}")
+    return len(occurrences)
 
 
 def cmd_staged(args: argparse.Namespace) -> None:

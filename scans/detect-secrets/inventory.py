@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
 
@@ -53,7 +54,13 @@ def main(out_dir: str) -> int:
     files, excluded, gaps = [], [], []
     for raw in listed:
         name = os.fsdecode(raw.rstrip(b"/"))
-        if raw in gitlinks or raw.endswith(b"/") or (os.path.isdir(name) and not os.path.islink(name)):
+        try:
+            mode = os.lstat(name).st_mode  # one lstat tells every case below apart
+        except FileNotFoundError:
+            mode = None
+        except OSError:
+            mode = 0  # cannot be looked at: detect-secrets will not read it either, and the gate names it
+        if raw in gitlinks or raw.endswith(b"/") or (mode is not None and stat.S_ISDIR(mode)):
             kind, what = ("submodule", "a git submodule") if raw in gitlinks else \
                 ("nested-repository", "a nested git repository")
             gaps.append({"id": f"{kind}:{name}",
@@ -61,11 +68,11 @@ def main(out_dir: str) -> int:
                                     "(scan that repository on its own)"})
         elif name in ROOT_EXCLUSIONS:
             excluded.append({"item": name, "rule": ROOT_EXCLUSIONS[name]})
-        elif os.path.islink(name):
-            excluded.append({"item": name, "rule": "a symlink (never followed: it may point out of the tree)"})
-        elif not os.path.lexists(name):
+        elif mode is None:
             excluded.append({"item": name, "rule": "deleted in the work tree (nothing to read)"})
-        elif not os.path.isfile(name):
+        elif stat.S_ISLNK(mode):
+            excluded.append({"item": name, "rule": "a symlink (never followed: it may point out of the tree)"})
+        elif mode and not stat.S_ISREG(mode):
             excluded.append({"item": name, "rule": "not a regular file (a pipe or a socket: nothing to read)"})
         else:
             files.append(name)

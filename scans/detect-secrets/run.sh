@@ -188,14 +188,20 @@ history_range() {
 # every entry it held).
 history_scan() {
   local baseline=$1 tree_report=$2 from_index=$3 dir="$SCAN_WORK/history" out="$SCAN_WORK/history.out" rc=0
-  local blobs hits deferred misses err="$SCAN_WORK/history-ds.err" raw="$SCAN_WORK/history/detect-secrets.json"
+  local blobs hits deferred misses merged err="$SCAN_WORK/history-ds.err" raw="$SCAN_WORK/history/detect-secrets.json"
   local -a mode=()
   [[ "$from_index" != 1 ]] || mode=(--staged --carry)
   cache_args detect-secrets
   python3 -S "$SCAN_DIR/history.py" plan "${CACHE_ARGS[@]}" --tool-args "$KEY_ARGS" --baseline "$baseline" \
-    "${mode[@]:0:1}" >"$out" 2>"$out.err" || scan_error "could not plan the history's scan: $(stderr_tail "$out.err")"
-  read -r blobs hits deferred misses <"$out" || scan_error "the history's scan gave no plan"
+    --tree-kept "$SCAN_WORK/tree-kept.json" "${mode[@]:0:1}" >"$out" 2>"$out.err" ||
+    scan_error "could not plan the history's scan: $(stderr_tail "$out.err")"
+  read -r blobs hits deferred misses merged <"$out" || scan_error "the history's scan gave no plan"
   log "history: $blobs blob(s): $hits from the cache, $deferred from the tree scan, $misses scanned"
+  if [[ "$merged" == merged ]]; then # nothing to read: history.py plan merged too
+    [[ ! -s "$out.err" ]] || log "$(head -n 3 "$out.err")"
+    history_report "$tree_report"
+    return 0
+  fi
   mkdir -p "$dir/read" || scan_error "cannot write to its work directory"
   if [[ -s "$dir/todo" ]]; then
     scan_progress "scanning the history's blobs" 0 "$misses" # batched-pool.py counts each blob done

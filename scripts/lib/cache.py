@@ -61,6 +61,8 @@ class Failure(Exception):
 # --- helpers ---------------------------------------------------------------------------------------------
 
 
+_json_string = json.encoder.encode_basestring_ascii  # what json.dumps(str) gives, without its overhead
+
 # JSON is written ASCII-only: a file name that is not UTF-8 (os.fsdecode's surrogates) then survives the trip.
 def canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
@@ -210,10 +212,20 @@ class Cache:
         self.context = [FORMAT, scan, tool_id, digest(config)]
         self.entries: dict[str, Any] = {}
         self.kept: dict[str, Any] = {}
+        self.loaded = False  # the manifest was read (save() then leaves it alone when nothing changed)
+        self._keyed: Any = None  # the HMAC over the context's part of every key (key())
 
     def key(self, path: str, sha: str, extra: Any = None) -> str:
-        # Keyed by the cache's secret: a key over a small file's content could otherwise be guessed back.
-        return hmac.new(self.secret, canonical(self.context + [path, sha, extra]).encode(), "sha256").hexdigest()
+        """HMAC(secret, canonical(context + [path, sha, extra])): keyed by the cache's secret, since a key over a
+        small file's content could otherwise be guessed back. The context's part of the HMAC is computed once
+        (the same bytes: the canonical list without its closing bracket, then the rest without its opening one)."""
+        if self._keyed is None:
+            self._keyed = hmac.new(self.secret, canonical(self.context)[:-1].encode(), "sha256")
+        h = self._keyed.copy()
+        # canonical([path, sha, extra])[1:] written out: json.dumps on one string is encode_basestring_ascii.
+        rest = f",{_json_string(path)},{_json_string(sha)},{'null' if extra is None else canonical(extra)}]"
+        h.update(rest.encode())
+        return h.hexdigest()
 
     def salted(self, hashed_secret: str) -> str:
         """detect-secrets' unsalted hash of a secret, keyed by the cache's secret: what the cache, the raw report
@@ -232,6 +244,7 @@ class Cache:
         if (isinstance(manifest, dict) and manifest.get("format") == FORMAT and manifest.get("scan") == self.scan
                 and isinstance(manifest.get("entries"), dict)):
             self.entries = manifest["entries"]
+            self.loaded = True
 
     def get(self, key: str, path: str, valid) -> Any:
         """The value stored under key for path, when valid(value, path) holds; else None (a miss)."""
@@ -254,22 +267,23 @@ class Cache:
         (keep_from) to save with its own: the tree scan hands its entries to the history scan so."""
         write_json(path, self.kept)
 
-    def keep_from(self, path: str | Path) -> None:
-        """Keep the entries dump_kept wrote (a missing or malformed file: none)."""
+    def keep_from(self, path: str | Path) -> dict[str, Any]:
+        """Keep the entries dump_kept wrote (a missing or malformed file: none); returns what the file held."""
         try:
             kept = read_json(path)
         except (OSError, ValueError):
-            return
+            return {}
         if isinstance(kept, dict):
             for key, entry in kept.items():
                 if isinstance(entry, dict) and set(entry) == {"path", "value"}:
                     self.kept[key] = entry
+        return kept if isinstance(kept, dict) else {}
 
     def save(self) -> None:
         """Replace the manifest atomically by the entries kept; a failure is only said, on stderr (the scan logs
         it: a cache that cannot be written costs time, never the result)."""
-        if self.file is None:
-            return
+        if self.file is None or (self.loaded and self.kept == self.entries):
+            return  # off, or it would write back what it read (a warm run on an unchanged tree)
         import tempfile
 
         tmp = None

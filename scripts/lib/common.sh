@@ -363,29 +363,6 @@ scan_error() {
   exit "$EXIT_ERROR"
 }
 
-# links_out_of_tree PATH...: the symlinks among and under PATHs (absolute, in PROJECT_DIR) through which a
-# tool would read outside the project, as "LINK -> TARGET, ..." (at most 5); nothing when there are none.
-# Links to directories under a PATH are left out: tools that walk a tree (os.walk) do not follow them.
-links_out_of_tree() {
-  local root path link resolved
-  local -a found=()
-  root=$(realpath -- "$PROJECT_DIR")
-  for path in "$@"; do
-    resolved=$(realpath -m -- "$path")
-    [[ "$resolved" == "$root" || "$resolved" == "$root"/* ]] || found+=("${path#"$PROJECT_DIR"/} -> $resolved")
-  done
-  while IFS= read -r -d '' link; do
-    [[ -d "$link" ]] && continue
-    resolved=$(realpath -m -- "$link")
-    [[ "$resolved" == "$root"/* ]] || found+=("${link#"$PROJECT_DIR"/} -> $resolved")
-  done < <(find "$@" -mindepth 1 -type l -print0 2>/dev/null)
-  ((${#found[@]} == 0)) && return 0
-  printf '%s' "${found[0]}"
-  ((${#found[@]} == 1)) || printf ', %s' "${found[@]:1:4}"
-  ((${#found[@]} <= 5)) || printf ' and %s more' "$((${#found[@]} - 5))"
-  printf '\n'
-}
-
 # require_command NAME: error out when NAME is not on PATH.
 require_command() {
   command -v "$1" >/dev/null 2>&1 ||
