@@ -1,12 +1,13 @@
 # Applies one scan's policy and suppressions to its normalized findings: the one place a result is built (an
 # "error" result too: write_error_result in scripts/lib/common.sh runs this with no findings).
 # In (jq -n, all as arguments):
-#   $findings[0]      array of Finding (see README "Result schema"); a Finding may already carry .suppression
+#   $findings[0]      array of Finding (anything else: an error) (see README "Result schema"); a Finding may already carry .suppression
 #   $suppressions[0]  array of validated suppression entries (suppressions.jq)
 #   $policy           {"fail_on": [severity...], "min_confidence": severity|null, "count_unfixed": bool}
 #   $gaps             array of {id, message}: what the tool left out (scan_gap); each is an error unless an active
-#                     suppression entry of this scan has its id
-#   $excluded         array of {item, rule}: what was deliberately not scanned (scan_excluded), listed as is
+#                     suppression entry of this scan has its id (anything else in it: an error naming it)
+#   $excluded         array of {item, rule}: what was deliberately not scanned (scan_excluded), listed as is (anything
+#                     else in it: an error naming it)
 #   $coverage[0]      {inventory, scanned} or null (scan_coverage)
 #   $scan $target $today (YYYY-MM-DD) $finished_at $error ("" when the scan completed) $schema_version
 #   $tool_name $tool_uri  the scan's tool and where its documentation is (the "# Tool:" line of scans/SCAN/run.sh)
@@ -38,7 +39,14 @@ def gap_error($open):
   + (if ($open | length) > 5 then "; and \(($open | length) - 5) more (see coverage_gaps in the result)" else "" end)
   + " (fix it, or accept an item in the suppression file with scan \"\($scan)\", its id, a reason and an expiry)";
 
-($suppressions[0] | map(select(.scan == $scan))) as $mine
+# What the scan recorded is checked here, once (scan_gaps_from and scan_excluded_from append lines unread):
+(if ($findings | length) == 1 and ($findings[0] | type) == "array" then .
+ else error("normalizing the tool's output did not give a list of findings") end)
+| ($gaps | map(if type == "object" and (.id | type) == "string" and (.message | type) == "string" then {id, message}
+               else error("a coverage gap is not {id, message}: \(tojson | .[:200])") end)) as $gaps
+| ($excluded | map(if type == "object" and (.item | type) == "string" and (.rule | type) == "string" then {item, rule}
+                   else error("an exclusion is not {item, rule}: \(tojson | .[:200])") end)) as $excluded
+| ($suppressions[0] | map(select(.scan == $scan))) as $mine
 | ($mine | map(select(.expires >= $today))) as $active
 | ($mine | map(select(.expires < $today))) as $expired
 | ($findings[0] | map(

@@ -49,7 +49,8 @@ INVENTORY=0           # the number of files to scan (take_inventory)
 KEY_ARGS=""           # what of the gate's own settings the cache keys on: SCAN_ARGS and widen.py's content
 DS_PYTHON="" # detect-secrets' interpreter when it is a Python entry point (python_of), else empty
 NARROWING_PID="" # the baseline's narrowing check running in the background (narrowing_start)
-HISTORY_PROBLEM="" # why the history's range cannot be read completely (history_range), or empty
+HISTORY_PROBLEM="" # why the history's range cannot be read completely (history_range_finish), or empty
+RANGE_PID=""       # history.py range running in the background (history_range_start)
 SECRETS_SINCE=${SECRETS_SINCE:-}
 
 # take_inventory OUT_DIR: the files to scan in OUT_DIR/files (NUL-separated, relative to the project), their
@@ -90,6 +91,7 @@ narrowing_finish() {
 # did): binary ones excluded, any other a gap naming it and why (scans/detect-secrets/unscannable.py).
 account_for() {
   local list=$1 scanned=$2 baseline=$3 missing="$SCAN_WORK/unread" listing="$SCAN_WORK/unscannable.json"
+  [[ -s "$list" ]] || return 0 # nothing was to be read (the cache answered every file)
   python3 -S -c 'import sys
 listed = [x for x in open(sys.argv[1], "rb").read().split(b"\0") if x]
 read = set(open(sys.argv[2], "rb").read().split(b"\0"))
@@ -169,20 +171,29 @@ tell which files it read (run 'make setup')"
   fi
 }
 
-# history_range STAGED: resolve the range to read (SECRETS_SINCE, or the index when STAGED is 1) and list the
-# blobs its commits introduce. A range that cannot be read completely leaves its reason in HISTORY_PROBLEM.
-history_range() {
-  local out="$SCAN_WORK/history-range.out" rc=0
+# history_range_start STAGED: resolve the range to read (SECRETS_SINCE, or the index when STAGED is 1) and list the
+# blobs its commits introduce, in the background (RANGE_PID: it needs only git, so it runs beside the inventory
+# and the cache plan); history_range_finish waits for it.
+history_range_start() {
   local -a index=()
   [[ "$1" != 1 ]] || index=(--staged)
   python3 -S "$SCAN_DIR/history.py" range --work "$SCAN_WORK" --since "$SECRETS_SINCE" "${index[@]}" \
-    >"$out" 2>"$out.err" || rc=$?
+    >"$SCAN_WORK/history-range.out" 2>"$SCAN_WORK/history-range.out.err" &
+  RANGE_PID=$!
+  scan_helper "$RANGE_PID"
+}
+
+# history_range_finish: wait for history_range_start; a range that cannot be read completely leaves its reason in
+# HISTORY_PROBLEM.
+history_range_finish() {
+  local out="$SCAN_WORK/history-range.out" rc=0
+  scan_helper_wait "$RANGE_PID" || rc=$?
   ((rc == 0)) || HISTORY_PROBLEM="the history cannot be read completely: $(stderr_tail "$out.err")"
   ((rc == 0 || rc == 2)) || HISTORY_PROBLEM="the history's range could not be listed (exit $rc): $(stderr_tail "$out.err")"
   return 0
 }
 
-# history_scan BASELINE TREE_REPORT STAGED: the blobs of the range (history_range), from the cache, from this run's
+# history_scan BASELINE TREE_REPORT STAGED: the blobs of the range (history_range_start), from the cache, from this run's
 # tree scan or through detect-secrets; their findings in SCAN_WORK/history-findings.json (history.jq), the range
 # and what was read in SCAN_WORK/history/coverage.json; the cache saved with the tree's entries (or, STAGED, with
 # every entry it held).
@@ -297,7 +308,8 @@ staged_main() {
   if [[ -n "$DS_PYTHON" ]]; then
     staged_scan "$baseline"
   else
-    history_range 1
+    history_range_start 1
+    history_range_finish
     [[ -z "$HISTORY_PROBLEM" ]] || scan_error "$HISTORY_PROBLEM"
     history_scan "$baseline" "$SCAN_WORK/tree-empty.json" 1
   fi
@@ -325,7 +337,7 @@ main() {
     "") ;;
     *) scan_error "unknown argument '$1' (usage: scans/detect-secrets/run.sh [--staged])" ;;
   esac
-  history_range 0
+  history_range_start 0
 
   raw="$SCAN_WORK/detect-secrets.json"
   err="$SCAN_WORK/detect-secrets.err"
@@ -363,6 +375,7 @@ main() {
   fi
   cat "$record"/* >"$SCAN_WORK/read.list" 2>/dev/null || : >"$SCAN_WORK/read.list"
   [[ -z "$DS_PYTHON" ]] || account_for "$todo" "$SCAN_WORK/read.list" "$baseline"
+  history_range_finish
   cache_merge "$raw" "$raw" "$baseline" "$SCAN_WORK/read.list"
   keep_raw "$SCAN_WORK/merged.json"
   scan_coverage "$INVENTORY" "$(jq -r '.scanned' "$SCAN_WORK/ds-coverage.json")"

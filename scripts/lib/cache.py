@@ -320,8 +320,8 @@ def identity_text(dist: str) -> str:
         # every distribution's METADATA costs 0.2 s.
         if f"{dist}." not in (d.read_text("entry_points.txt") or ""):
             continue
-        plugins += [f"{e.group} {e.name} {e.value} {d.metadata['Name']} {d.version}"
-                    for e in d.entry_points if e.group.startswith(dist + ".")]
+        owner = f"{d.metadata['Name']} {d.version}"  # each of these parses METADATA: once a distribution
+        plugins += [f"{e.group} {e.name} {e.value} {owner}" for e in d.entry_points if e.group.startswith(dist + ".")]
     lines = [f"{dist} {metadata.version(dist)}", sys.version, locale.getpreferredencoding(False), *sorted(plugins)]
     return "\n".join(lines) + "\n"
 

@@ -328,8 +328,9 @@ scan_begin() {
   trap 'on_signal INT' INT
   trap 'on_signal TERM' TERM
   # An earlier result is replaced by a placeholder that says "error" until this run ends; with none, there is
-  # nothing that could be read as this run's (a missing result is an error to every reader).
-  if [[ -e "$(result_path)" ]] &&
+  # nothing that could be read as this run's (a missing result is an error to every reader). Under run-gate.sh
+  # (SECURITY_GATE) the gate has just written that placeholder.
+  if [[ -z "${SECURITY_GATE:-}" && -e "$(result_path)" ]] &&
     ! write_error_result "the $SCAN_NAME scan did not complete (still running, interrupted or crashed)"; then
     forget_result
     invalidate_gates
@@ -457,15 +458,14 @@ jq_error_text() {
   sed -e 's/^jq: error (at [^)]*): //' -e 's/ (not a string)$//' "$1" | head -n 3 | tr '\n' ' '
 }
 
-# normalize PROGRAM RAW OUT [ARGS...]: run the scan's normalize PROGRAM (in SCAN_DIR) on RAW; a jq failure is a scan error.
+# normalize PROGRAM RAW OUT [ARGS...]: run the scan's normalize PROGRAM (in SCAN_DIR) on RAW; a jq failure is a scan error
+# (and an output that is not one list of findings is one in gate.jq).
 normalize() {
   local program=$1 raw=$2 out=$3 err
   shift 3
   err="$SCAN_WORK/normalize.err"
   run_jq "$out" -f "$SCAN_DIR/$program" "$@" "$raw" 2>"$err" ||
     scan_error "the tool's output has an unexpected shape: $(jq_error_text "$err")"
-  jq -e 'type == "array"' "$out" >/dev/null 2>&1 ||
-    scan_error "normalizing the tool's output did not give a list of findings"
 }
 
 # scan_policy FAIL_ON [MIN_CONFIDENCE [IGNORE_UNFIXED]]: set the scan's policy (SCAN_POLICY), built by
@@ -547,19 +547,15 @@ scan_excluded() {
 }
 
 # scan_gaps_from FILE: record the gaps in FILE, one {"id", "message"} object a line (what a helper found in bulk),
-# as scan_gap records each.
+# as scan_gap records each (gate.jq checks their shape, once for all).
 scan_gaps_from() {
-  jq -c 'if (.id | type) == "string" and (.message | type) == "string" then {id, message}
-         else error("a gap is not {id, message}") end' "$1" >>"$SCAN_WORK/gaps.jsonl" 2>/dev/null ||
-    scan_error "could not record the coverage gaps in ${1##*/}"
+  cat -- "$1" >>"$SCAN_WORK/gaps.jsonl" || scan_error "could not record the coverage gaps in ${1##*/}"
 }
 
 # scan_excluded_from FILE: record the exclusions in FILE, one {"item", "rule"} object a line, as scan_excluded
-# records each.
+# records each (gate.jq checks their shape, once for all).
 scan_excluded_from() {
-  jq -c 'if (.item | type) == "string" and (.rule | type) == "string" then {item, rule}
-         else error("an exclusion is not {item, rule}") end' "$1" >>"$SCAN_WORK/excluded.jsonl" 2>/dev/null ||
-    scan_error "could not record the exclusions in ${1##*/}"
+  cat -- "$1" >>"$SCAN_WORK/excluded.jsonl" || scan_error "could not record the exclusions in ${1##*/}"
 }
 
 # scan_coverage INVENTORY SCANNED: how many items the gate computed must be scanned, and how many the tool
