@@ -359,12 +359,12 @@ run_scans() {
   progress_stop
 }
 
-# scan_exit SCAN: the scan's exit status, cross-checked with the status in its result file: they must agree,
-# and a missing or unreadable result is an error.
+# scan_exit SCAN [STATUS]: the scan's exit status, cross-checked with the status in its result file (STATUS when
+# already read): they must agree, and a missing or unreadable result is an error.
 scan_exit() {
-  local scan=$1 rc status
+  local scan=$1 rc status=${2:-}
   rc=$(cat "$RUN_DIR/$scan.rc" 2>/dev/null) || rc=2
-  status=$(jq -r '.status' "$SECURITY_REPORT_DIR/$scan.json" 2>/dev/null) || status=unreadable
+  [[ -n "$status" ]] || status=$(jq -r '.status' "$SECURITY_REPORT_DIR/$scan.json" 2>/dev/null) || status=unreadable
   case "$rc:$status" in
     0:pass | 1:fail) printf '%s' "$rc" ;;
     *:error) printf '2' ;;
@@ -377,9 +377,14 @@ scan_exit() {
 
 # gate_status: the gate's exit status from the scans' statuses (an error outranks a failure).
 gate_status() {
-  local scan rc worst=0
+  local scan file status rc worst=0
+  local -A statuses=()
+  # Every result's status in one jq run, by file; a file that gives none, or more than one, is read on its own.
+  while IFS=$'\t' read -r file status; do
+    if [[ -n "${statuses[$file]+set}" ]]; then statuses[$file]=""; else statuses[$file]=$status; fi
+  done < <(jq -r '"\(input_filename)\t\(.status)"' "${RESULTS[@]}" 2>/dev/null)
   for scan in "${SCANS[@]}"; do
-    rc=$(scan_exit "$scan")
+    rc=$(scan_exit "$scan" "${statuses[$SECURITY_REPORT_DIR/$scan.json]:-}")
     case "$rc" in
       0) ;;
       1) ((worst == 0)) && worst=1 ;;

@@ -329,7 +329,8 @@ def test_unparseable_python_file_is_an_error_that_still_lists_findings(tmp_path,
     })
     run = gate(project, reports, osv)
     result = run.result("bandit")
-    assert result["status"] == "error" and "apps/core/broken.py" in result["error"]
+    assert result["status"] == "error"
+    assert "bandit could not parse 1 file(s): apps/core/broken.py (syntax error" in result["error"], result["error"]
     assert [f["id"] for f in result["findings"]] == ["B307"]
 
 

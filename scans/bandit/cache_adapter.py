@@ -12,7 +12,8 @@ Commands (each writes into the scan's work directory WORK; exit 0 done, 2 error 
   run-chunks  run bandit on each chunk of files, at most JOBS at a time (under the scan's timeout)
   merge       the chunks' reports and the cached entries as one report shaped like `bandit -r`'s own; stores
               the fresh per-file results; the files bandit left out and its crashed tests as gaps
-              (bandit-gaps.jsonl), the coverage in bandit-coverage.json
+              (bandit-gaps.jsonl), the coverage in bandit-coverage.txt ("INVENTORY SCANNED"), the files it
+              could not parse as one message in bandit-problems.txt
 A cached value is bandit's report for one file and its # nosec lines: {"results", "errors", "metrics", "nosec"},
 keyed by the file's git blob id (for a tracked file the work tree has not modified, read from the index).
 """
@@ -20,6 +21,7 @@ keyed by the file's git blob id (for a tracked file the work tree has not modifi
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
@@ -508,7 +510,7 @@ def merge(work: Path, plan: dict[str, Any], cache: Cache, section: Any) -> None:
     """The chunks' reports (plan["chunks"] of them) and the cached entries as one report shaped like `bandit -r`'s
     own (merged.json); the fresh per-file results kept in the cache with their # nosec lines, and the cache saved;
     the files bandit left out and its crashed tests as gaps (bandit-gaps.jsonl), the coverage
-    (bandit-coverage.json)."""
+    (bandit-coverage.txt: "INVENTORY SCANNED")."""
     by_arg = {f["arg"]: f for f in plan["files"]}
     per_file: dict[str, dict[str, Any]] = {
         name: {"results": list(v["results"]), "errors": [], "metrics": v["metrics"]} for name, v in plan["hits"].items()
@@ -535,7 +537,7 @@ def merge(work: Path, plan: dict[str, Any], cache: Cache, section: Any) -> None:
              for name in not_scanned]
     Path(work / "bandit-gaps.jsonl").write_text("".join(canonical(g) + "\n" for g in gaps))
     scanned = sum(1 for f in plan["files"] if per_file.get(f["name"], {}).get("metrics") is not None)
-    write_json(work / "bandit-coverage.json", {"inventory": len(plan["files"]), "scanned": scanned})
+    (work / "bandit-coverage.txt").write_text(f"{len(plan['files'])} {scanned}\n")
     broken = {c["name"] for c in crashed}
     for f in plan["files"]:
         name, key = f["name"], f["key"]
@@ -573,6 +575,20 @@ def merge(work: Path, plan: dict[str, Any], cache: Cache, section: Any) -> None:
         "results": results,
     }
     write_json(work / "merged.json", report)
+    (work / "bandit-problems.txt").write_text(problems_text(errors))
+
+
+def problems_text(errors: list[Any]) -> str:
+    """What bandit could not scan, as one message (its report's errors); empty when it scanned everything."""
+    if not errors:
+        return ""
+
+    def text(value: Any) -> str:
+        return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+
+    named = ", ".join(f"{text(e.get('filename'))} ({text(e.get('reason'))})" if isinstance(e, dict) else text(e)
+                      for e in errors)
+    return f"bandit could not parse {len(errors)} file(s): {named}"
 
 
 def parser() -> argparse.ArgumentParser:

@@ -15,7 +15,8 @@
 # scan (its metrics), or on which one of its tests crashed ("Bandit internal error"), is a coverage gap naming
 # it; files bandit could not parse make the scan an error; so do a .bandit file in the targets (bandit reads it
 # only when it walks folders itself), a symlink in them through which bandit would read outside the project, and
-# an empty file list. A .git folder is not walked (git's storage; bandit's own default excludes it too). `# nosec BXXX` is honoured by bandit itself.
+# an empty file list. A .git folder is not walked (git's storage; bandit's own default excludes it too).
+# `# nosec BXXX` is honoured by bandit itself.
 # Files whose content (git's blob id: from the index for a tracked file the work tree has not modified, without
 # reading it), bandit version and [tool.bandit] are unchanged since an earlier run are answered from
 # the scan cache (SECURITY_CACHE, SECURITY_CACHE_DIR; scripts/lib/cache.sh); the others are split over up to
@@ -114,7 +115,7 @@ plural() {
 # in parallel chunks of explicit files, merged into REPORT. Records the exclusions, the `# nosec` lines and
 # test selection, the coverage, and as gaps the files bandit did not scan and the tests that crashed in it.
 run_planned() {
-  local config=$1 out="$SCAN_WORK/plan.out" rc=0 files hits todo chunks jobs merged coverage="$SCAN_WORK/bandit-coverage.json"
+  local config=$1 out="$SCAN_WORK/plan.out" rc=0 files hits todo chunks jobs merged inventory scanned
   shift
   cache_args bandit
   cache_helper "$out" plan "${CACHE_ARGS[@]}" --tool-args "${KEY_ARGS[*]}" --config "$config" \
@@ -134,7 +135,8 @@ run_planned() {
   fi
   log "$(plan_text "$files" "$hits" "$todo" "$chunks" "$jobs")"
   scan_gaps_from "$SCAN_WORK/bandit-gaps.jsonl"
-  scan_coverage "$(jq -r '.inventory' "$coverage")" "$(jq -r '.scanned' "$coverage")"
+  read -r inventory scanned <"$SCAN_WORK/bandit-coverage.txt" || scan_error "the scan cache gave no coverage"
+  scan_coverage "$inventory" "$scanned"
   cache_stats_from_plan
   REPORT="$SCAN_WORK/merged.json"
 }
@@ -169,7 +171,7 @@ main() {
   run_planned "$config" "${targets[@]}"
   keep_raw "$REPORT"
   normalize normalize.jq "$REPORT" "$SCAN_WORK/findings.json"
-  errors=$(jq -r -f "$SCAN_DIR/problems.jq" "$REPORT") || scan_error "could not read bandit's errors"
+  errors=$(cat "$SCAN_WORK/bandit-problems.txt") || scan_error "could not read bandit's errors"
   [[ -n "$PROBLEMS" && -n "$errors" ]] && PROBLEMS+="; "
   scan_finish "$SCAN_WORK/findings.json" "$PROBLEMS$errors"
 }

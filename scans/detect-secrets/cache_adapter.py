@@ -8,14 +8,15 @@ Commands (each writes into the scan's work directory WORK; exit 0 done, 2 error 
          the baseline, none (the cache is off for that run)
   merge  detect-secrets' report on the rest plus the cached entries, shaped like one full report, every
          hashed_secret salted (Cache.salted); the committed baseline salted alike (WORK/baseline-salted.json)
-         and the coverage (WORK/ds-coverage.json); stores the fresh per-file results of the files detect-secrets
-         read (--scanned) and the rule of those it did not read that the gate excluded (--unread-excluded)
+         and the coverage (WORK/ds-coverage.txt: "INVENTORY SCANNED"); stores the fresh per-file results of the
+         files detect-secrets read (--scanned) and the rule of those it did not read that the gate excluded (--unread-excluded)
 A cached value is detect-secrets' results for one file ({"results": [...]}), or the rule that excluded a file it
 could not read ({"excluded": rule}: binary, or a baseline filter); the report's envelope (version, plugins,
 filters) is kept once, under the name <envelope>. A file's key is its path and git's blob id of its content (read
 from the index for a tracked file the work tree has not modified: that file is not read), with the baseline's
 entries for it; scans/detect-secrets/history.py keys the blobs of the history the same way, so entries are shared.
 merge --keep-to FILE hands the entries to the history scan (which saves them with its own) instead of saving.
+plan --merge-if-answered (with merge's options) merges too when the cache answers every file, and prints "merged".
 """
 
 from __future__ import annotations
@@ -137,9 +138,15 @@ def cmd_plan(args: argparse.Namespace) -> None:
         for path, value in hits.items():
             if "excluded" in value:
                 f.write(json.dumps({"item": path, "rule": value["excluded"]}) + "\n")
-    write_json(work / "plan.json", {"files": plan_files, "hits": hits, "envelope": envelope,
-                                    "cache_dir": cache_dir, "tool_id": tool_id, "algorithm": algorithm})
+    plan = {"files": plan_files, "hits": hits, "envelope": envelope, "cache_dir": cache_dir, "tool_id": tool_id,
+            "algorithm": algorithm}
+    write_json(work / "plan.json", plan)
     write_stats(work, cache_dir, note, len(hits), len(todo))
+    if args.merge_if_answered and not todo and envelope is not None:
+        # Nothing for detect-secrets to read: merge now, with the cache as loaded (saved only if it changed).
+        merge(args, work, plan, cache, known)
+        print(f"{len(files)} {len(hits)} {len(todo)} merged")
+        return
     print(f"{len(files)} {len(hits)} {len(todo)}")
 
 
@@ -147,6 +154,12 @@ def cmd_merge(args: argparse.Namespace) -> None:
     work = Path(args.work)
     plan = read_json(work / "plan.json")
     cache, known = ds_cache(args, plan["cache_dir"], plan["tool_id"])
+    merge(args, work, plan, cache, known)
+
+
+def merge(args: argparse.Namespace, work: Path, plan: dict[str, Any], cache: Cache, known: dict[str, Any]) -> None:
+    """The merge (the module's summary) of plan, with the cache (loaded, or not: saving then writes it whatever it
+    held)."""
     todo = set(read_list(str(work / "todo")))
     scanned = set(read_list(args.scanned)) if args.scanned else set()
     unread = read_excluded(args.unread_excluded) if args.unread_excluded else {}
@@ -166,7 +179,6 @@ def cmd_merge(args: argparse.Namespace) -> None:
         for item in envelope.get("filters_used") or []:
             if isinstance(item, dict) and item.get("path") == "detect_secrets.filters.common.is_baseline_file":
                 item["filename"] = args.work_baseline
-    stored = 0
     for f in plan["files"]:
         path, key = f["name"], f["key"]
         if path in plan["hits"]:
@@ -181,7 +193,6 @@ def cmd_merge(args: argparse.Namespace) -> None:
         sha = git_blob_id(path, plan["algorithm"])
         if ds_valid(value, path) and sha and cache.key(path, sha, known.get(path)) == key:
             cache.keep(key, path, value)
-            stored += 1
     if args.keep_to:
         cache.dump_kept(args.keep_to)
     else:
@@ -196,9 +207,7 @@ def cmd_merge(args: argparse.Namespace) -> None:
     if isinstance(committed, dict) and isinstance(committed.get("results"), dict):
         committed["results"] = salt_results(committed["results"], cache)
     write_json(work / "baseline-salted.json", committed)
-    write_json(work / "ds-coverage.json", {"inventory": len(plan["files"]),
-                                           "scanned": read_hits + len(todo & scanned)})
-    print(f"{len(plan['hits'])} {len(todo)} {stored}")
+    (work / "ds-coverage.txt").write_text(f"{len(plan['files'])} {read_hits + len(todo & scanned)}\n")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -213,6 +222,8 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("--work-baseline", default="")
         sp.add_argument("--scanned", default="", help="the NUL-separated files detect-secrets read")
         sp.add_argument("--keep-to", default="", help="merge: write the entries here instead of saving the cache")
+        sp.add_argument("--merge-if-answered", action="store_true",
+                        help="plan: when the cache answers every file, merge too (with merge's options)")
         sp.add_argument("--unread-excluded", default="",
                         help="the files it did not read that the gate excluded (JSON lines of item and rule)")
         sp.set_defaults(func=func)

@@ -51,6 +51,8 @@ DS_PYTHON="" # detect-secrets' interpreter when it is a Python entry point (pyth
 NARROWING_PID="" # the baseline's narrowing check running in the background (narrowing_start)
 HISTORY_PROBLEM="" # why the history's range cannot be read completely (history_range_finish), or empty
 RANGE_PID=""       # history.py range running in the background (history_range_start)
+declare -a MERGE_ARGS=() # cache_merge's options that cache_plan also takes (it merges when nothing is left to read)
+PLAN_MERGED=""     # "merged" when cache_plan merged (the cache answered every file)
 SECRETS_SINCE=${SECRETS_SINCE:-}
 
 # take_inventory OUT_DIR: the files to scan in OUT_DIR/files (NUL-separated, relative to the project), their
@@ -125,9 +127,11 @@ baseline_copy() {
 cache_plan() {
   local list=$1 committed=$2 out="$SCAN_WORK/plan.out" rc=0 files hits misses
   cache_args detect-secrets
-  cache_helper "$out" plan "${CACHE_ARGS[@]}" --tool-args "$KEY_ARGS" --baseline "$committed" --list "$list" || rc=$?
+  # When the cache answers every file, the plan merges too (cache_merge's options): PLAN_MERGED is then "merged".
+  cache_helper "$out" plan "${CACHE_ARGS[@]}" --tool-args "$KEY_ARGS" --baseline "$committed" --list "$list" \
+    --merge-if-answered "${MERGE_ARGS[@]}" || rc=$?
   ((rc == 0)) || scan_error "$(head -c 600 "$out.err" | tr '\n' ' ')"
-  read -r files hits misses <"$out" || scan_error "the scan cache gave no plan"
+  read -r files hits misses PLAN_MERGED <"$out" || scan_error "the scan cache gave no plan"
   scan_progress "scanning files" "$hits" "$files" # batched-pool.py counts each file done
   log "$files file(s): $hits from the cache, $misses scanned"
   cache_stats_from_plan
@@ -140,12 +144,9 @@ cache_plan() {
 # the exclusions of those it did not read (account_for).
 cache_merge() {
   local raw=$1 work_baseline=$2 committed=$3 scanned=$4 out="$SCAN_WORK/merge.out" rc=0
-  local -a keep=()
-  # With a history to read, the history scan saves the cache, with the tree's entries and its own.
-  [[ -n "$HISTORY_PROBLEM" ]] || keep=(--keep-to "$SCAN_WORK/tree-kept.json")
   cache_helper "$out" merge --work "$SCAN_WORK" --tool-args "$KEY_ARGS" --baseline "$committed" --fresh "$raw" \
     --work-baseline "$work_baseline" --scanned "$scanned" --unread-excluded "$SCAN_WORK/unread-excluded.jsonl" \
-    "${keep[@]}" || rc=$?
+    "${MERGE_ARGS[@]}" || rc=$?
   ((rc != 2)) || scan_error "detect-secrets' output has an unexpected shape: $(stderr_tail "$out.err")"
   ((rc == 0)) || scan_error "the scan cache failed: $(stderr_tail "$out.err")"
 }
@@ -172,8 +173,8 @@ tell which files it read (run 'make setup')"
 }
 
 # history_range_start STAGED: resolve the range to read (SECRETS_SINCE, or the index when STAGED is 1) and list the
-# blobs its commits introduce, in the background (RANGE_PID: it needs only git, so it runs beside the inventory
-# and the cache plan); history_range_finish waits for it.
+# blobs its commits introduce, in the background (RANGE_PID: it needs only git, so it runs beside the inventory);
+# history_range_finish waits for it.
 history_range_start() {
   local -a index=()
   [[ "$1" != 1 ]] || index=(--staged)
@@ -323,7 +324,7 @@ staged_main() {
 }
 
 main() {
-  local list raw err rc committed baseline="" record todo
+  local list raw err rc committed baseline="" record todo scanned
   scan_begin detect-secrets "$PROJECT_DIR"
   scan_policy UNKNOWN+ # every secret not audited as a false positive fails
   require_command detect-secrets
@@ -353,13 +354,17 @@ main() {
   take_inventory "$SCAN_WORK/inventory"
   list="$SCAN_WORK/inventory/files"
   cache_begin detect-secrets
+  history_range_finish
+  # With a history to read, the history scan saves the cache, with the tree's entries and its own.
+  [[ -n "$HISTORY_PROBLEM" ]] || MERGE_ARGS+=(--keep-to "$SCAN_WORK/tree-kept.json")
+  MERGE_ARGS+=(--work-baseline "$raw")
   cache_plan "$list" "$baseline"
   narrowing_finish
   todo="$SCAN_WORK/todo"
   record="$SCAN_WORK/read"
   mkdir -p "$record" || scan_error "cannot write to its work directory"
   rc=0
-  if [[ -s "$todo" ]]; then
+  if [[ "$PLAN_MERGED" != merged && -s "$todo" ]]; then
     DS_TAIL=()
     detect_secrets_run "$todo" "$record"
     if [[ -n "$baseline" ]]; then
@@ -373,12 +378,14 @@ main() {
       scan_error "detect-secrets exited 0 without writing its results"
     fi
   fi
-  cat "$record"/* >"$SCAN_WORK/read.list" 2>/dev/null || : >"$SCAN_WORK/read.list"
-  [[ -z "$DS_PYTHON" ]] || account_for "$todo" "$SCAN_WORK/read.list" "$baseline"
-  history_range_finish
-  cache_merge "$raw" "$raw" "$baseline" "$SCAN_WORK/read.list"
+  if [[ "$PLAN_MERGED" != merged ]]; then
+    cat "$record"/* >"$SCAN_WORK/read.list" 2>/dev/null || : >"$SCAN_WORK/read.list"
+    [[ -z "$DS_PYTHON" ]] || account_for "$todo" "$SCAN_WORK/read.list" "$baseline"
+    cache_merge "$raw" "$raw" "$baseline" "$SCAN_WORK/read.list"
+  fi
   keep_raw "$SCAN_WORK/merged.json"
-  scan_coverage "$INVENTORY" "$(jq -r '.scanned' "$SCAN_WORK/ds-coverage.json")"
+  read -r _ scanned <"$SCAN_WORK/ds-coverage.txt" || scan_error "the scan cache gave no coverage"
+  scan_coverage "$INVENTORY" "$scanned"
   normalize normalize.jq "$SCAN_WORK/merged.json" "$SCAN_WORK/tree-findings.json" --slurpfile baseline "$SCAN_WORK/baseline-salted.json"
   if [[ -n "$HISTORY_PROBLEM" ]]; then
     scan_finish "$SCAN_WORK/tree-findings.json" "$HISTORY_PROBLEM"

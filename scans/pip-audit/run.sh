@@ -131,7 +131,7 @@ joined() {
 }
 
 main() {
-  local inventory batch k=0 report raw problems inventory_count audited
+  local inventory batch k=0 report raw problems inventory_count audited canary_silent tally
   local -a reports=()
   scan_begin pip-audit "$PROJECT_DIR"
   scan_policy UNKNOWN+ # pip-audit grades no severity: every known vulnerability fails
@@ -162,18 +162,15 @@ main() {
     --slurpfile advisories "$(mirror_answers)"
   jq -r -f "$SCAN_DIR/problems.jq" --slurpfile inventory "$inventory" "$raw" >>"$problems" ||
     scan_error "could not check pip-audit's report against the inventory"
-  if jq -e '(.canary.vulns // []) == []' "$raw" >/dev/null; then
+  tally="$SCAN_WORK/tally.txt"
+  jq -r -f "$SCAN_DIR/tally.jq" --slurpfile inventory "$inventory" --argjson extra "${SCAN_RESULT_EXTRA:-"{}"}" \
+    "$raw" >"$tally" || scan_error "could not count the inventory and what pip-audit audited"
+  { read -r inventory_count audited canary_silent && read -r SCAN_RESULT_EXTRA; } <"$tally" ||
+    scan_error "could not count the inventory and what pip-audit audited"
+  if [[ "$canary_silent" == true ]]; then
     canary_answer >>"$problems" || scan_error "could not write to its work directory"
   fi
-
-  inventory_count=$(jq '(.packages | length) + (.not_auditable | length)' "$inventory") ||
-    scan_error "could not count the inventory"
-  audited=$(jq '[.dependencies[] | select(has("vulns"))] | length' "$raw") ||
-    scan_error "could not count what pip-audit audited"
   scan_coverage "$inventory_count" "$audited"
-  SCAN_RESULT_EXTRA=$(jq -cn --slurpfile inventory "$inventory" --slurpfile raw "$raw" --argjson extra "${SCAN_RESULT_EXTRA:-"{}"}" \
-    '$extra + {canary: (($inventory[0].canary | {name, version}) + {vulnerabilities: ($raw[0].canary.vulns // [] | length)})}') ||
-    scan_error "could not read the canary's result"
   scan_finish "$SCAN_WORK/findings.json" "$(joined "$problems")"
 }
 
