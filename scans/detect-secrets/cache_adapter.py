@@ -31,8 +31,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts" / "lib"))
 
 from cache import (  # noqa: E402
-    SALTED, Cache, Failure, add_cache_options, cache_settings, git_blob_id, index_blob_ids, object_format, read_json,
-    read_list, run_command, write_json, write_list, write_stats,
+    SALTED, Cache, Failure, add_cache_options, cache_settings, git_blob_id, index_blob_ids, json_lines, object_format,
+    read_json, read_list, run_command, write_json, write_list, write_stats,
 )
 
 ENVELOPE = "<envelope>"
@@ -135,9 +135,8 @@ def cmd_plan(args: argparse.Namespace) -> None:
             hits[path] = value
     write_list(work / "todo", todo)
     with open(work / "cached-excluded.jsonl", "w", encoding="utf-8") as f:
-        for path, value in hits.items():
-            if "excluded" in value:
-                f.write(json.dumps({"item": path, "rule": value["excluded"]}) + "\n")
+        f.write(json_lines({"item": path, "rule": value["excluded"]} for path, value in hits.items()
+                           if "excluded" in value))
     plan = {"files": plan_files, "hits": hits, "envelope": envelope, "cache_dir": cache_dir, "tool_id": tool_id,
             "algorithm": algorithm}
     write_json(work / "plan.json", plan)

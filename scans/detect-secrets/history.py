@@ -55,8 +55,8 @@ sys.path.insert(0, str(HERE.parents[1] / "scripts" / "lib"))
 sys.path.insert(0, str(HERE))
 
 from cache import (  # noqa: E402
-    Cache, Failure, add_cache_options, cache_settings, git_text, object_format, read_json, read_list, run_command,
-    write_json, write_list,
+    Cache, Failure, add_cache_options, cache_settings, git_text, json_lines, object_format, read_json, read_list,
+    run_command, write_json, write_list,
 )
 from cache_adapter import ds_cache, ds_settings, ds_valid, read_report, salt_results  # noqa: E402
 from inventory import ROOT_EXCLUSIONS  # noqa: E402
@@ -300,9 +300,9 @@ def cmd_plan(args: argparse.Namespace) -> None:
         target.write_bytes(contents[item["blob"]])
     write_list(out / "todo", [i["name"] for i in todo])
     with open(out / "excluded.jsonl", "w", encoding="utf-8") as f:
-        f.writelines(json.dumps(x) + "\n" for x in excluded)
+        f.write(json_lines(excluded))
     with open(out / "gaps.jsonl", "w", encoding="utf-8") as f:
-        f.writelines(json.dumps(x) + "\n" for x in gaps)
+        f.write(json_lines(gaps))
     summary = {"blobs": plan, "cache_dir": cache_dir, "tool_id": tool_id, "excluded": excluded, "gaps": gaps}
     if not todo and not args.staged:
         # Nothing for detect-secrets to read: merge now, with the cache as loaded (saved only if it changed).
@@ -398,7 +398,7 @@ def merge(args: argparse.Namespace, out: Path, plan: dict[str, Any], recorded: d
     occurrences.sort(key=lambda o: (order.get(o["commit"], 0), o["path"], o["line"] or 0, o["type"]))
     write_json(out / "occurrences.json", occurrences)
     with open(out / "unread-gaps.jsonl", "w", encoding="utf-8") as f:
-        f.writelines(json.dumps(x) + "\n" for x in gaps)
+        f.write(json_lines(gaps))
     info = dict(recorded["range"])
     info.update(blobs=len(plan["blobs"]), blobs_read=len(todo), blobs_from_cache=sum(1 for i in plan["blobs"]
                                                                                      if i["value"] is not None),
