@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from support.gate import REPO_ROOT, VENV_BIN, fake_tool, run_scan, tool_path
-from support.projects import git_commit_all, write_tree
+from support.projects import git, git_commit_all, write_tree
 
 # Planted secrets, built at run time so that this file holds none of them whole.
 AWS_KEY = "AKIA" + "QYLPMN5HFIQR7XYZ"
@@ -196,6 +196,21 @@ def test_a_project_below_the_repository_root_rescans_a_tracked_file_the_work_tre
     project = write_tree(tmp_path / "repository" / "service", FILES)
     git_commit_all(tmp_path / "repository")
     scan(name, project, cache)
+    with (project / "apps/core/clean.py").open("a") as f:
+        f.write(f"\n\ndef unsafe(expr):\n    token = '{GITHUB_TOKEN}'\n    return eval(expr)\n")
+    warm = scan(name, project, cache)
+    assert stats(warm, name)[1] == 1
+    assert ("apps/core/clean.py", 6) in {(f["location"]["path"], f["location"]["line"])
+                                         for f in warm.result(name)["findings"]}
+
+
+@pytest.mark.parametrize("name", ["bandit", "detect-secrets"])
+@pytest.mark.parametrize("flag", ["--assume-unchanged", "--skip-worktree"])
+def test_a_file_git_is_told_not_to_look_at_is_rescanned_when_it_changed(project, cache, name, flag):
+    # git diff-files does not look at a file marked assume-unchanged or skip-worktree: its index blob id says
+    # nothing about what the work tree holds, so the cache must not take it from there.
+    scan(name, project, cache)
+    git(project, "update-index", flag, "apps/core/clean.py")
     with (project / "apps/core/clean.py").open("a") as f:
         f.write(f"\n\ndef unsafe(expr):\n    token = '{GITHUB_TOKEN}'\n    return eval(expr)\n")
     warm = scan(name, project, cache)

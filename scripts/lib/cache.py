@@ -125,14 +125,16 @@ def git_blob_id(path: str, algorithm: str = "sha1") -> str | None:
 
 def index_blob_ids() -> dict[str, str]:
     """{path: blob id} of the tracked regular files the work tree has not modified, straight from the index
-    (`git ls-files --stage`, less what `git diff-files` lists), relative to the current folder: no file is read. Conflicted, modified, deleted
-    and untracked files are not in it."""
+    (`git ls-files --stage`, less what `git diff-files` lists), relative to the current folder: no file is read.
+    Conflicted, modified, deleted and untracked files are not in it, nor are files marked assume-unchanged or
+    skip-worktree (`git ls-files -v` tags them; diff-files does not look at them, so their work-tree content may
+    be anything)."""
     ids: dict[str, str] = {}
-    for line in git_text("ls-files", "-z", "--stage").split("\0"):
+    for line in git_text("ls-files", "-z", "--stage", "-v").split("\0"):
         meta, _, name = line.partition("\t")
         fields = meta.split()
-        if len(fields) == 3 and fields[0] in ("100644", "100755") and fields[2] == "0":
-            ids[name] = fields[1]
+        if len(fields) == 4 and fields[0] == "H" and fields[1] in ("100644", "100755") and fields[3] == "0":
+            ids[name] = fields[2]
     # --relative: paths relative to this folder, as ls-files gives them (without it diff-files names them from
     # the repository's root, and in a project below it no modified file would leave the list).
     for name in git_text("diff-files", "-z", "--name-only", "--no-renames", "--relative").split("\0"):

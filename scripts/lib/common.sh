@@ -75,13 +75,18 @@ json_string() {
   local s=$1
   s=${s//\\/\\\\}
   s=${s//\"/\\\"}
-  s=$(printf '%s' "$s" | tr '\000-\037' ' ')
+  s=${s//[[:cntrl:]]/ }
   printf '"%s"' "$s"
 }
 
-# now_utc: the current time, ISO 8601 in UTC.
+# now_utc: the current time, ISO 8601 in UTC (bash's own strftime: no process).
 now_utc() {
-  date -u +%Y-%m-%dT%H:%M:%SZ
+  TZ=UTC0 printf '%(%Y-%m-%dT%H:%M:%SZ)T' -1
+}
+
+# today_utc: today's date in UTC, YYYY-MM-DD.
+today_utc() {
+  TZ=UTC0 printf '%(%Y-%m-%d)T' -1
 }
 
 # publish FILE DEST: copy FILE onto DEST atomically (write_atomically). Returns non-zero, DEST untouched, when the
@@ -109,8 +114,9 @@ scan_names() {
 # write_atomically DEST: stdin to DEST through a temporary file beside it, so readers never see half a file.
 # Returns non-zero, DEST untouched, when it cannot be written (the disk is full or read-only).
 write_atomically() {
-  local tmp
-  tmp=$(mktemp "$(dirname "$1")/.$(basename "$1").XXXXXX" 2>/dev/null) || return 1
+  local tmp dir=.
+  [[ "$1" != */* ]] || dir=${1%/*}
+  tmp=$(mktemp "${dir:-/}/.${1##*/}.XXXXXX" 2>/dev/null) || return 1
   if cat >"$tmp" && mv -f "$tmp" "$1"; then
     return 0
   fi
@@ -121,7 +127,15 @@ write_atomically() {
 # tool_of SCAN: "NAME URI" from the "# Tool: NAME URI" line of scans/SCAN/run.sh's header (the tool the scan runs
 # and where its documentation is); nothing when there is none.
 tool_of() {
-  sed -n 's/^# Tool: *//p' "$SCANS_DIR/$1/run.sh" 2>/dev/null | head -n 1
+  local line
+  [[ -r "$SCANS_DIR/$1/run.sh" ]] || return 0
+  while IFS= read -r line; do
+    [[ "$line" == "# Tool:"* ]] || continue
+    line=${line#"# Tool:"}
+    printf '%s\n' "${line#"${line%%[! ]*}"}"
+    return 0
+  done <"$SCANS_DIR/$1/run.sh"
+  return 0
 }
 
 # gate_result OUT ERROR FINDINGS SUPPRESSIONS GAPS EXCLUDED COVERAGE [POLICY [TOOL_VERSION [EXTRA]]]: SCAN_NAME's
@@ -135,7 +149,7 @@ gate_result() {
   [[ -z "${10:-}" ]] || extra=(--argjson extra "${10}")
   read -r tool_name tool_uri < <(tool_of "$SCAN_NAME") || true
   run_jq "$out" -n -f "$JQ_DIR/gate.jq" "${extra[@]}" \
-    --arg scan "$SCAN_NAME" --arg target "$SCAN_TARGET" --arg today "$(date -u +%F)" \
+    --arg scan "$SCAN_NAME" --arg target "$SCAN_TARGET" --arg today "$(today_utc)" \
     --arg finished_at "$(now_utc)" --arg error "$error" --argjson schema_version "$RESULT_SCHEMA_VERSION" \
     --arg tool_name "$tool_name" --arg tool_uri "$tool_uri" --arg tool_version "${9:-}" --argjson policy "${8:-null}" \
     --slurpfile findings "$3" --slurpfile suppressions "$4" --slurpfile gaps "$5" --slurpfile excluded "$6" \
