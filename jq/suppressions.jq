@@ -1,5 +1,5 @@
 # Validates the reviewed suppression file (.security-suppressions.json).
-# In:  {"suppressions": [{"scan", "id", "reason", "expires": "YYYY-MM-DD", "location"?}, ...]};
+# In (jq -n, the file as input): {"suppressions": [{"scan", "id", "reason", "expires": "YYYY-MM-DD", "location"?}, ...]};
 #      $scans: the names of the scans there are, space-separated (scan_names in scripts/lib/common.sh).
 # Out: the array of entries, unchanged; or an error naming the first malformed entry and what is wrong.
 include "lib";
@@ -24,7 +24,8 @@ def check_entry($i):
   | expect(.expires | valid_date; "\($where) (\(.id)): expires must be a date YYYY-MM-DD")
   | expect((has("location") | not) or (.location | nonempty_string); "\($where) (\(.id)): location must be a non-empty string");
 
-expect(type == "object" and (.suppressions | type) == "array"; "expected an object with a \"suppressions\" array")
+[inputs] | expect(length == 1; "the file holds \(length) JSON values, not one") | .[0]
+| expect(type == "object" and (.suppressions | type) == "array"; "expected an object with a \"suppressions\" array")
 | .suppressions
 | to_entries
 | map(.key as $i | .value | check_entry($i))

@@ -173,23 +173,18 @@ make_run_dir() {
 # clear_previous_results: before anything else can fail, replace each scan's result and the verdict with "error"
 # placeholders and remove the gate's summaries, so that no earlier run's "pass" can be read as this run's result.
 clear_previous_results() {
-  local scan pid unwritable=""
-  local -a pids=()
+  local scan unwritable=""
   rm -f -- "$SECURITY_REPORT_DIR/$GATE.md" "$SECURITY_REPORT_DIR/$GATE.sarif"
   write_error_verdict "$GATE" "the $GATE run did not complete (still running, interrupted or crashed)" "${SCANS[@]}" ||
     { rm -f -- "$(verdict_path "$GATE")"; unwritable=1; }
-  # The scans' placeholders side by side (each is a jq run); each one that cannot be written is removed.
+  # The scans' placeholders, built without jq (error_result_json: each scan replaces its own as it ends); each one
+  # that cannot be written is removed.
   for scan in "${SCANS[@]}"; do
-    (
-      rm -f -- "$SECURITY_REPORT_DIR/$scan.raw.json"
-      SCAN_NAME=$scan SCAN_TARGET=$PROJECT_DIR \
-        write_error_result "the $scan scan did not complete (not started, interrupted or crashed)" ||
-        { SCAN_NAME=$scan forget_result; exit 1; }
-    ) &
-    pids+=("$!")
-  done
-  for pid in "${pids[@]}"; do
-    wait "$pid" || unwritable=1
+    rm -f -- "$SECURITY_REPORT_DIR/$scan.raw.json"
+    SCAN_NAME=$scan SCAN_TARGET=$PROJECT_DIR \
+      error_result_json "the $scan scan did not complete (not started, interrupted or crashed)" |
+      SCAN_NAME=$scan write_atomically "$SECURITY_REPORT_DIR/$scan.json" ||
+      { SCAN_NAME=$scan forget_result; unwritable=1; }
   done
   if [[ -n "$unwritable" ]]; then
     VERDICT_DONE=1 # none can be written

@@ -55,8 +55,8 @@ sys.path.insert(0, str(HERE.parents[1] / "scripts" / "lib"))
 sys.path.insert(0, str(HERE))
 
 from cache import (  # noqa: E402
-    Cache, Failure, add_cache_options, cache_settings, git_text, json_lines, object_format, read_json, read_list,
-    run_command, write_json, write_list,
+    Cache, Failure, add_cache_options, cache_settings, canonical, git_text, json_lines, object_format, read_json,
+    read_list, run_command, write_json, write_list,
 )
 from cache_adapter import ds_cache, ds_settings, ds_valid, read_report, salt_results  # noqa: E402
 from inventory import ROOT_EXCLUSIONS  # noqa: E402
@@ -238,6 +238,17 @@ def sorted_entries(entries: list[dict[str, Any]]) -> tuple[dict[tuple[str, str],
     return blobs, [x for x in unique.values() if "rule" in x], [x for x in unique.values() if "id" in x]
 
 
+def tree_exclusions(work: Path) -> set[str]:
+    """The exclusions the tree scan recorded (WORK/excluded.jsonl), canonical: the history lists only others."""
+    try:
+        with open(work / "excluded.jsonl", encoding="utf-8") as f:
+            return {canonical(json.loads(line)) for line in f if line.strip()}
+    except FileNotFoundError:
+        return set()
+    except (OSError, ValueError) as e:
+        raise Failure(f"the tree scan's exclusions cannot be read: {e}") from e
+
+
 def cat_blobs(ids: list[str]) -> dict[str, bytes]:
     """The content of each blob, read with one `git cat-file --batch`."""
     data = git_bytes("cat-file", "--batch", stdin="".join(i + "\n" for i in ids).encode())
@@ -299,8 +310,9 @@ def cmd_plan(args: argparse.Namespace) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(contents[item["blob"]])
     write_list(out / "todo", [i["name"] for i in todo])
+    known = tree_exclusions(work)
     with open(out / "excluded.jsonl", "w", encoding="utf-8") as f:
-        f.write(json_lines(excluded))
+        f.write(json_lines(x for x in excluded if canonical(x) not in known))
     with open(out / "gaps.jsonl", "w", encoding="utf-8") as f:
         f.write(json_lines(gaps))
     summary = {"blobs": plan, "cache_dir": cache_dir, "tool_id": tool_id, "excluded": excluded, "gaps": gaps}

@@ -268,12 +268,8 @@ history_report() {
   local tree_report=$1 dir="$SCAN_WORK/history"
   [[ ! -s "$dir/gaps.jsonl" ]] || scan_gaps_from "$dir/gaps.jsonl"
   [[ ! -s "$dir/unread-gaps.jsonl" ]] || scan_gaps_from "$dir/unread-gaps.jsonl"
-  if [[ -s "$dir/excluded.jsonl" ]]; then
-    # The history's exclusions the tree's list does not already hold.
-    jq -c --slurpfile tree <(cat "$SCAN_WORK/excluded.jsonl" 2>/dev/null) 'select(. as $x | $tree | index([$x]) | not)' \
-      "$dir/excluded.jsonl" >"$dir/excluded-new.jsonl" || scan_error "could not read the history's exclusions"
-    scan_excluded_from "$dir/excluded-new.jsonl"
-  fi
+  # The history's exclusions the tree's list does not already hold (history.py plan leaves those out).
+  [[ ! -s "$dir/excluded.jsonl" ]] || scan_excluded_from "$dir/excluded.jsonl"
   normalize history.jq "$dir/occurrences.json" "$SCAN_WORK/history-findings.json" \
     --slurpfile baseline "$dir/baseline-salted.json" --slurpfile tree "$tree_report"
 }

@@ -14,7 +14,9 @@ Run in the project folder, with the interpreter that runs pip-audit (it has `pac
 
 CANARY is NAME==VERSION, a release with long-published advisories, audited alongside the inventory.
 Writes OUT_DIR/audit-N.txt, flat `name==version` files that each name a package once (one per fork; pip-audit
-refuses two versions of a name in one run), the canary in one of them, and prints a JSON object:
+refuses two versions of a name in one run), the canary in one of them; the gaps (the sources no service can audit)
+and the exclusions as JSON lines in OUT_DIR/inventory-gaps.jsonl and OUT_DIR/inventory-excluded.jsonl; and prints
+a JSON object:
   {"source": "uv.lock" | "requirements", "packages": [{"name", "version", "file"}],
    "not_auditable": [{"name", "source", "file"}], "excluded": [{"item", "rule"}],
    "canary": {"name", "version", "in_inventory"}, "batches": ["audit-1.txt", ...]}
@@ -295,6 +297,14 @@ def main(argv: list[str]) -> int:
         name = f"audit-{k}.txt"
         (out_dir / name).write_text("".join(f"{n}=={v}\n" for n, v in pins))
         inventory["batches"].append(name)
+    # The coverage the gate records, as JSON lines (scan_gaps_from, scan_excluded_from): no jq run per item.
+    (out_dir / "inventory-gaps.jsonl").write_text("".join(
+        json.dumps({"id": f"not-auditable:{p['name']}",
+                    "message": f"{p['name']} ({p['source']}, in {p['file']}) is not from a package index: "
+                               "no vulnerability service can audit it"}) + "\n"
+        for p in inventory["not_auditable"]))
+    (out_dir / "inventory-excluded.jsonl").write_text(
+        "".join(json.dumps({"item": e["item"], "rule": e["rule"]}) + "\n" for e in inventory["excluded"]))
     json.dump(inventory, sys.stdout, indent=1)
     print()
     return 0

@@ -77,22 +77,17 @@ take_inventory() {
   require_json "$out" "the inventory"
 }
 
-# record_coverage INVENTORY: the inventory's sources no service can audit as gaps, its exclusions as such.
+# record_coverage: the inventory's sources no service can audit as gaps, its exclusions as such (inventory.py
+# writes both as JSON lines).
 record_coverage() {
-  local inventory=$1 list="$SCAN_WORK/coverage.tsv" kind id text
-  jq -r '(.not_auditable[] | ["gap", "not-auditable:\(.name)",
-           "\(.name) (\(.source), in \(.file)) is not from a package index: no vulnerability service can audit it"]),
-         (.excluded[] | ["excluded", .item, .rule]) | @tsv' "$inventory" >"$list" ||
-    scan_error "could not read the inventory's unauditable sources"
-  while IFS=$'\t' read -r kind id text; do
-    if [[ "$kind" == gap ]]; then scan_gap "$id" "$text"; else scan_excluded "$id" "$text"; fi
-  done <"$list"
+  scan_gaps_from "$SCAN_WORK/inventory-gaps.jsonl"
+  scan_excluded_from "$SCAN_WORK/inventory-excluded.jsonl"
 }
 
 # audit BATCH REPORT PROBLEMS: pip-audit over one audit file; its warnings and inconsistencies appended to PROBLEMS
 # (a line each).
 audit() {
-  local batch=$1 report=$2 problems=$3 err="$2.err" rc=0
+  local batch=$1 report=$2 problems=$3 err="$2.err" rc=0 listed
   local -a args=(--strict --disable-pip --no-deps --progress-spinner off --format json --desc on --aliases on
     --timeout "$PIP_AUDIT_TIMEOUT" -r "$batch" --output "$report")
   # The service is always named, so that pip-audit's own PIP_AUDIT_VULNERABILITY_SERVICE cannot change it.
@@ -107,10 +102,16 @@ audit() {
   # pip-audit exits 1 both for "vulnerabilities found" and for its own failures: only the JSON tells.
   ((rc == 0 || rc == 1)) || scan_error "exited $rc: $(tool_error "$err")"
   [[ -s "$report" ]] || scan_error "$(exit_error "$rc" "$err")"
-  require_json "$report" "pip-audit's report"
+  # One jq run: is the report one JSON value, and does it list a vulnerability (exit 1 must mean it does)? A report
+  # of another shape is merge.jq's to name.
+  listed=$(jq -n -r '[inputs] | if length != 1 then "invalid"
+    elif (try ([.[0].dependencies[]?.vulns[]?] == []) catch false) then "none" else "some" end' "$report" 2>/dev/null) ||
+    listed=invalid
+  [[ "$listed" != invalid ]] || require_json "$report" "pip-audit's report" # names what is wrong
+  [[ "$listed" != invalid ]] || scan_error "pip-audit's report is not valid JSON (truncated or garbage)"
   { grep -E '^(WARNING|ERROR|CRITICAL):' "$err" || true; } | { grep -vE "$BENIGN_WARNINGS" || true; } |
     sort -u | sed -E 's/^(WARNING|ERROR|CRITICAL):pip_audit[._a-z]*:/pip-audit warned (a record it dropped or could not read?): /' >>"$problems"
-  if ((rc == 1)) && jq -e '[.dependencies[]?.vulns[]?] == []' "$report" >/dev/null; then
+  if ((rc == 1)) && [[ "$listed" == none ]]; then
     printf 'pip-audit exited 1 without reporting a vulnerability: %s\n' "$(tool_error "$err")" >>"$problems"
   fi
 }
@@ -141,7 +142,7 @@ main() {
 
   inventory="$SCAN_WORK/inventory.json"
   take_inventory "$inventory"
-  record_coverage "$inventory"
+  record_coverage
   mirror_start
   problems="$SCAN_WORK/problems.txt"
   : >"$problems"

@@ -461,10 +461,13 @@ load_suppressions() {
     printf '[]\n' >"$out"
     return 0
   fi
-  require_json "$SECURITY_SUPPRESSIONS" "the suppression file $SECURITY_SUPPRESSIONS"
   err="$SCAN_WORK/suppressions.err"
-  run_jq "$out" -f "$JQ_DIR/suppressions.jq" --arg scans "$(scan_names | tr '\n' ' ')" "$SECURITY_SUPPRESSIONS" 2>"$err" ||
+  # One jq run; only when it fails is the file checked as JSON (require_json), to say which failure it is.
+  if ! run_jq "$out" -n -f "$JQ_DIR/suppressions.jq" --arg scans "$(scan_names | tr '\n' ' ')" \
+    "$SECURITY_SUPPRESSIONS" 2>"$err"; then
+    require_json "$SECURITY_SUPPRESSIONS" "the suppression file $SECURITY_SUPPRESSIONS"
     scan_error "the suppression file $SECURITY_SUPPRESSIONS is malformed: $(jq_error_text "$err")"
+  fi
 }
 
 # jq_error_text FILE: the message of a jq error() call, without jq's decorations.
@@ -530,18 +533,23 @@ scan_finish() {
   gate_result "$result" "$problem" "$findings" "$supp" "$SCAN_WORK/gaps.jsonl" "$SCAN_WORK/excluded.jsonl" \
     "$SCAN_WORK/coverage.json" "$SCAN_POLICY" "$version" "${SCAN_RESULT_EXTRA:-}" 2>"$err" ||
     scan_error "applying the gate failed: $(jq_error_text "$err")"
-  status=$(jq -r '.status' "$result") || scan_error "the gate wrote no status"
+  # The report's first line is the verdict line, "SCAN: PASS|FAIL|ERROR[ - ...]" (report.jq): the status, read
+  # without another jq run over the result.
+  report_result "$result" >"$SCAN_WORK/report.txt" || scan_error "the gate wrote a result that cannot be read"
+  IFS= read -r status <"$SCAN_WORK/report.txt" || scan_error "the gate wrote no status"
+  status=${status#"$SCAN_NAME: "}
+  status=${status%% *}
   trap - EXIT
   if ! publish "$result" "$(result_path)"; then
     log "error: cannot write the result to the report directory $SECURITY_REPORT_DIR (full or read-only)"
     cleanup_work
     exit "$EXIT_ERROR"
   fi
-  report_result "$(result_path)"
+  cat -- "$SCAN_WORK/report.txt"
   cleanup_work
   case "$status" in
-    pass) exit "$EXIT_PASS" ;;
-    fail) exit "$EXIT_FAIL" ;;
+    PASS) exit "$EXIT_PASS" ;;
+    FAIL) exit "$EXIT_FAIL" ;;
     *) exit "$EXIT_ERROR" ;;
   esac
 }
