@@ -2,14 +2,19 @@
 # Summary: run one of the gate's code scans on what is about to be committed (the staged content), for pre-commit.
 # Usage: scripts/pre-commit.sh SCAN        e.g. scripts/pre-commit.sh detect-secrets (.pre-commit-config.yaml)
 #
-# detect-secrets reads only what the commit changes: the staged blobs that differ from HEAD, straight from git's
-# object store (scans/detect-secrets/run.sh --staged), with the staged .secrets.baseline and suppression file; a
-# finding names the staged path and line. The other scans need a tree: every file of the index (the one `git commit`
-# is writing, GIT_INDEX_FILE included) is exported as staged into a temporary tree, which becomes a repository of
-# its own holding exactly those files; scans/SCAN/run.sh runs there. Unstaged edits and untracked files are not
-# what is committed, so they are not scanned. The scan is the gate's own: the locked tools of this repository's
-# .venv, the staged pyproject.toml, .secrets.baseline and suppression file, and this repository's scan cache
-# (SECURITY_CACHE_DIR, keyed by git's blob id), so unchanged content is answered from it.
+# Each hook reads what the commit changes, never an export of the whole index:
+# - detect-secrets: the staged blobs that differ from HEAD, straight from git's object store
+#   (scans/detect-secrets/run.sh --staged), with the staged .secrets.baseline and suppression file.
+# - bandit: the staged files that differ from HEAD (`git diff-index --cached`; every staged file before the first
+#   commit) are exported with the staged pyproject.toml and suppression file into a temporary tree, a repository
+#   of its own, where scans/bandit/run.sh --staged scans the Python files among them (none: it passes, saying so).
+#   A staged change to pyproject.toml ([tool.bandit]) can change what every file is scanned for: then every staged
+#   file is exported.
+# - pip-audit: the staged uv.lock, pyproject.toml and suppression file are exported (with PIP_AUDIT_REQUIREMENTS,
+#   whose files may include others, every staged file), and scans/pip-audit/run.sh audits the lock as the gate does.
+# Unstaged edits and untracked files are not what is committed, so they are not scanned. The scan is the gate's
+# own: the locked tools of this repository's .venv, the staged settings and suppression file, and this
+# repository's scan cache (SECURITY_CACHE_DIR, keyed by git's blob id), so content seen before is answered from it.
 # Results go to a temporary report folder; the scan prints its verdict and findings (never a secret's value).
 # Exit: the scan's own, 0 pass, 1 findings, 2 the scan could not be completed: anything but 0 blocks the commit.
 set -euo pipefail
@@ -24,15 +29,51 @@ cleanup() {
   [[ -z "$TREE" ]] || rm -rf -- "$TREE"
 }
 
-# export_index DIR: the staged content of every file, as a git repository of its own in DIR/tree.
-export_index() {
-  local dir=$1
+# changed_paths: the staged paths that differ from HEAD, NUL-separated (added, copied, modified, renamed to, type
+# changed; a deletion leaves nothing to scan); before the first commit, every staged path.
+changed_paths() {
+  if git rev-parse --verify --quiet HEAD >/dev/null; then
+    git diff-index --cached --name-only -z --no-renames --diff-filter=ACMRT HEAD
+  else
+    git ls-files -z
+  fi
+}
+
+# export_staged DIR PATH...: the staged content of the named paths (those the index holds; none: the whole index),
+# as a git repository of its own in DIR/tree.
+export_staged() {
+  local dir=$1 path
+  shift
   mkdir "$dir/tree"
-  git checkout-index --all --prefix="$dir/tree/"
+  if (($# == 0)); then
+    git checkout-index --all --prefix="$dir/tree/"
+  else
+    for path in "$@"; do
+      git ls-files --error-unmatch -- "$path" >/dev/null 2>&1 && printf '%s\0' "$path"
+    done | git checkout-index -z --stdin --prefix="$dir/tree/"
+  fi
   # From here on, git must see the exported tree, not the repository being committed to.
   unset GIT_DIR GIT_INDEX_FILE GIT_WORK_TREE GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES GIT_PREFIX
   git -C "$dir/tree" init --quiet
   git -C "$dir/tree" add --all --force
+}
+
+# staged_paths_for SCAN: the paths to export for SCAN, NUL-separated (nothing: the whole index).
+staged_paths_for() {
+  local -a changed
+  mapfile -d '' changed < <(changed_paths)
+  case "$1" in
+    bandit)
+      # A staged change to bandit's settings can change what every file is scanned for: the whole index.
+      [[ " ${changed[*]} " != *" pyproject.toml "* ]] || return 0
+      printf '%s\0' pyproject.toml .security-suppressions.json "${changed[@]}"
+      ;;
+    pip-audit)
+      # Requirement files may include others anywhere in the tree: the whole index.
+      [[ -z "${PIP_AUDIT_REQUIREMENTS:-}" ]] || return 0
+      printf '%s\0' uv.lock pyproject.toml .security-suppressions.json
+      ;;
+  esac
 }
 
 # staged_secrets DIR: detect-secrets on the staged blobs that differ from HEAD, in the repository being committed
@@ -59,8 +100,12 @@ main() {
     staged_secrets "$TREE"
     return
   fi
-  export_index "$TREE"
-  PROJECT_DIR="$TREE/tree" SECURITY_REPORT_DIR="$TREE/reports" "$ROOT/scans/$scan/run.sh"
+  local -a paths args=()
+  mapfile -d '' paths < <(staged_paths_for "$scan")
+  export_staged "$TREE" "${paths[@]}"
+  # bandit on a part of the tree (--staged): a target the commit does not touch, or no Python file to scan, passes.
+  [[ "$scan" != bandit ]] || ((${#paths[@]} == 0)) || args=(--staged)
+  PROJECT_DIR="$TREE/tree" SECURITY_REPORT_DIR="$TREE/reports" "$ROOT/scans/$scan/run.sh" "${args[@]}"
 }
 
 main "$@"

@@ -8,6 +8,7 @@ on what is being committed.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -141,3 +142,58 @@ def test_the_secrets_hook_reads_only_the_staged_blobs_that_differ_from_head(hook
         (hooked / "apps" / "one.py").unlink()
         git(hooked, "rm", "-q", "docs/legacy.txt")
         git(hooked, "commit", "-q", "--no-verify", "-m", "the key removed")
+
+
+def run_hook(root: Path, scan: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(root / "scripts" / "pre-commit.sh"), scan], cwd=root, capture_output=True, text=True,
+                          check=False, env={**git_env(), **IDENTITY})
+
+
+def test_bandit_s_hook_scans_only_the_staged_files_that_differ_from_head(hooked):
+    """An eval() committed past the hook sits in HEAD; the bandit hook exports and scans only what this commit changes
+    (one Python file), so it neither reads nor reports the old one; a commit that changes no Python file passes."""
+    (hooked / "apps" / "legacy.py").write_text("def run(expr):\n    return eval(expr)\n")
+    git(hooked, "add", "apps/legacy.py")
+    git(hooked, "commit", "-q", "--no-verify", "-m", "an eval, committed past the hook")
+    try:
+        (hooked / "apps" / "two.py").write_text("TWO = 2\n")
+        git(hooked, "add", "apps/two.py")
+        run = run_hook(hooked, "bandit")
+        output = run.stdout + run.stderr
+        assert run.returncode == 0, output
+        assert "coverage: 1 of 1 scanned" in output and "legacy.py" not in output and "B307" not in output
+        git(hooked, "reset", "-q", "HEAD", "apps/two.py")
+        (hooked / "apps" / "two.py").unlink()
+
+        (hooked / "docs" / "hook-note.md").write_text("a note\n")
+        git(hooked, "add", "docs/hook-note.md")
+        run = run_hook(hooked, "bandit")
+        output = run.stdout + run.stderr
+        assert run.returncode == 0 and "nothing to scan" in output, output
+        git(hooked, "reset", "-q", "HEAD", "docs/hook-note.md")
+        (hooked / "docs" / "hook-note.md").unlink()
+
+        # The same eval staged again, in a new file: the hook reads that one and blocks.
+        (hooked / "apps" / "again.py").write_text("def again(expr):\n    return eval(expr)\n")
+        git(hooked, "add", "apps/again.py")
+        run = run_hook(hooked, "bandit")
+        output = run.stdout + run.stderr
+        assert run.returncode == 1 and "B307" in output and "apps/again.py" in output and "legacy.py" not in output
+        git(hooked, "reset", "-q", "HEAD", "apps/again.py")
+        (hooked / "apps" / "again.py").unlink()
+    finally:
+        git(hooked, "rm", "-q", "apps/legacy.py")
+        git(hooked, "commit", "-q", "--no-verify", "-m", "the eval removed")
+
+
+def test_pip_audit_s_hook_audits_the_staged_lock_from_an_export_of_it(hooked, osv):
+    """The pip-audit hook exports the staged uv.lock, pyproject.toml and suppression file (not the index) and audits
+    every pin of the lock, as the gate does."""
+    env = {**git_env(), **IDENTITY, "PIP_AUDIT_OSV_URL": osv.url}
+    run = subprocess.run([str(hooked / "scripts" / "pre-commit.sh"), "pip-audit"], cwd=hooked, capture_output=True,
+                         text=True, check=False, env=env)
+    output = run.stdout + run.stderr
+    pins = len(re.findall(r"^\[\[package\]\]$", (hooked / "uv.lock").read_text(), re.MULTILINE))
+    assert run.returncode == 0, output
+    assert re.search(r"coverage: (\d+) of \1 scanned", output), output
+    assert int(re.search(r"coverage: (\d+) of", output).group(1)) >= pins - 1, output  # less the project itself

@@ -363,7 +363,7 @@ def cmd_plan(args: argparse.Namespace) -> None:
         else:
             excluded.append({"item": os.path.normpath(arg), "rule": rule})
             left_out.setdefault(rule, []).append(os.path.normpath(arg))
-    if not files:
+    if not files and not args.empty_ok:
         raise Failure("BANDIT_TARGETS hold no Python file to scan"
                       + (f" ({len(excluded)} excluded by [tool.bandit])" if excluded else ""))
     Path(work / "bandit-narrowing.jsonl").write_text(
@@ -599,6 +599,7 @@ def parser() -> argparse.ArgumentParser:
     add_cache_options(sp)
     sp.add_argument("--config", default="")
     sp.add_argument("--jobs", type=int, default=1)
+    sp.add_argument("--empty-ok", action="store_true", help="no file to scan is no error (the hook's --staged)")
     sp.add_argument("targets", nargs="+")
     sp.set_defaults(func=cmd_plan)
 

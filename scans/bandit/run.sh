@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Summary: scan the project's Python code with bandit; any finding at or over the threshold fails.
 # Tool: bandit https://github.com/PyCQA/bandit
-# Usage: scans/bandit/run.sh
+# Usage: scans/bandit/run.sh [--staged]
 #
 # Scans the Python files under BANDIT_TARGETS (relative to PROJECT_DIR) with [tool.bandit] from the project's
 # pyproject.toml. BANDIT_SEVERITY and BANDIT_CONFIDENCE (low, medium, high) set the threshold. The gate lists
@@ -22,6 +22,8 @@
 # the scan cache (SECURITY_CACHE, SECURITY_CACHE_DIR; scripts/lib/cache.sh); the others are split over up to
 # BANDIT_JOBS bandit processes. The merged report has the shape of `bandit -r`'s. Needs python3 3.11 or later
 # (tomllib) to list the files.
+# --staged (scripts/pre-commit.sh, on an export of the files a commit changes): a target that is not there, and no
+# Python file to scan, are no error (the commit changes none): the scan passes with what there is.
 # Exit: 0 pass, 1 findings, 2 the scan could not be completed.
 # Variables (`make help` prints these lines; the format is in scripts/help.sh):
 #   BANDIT_TARGETS=apps config  what bandit scans, relative to PROJECT_DIR; a missing target is an error
@@ -38,6 +40,7 @@ BANDIT_TARGETS=${BANDIT_TARGETS:-apps config}
 BANDIT_SEVERITY=${BANDIT_SEVERITY:-low}
 BANDIT_CONFIDENCE=${BANDIT_CONFIDENCE:-low}
 BANDIT_JOBS=${BANDIT_JOBS:-0}
+STAGED="" # set by --staged: an export of the files a commit changes (scripts/pre-commit.sh)
 declare -a BANDIT_ARGS=() # bandit's options for this run
 declare -a KEY_ARGS=()    # the same as the project states them (pyproject.toml, not this run's copy), for the cache key
 REPORT=""   # the (sanitized) report of this run, in bandit -r's shape
@@ -118,8 +121,10 @@ run_planned() {
   local config=$1 out="$SCAN_WORK/plan.out" rc=0 files hits todo chunks jobs merged inventory scanned
   shift
   cache_args bandit
+  local -a empty=()
+  [[ -z "$STAGED" ]] || empty=(--empty-ok)
   cache_helper "$out" plan "${CACHE_ARGS[@]}" --tool-args "${KEY_ARGS[*]}" --config "$config" \
-    --jobs "$BANDIT_JOBS" -- "$@" || rc=$?
+    --jobs "$BANDIT_JOBS" "${empty[@]}" -- "$@" || rc=$?
   ((rc == 0)) || scan_error "$(head -c 600 "$out.err" | tr '\n' ' ')"
   read -r files hits todo chunks jobs merged <"$out" || scan_error "the scan cache gave no plan"
   scan_progress "scanning files" "$hits" "$files" # cache_adapter.py run-chunks counts each chunk's files done
@@ -142,18 +147,31 @@ run_planned() {
 }
 
 main() {
-  local -a targets
+  local -a targets present=()
   local target config errors
   scan_begin bandit "$PROJECT_DIR"
   require_command bandit
   bandit_policy
 
+  case "${1:-}" in
+    --staged) STAGED=1 ;;
+    "") ;;
+    *) scan_error "unknown argument '$1' (usage: scans/bandit/run.sh [--staged])" ;;
+  esac
   read -r -a targets <<<"$BANDIT_TARGETS"
   ((${#targets[@]} > 0)) || scan_error "BANDIT_TARGETS is empty"
   for target in "${targets[@]}"; do
-    [[ -e "$PROJECT_DIR/$target" ]] ||
+    [[ -e "$PROJECT_DIR/$target" || -n "$STAGED" ]] ||
       scan_error "target '$target' does not exist in $PROJECT_DIR (set BANDIT_TARGETS to the project's code)"
+    [[ -e "$PROJECT_DIR/$target" ]] && present+=("$target")
   done
+  if ((${#present[@]} == 0)); then # --staged: the commit changes nothing under BANDIT_TARGETS
+    log "the staged change touches no file under BANDIT_TARGETS ($BANDIT_TARGETS): nothing to scan"
+    scan_coverage 0 0
+    printf '[]\n' >"$SCAN_WORK/findings.json"
+    scan_finish "$SCAN_WORK/findings.json"
+  fi
+  targets=("${present[@]}")
 
   # The cache keys on the settings as the project states them; bandit reads them from the plan's copy.
   KEY_ARGS=(-f json -q)
