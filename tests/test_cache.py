@@ -196,6 +196,11 @@ def test_a_project_below_the_repository_root_rescans_a_tracked_file_the_work_tre
     project = write_tree(tmp_path / "repository" / "service", FILES)
     git_commit_all(tmp_path / "repository")
     scan(name, project, cache)
+    the_edit_is_scanned_again_and_found(project, cache, name)
+
+
+def the_edit_is_scanned_again_and_found(project: Path, cache: Path, name: str) -> None:
+    """A token and an eval() appended to a tracked file, unstaged: the warm run scans that file alone and finds them."""
     with (project / "apps/core/clean.py").open("a") as f:
         f.write(f"\n\ndef unsafe(expr):\n    token = '{GITHUB_TOKEN}'\n    return eval(expr)\n")
     warm = scan(name, project, cache)
@@ -211,12 +216,7 @@ def test_a_file_git_is_told_not_to_look_at_is_rescanned_when_it_changed(project,
     # nothing about what the work tree holds, so the cache must not take it from there.
     scan(name, project, cache)
     git(project, "update-index", flag, "apps/core/clean.py")
-    with (project / "apps/core/clean.py").open("a") as f:
-        f.write(f"\n\ndef unsafe(expr):\n    token = '{GITHUB_TOKEN}'\n    return eval(expr)\n")
-    warm = scan(name, project, cache)
-    assert stats(warm, name)[1] == 1
-    assert ("apps/core/clean.py", 6) in {(f["location"]["path"], f["location"]["line"])
-                                         for f in warm.result(name)["findings"]}
+    the_edit_is_scanned_again_and_found(project, cache, name)
 
 
 def test_new_and_deleted_files_are_picked_up(project, cache):

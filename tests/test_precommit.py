@@ -144,9 +144,17 @@ def test_the_secrets_hook_reads_only_the_staged_blobs_that_differ_from_head(hook
         git(hooked, "commit", "-q", "--no-verify", "-m", "the key removed")
 
 
-def run_hook(root: Path, scan: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(root / "scripts" / "pre-commit.sh"), scan], cwd=root, capture_output=True, text=True,
-                          check=False, env={**git_env(), **IDENTITY})
+def hook_on_staged(root: Path, scan: str, path: str, text: str) -> tuple[int, str]:
+    """scripts/pre-commit.sh SCAN with a new file PATH holding TEXT staged (unstaged and removed afterwards)."""
+    (root / path).write_text(text)
+    git(root, "add", path)
+    try:
+        run = subprocess.run([str(root / "scripts" / "pre-commit.sh"), scan], cwd=root, capture_output=True,
+                             text=True, check=False, env={**git_env(), **IDENTITY})
+    finally:
+        git(root, "reset", "-q", "HEAD", path)
+        (root / path).unlink()
+    return run.returncode, run.stdout + run.stderr
 
 
 def test_bandit_s_hook_scans_only_the_staged_files_that_differ_from_head(hooked):
@@ -156,31 +164,14 @@ def test_bandit_s_hook_scans_only_the_staged_files_that_differ_from_head(hooked)
     git(hooked, "add", "apps/legacy.py")
     git(hooked, "commit", "-q", "--no-verify", "-m", "an eval, committed past the hook")
     try:
-        (hooked / "apps" / "two.py").write_text("TWO = 2\n")
-        git(hooked, "add", "apps/two.py")
-        run = run_hook(hooked, "bandit")
-        output = run.stdout + run.stderr
-        assert run.returncode == 0, output
+        rc, output = hook_on_staged(hooked, "bandit", "apps/two.py", "TWO = 2\n")
+        assert rc == 0, output
         assert "coverage: 1 of 1 scanned" in output and "legacy.py" not in output and "B307" not in output
-        git(hooked, "reset", "-q", "HEAD", "apps/two.py")
-        (hooked / "apps" / "two.py").unlink()
-
-        (hooked / "docs" / "hook-note.md").write_text("a note\n")
-        git(hooked, "add", "docs/hook-note.md")
-        run = run_hook(hooked, "bandit")
-        output = run.stdout + run.stderr
-        assert run.returncode == 0 and "nothing to scan" in output, output
-        git(hooked, "reset", "-q", "HEAD", "docs/hook-note.md")
-        (hooked / "docs" / "hook-note.md").unlink()
-
+        rc, output = hook_on_staged(hooked, "bandit", "docs/hook-note.md", "a note\n")
+        assert rc == 0 and "nothing to scan" in output, output
         # The same eval staged again, in a new file: the hook reads that one and blocks.
-        (hooked / "apps" / "again.py").write_text("def again(expr):\n    return eval(expr)\n")
-        git(hooked, "add", "apps/again.py")
-        run = run_hook(hooked, "bandit")
-        output = run.stdout + run.stderr
-        assert run.returncode == 1 and "B307" in output and "apps/again.py" in output and "legacy.py" not in output
-        git(hooked, "reset", "-q", "HEAD", "apps/again.py")
-        (hooked / "apps" / "again.py").unlink()
+        rc, output = hook_on_staged(hooked, "bandit", "apps/again.py", "def again(expr):\n    return eval(expr)\n")
+        assert rc == 1 and "B307" in output and "apps/again.py" in output and "legacy.py" not in output, output
     finally:
         git(hooked, "rm", "-q", "apps/legacy.py")
         git(hooked, "commit", "-q", "--no-verify", "-m", "the eval removed")
