@@ -64,6 +64,7 @@ SCAN_WORK=""
 SCAN_TOOL_PID=""
 SCAN_TOOL_VERSION="" # the tool's version, when tool_version cannot read it (see there)
 declare -a SCAN_HELPER_PIDS=()
+SUPPRESSIONS_PID="" # the suppression file's check running in the background (suppressions_start)
 
 # log MESSAGE...: a line on stderr, prefixed with the scan's name.
 log() {
@@ -362,6 +363,7 @@ scan_begin() {
   [[ -z "$problem" ]] || scan_error "$problem"
   [[ "$SCAN_TIMEOUT" =~ ^[1-9][0-9]*$ ]] ||
     scan_error "SCAN_TIMEOUT must be a whole number of seconds above 0, not '$SCAN_TIMEOUT'"
+  suppressions_start
 }
 
 # scan_error MESSAGE: publish an "error" result and exit 2.
@@ -453,21 +455,39 @@ require_json() {
     scan_error "$what is not valid JSON (truncated or garbage)"
 }
 
-# load_suppressions OUT: the validated suppression entries of this scan's project as a JSON array in OUT;
-# a missing file is no suppressions. Malformed files and entries are a scan error.
+# suppressions_start: check the suppression file in the background (SUPPRESSIONS_PID: it needs nothing the scan
+# makes, so it runs beside the scan's own work) into SCAN_WORK/suppressions.json; load_suppressions waits for it.
+suppressions_start() {
+  local names
+  [[ -e "$SECURITY_SUPPRESSIONS" ]] || return 0
+  names=$(scan_names)
+  run_jq "$SCAN_WORK/suppressions.json" -n -f "$JQ_DIR/suppressions.jq" --arg scans "${names//$'\n'/ }" \
+    "$SECURITY_SUPPRESSIONS" 2>"$SCAN_WORK/suppressions.err" &
+  SUPPRESSIONS_PID=$!
+  scan_helper "$SUPPRESSIONS_PID"
+}
+
+# load_suppressions OUT: the validated suppression entries of this scan's project as a JSON array in OUT
+# (suppressions_start's, or checked now); a file that is not valid JSON or not the expected shape is a scan error.
 load_suppressions() {
-  local out=$1 err
-  if [[ ! -e "$SECURITY_SUPPRESSIONS" ]]; then
-    printf '[]\n' >"$out"
-    return 0
+  local out=$1 err="$SCAN_WORK/suppressions.err" rc=0 names
+  if [[ -n "$SUPPRESSIONS_PID" ]]; then
+    scan_helper_wait "$SUPPRESSIONS_PID" || rc=$?
+    SUPPRESSIONS_PID=""
+  elif [[ -e "$SECURITY_SUPPRESSIONS" ]]; then
+    names=$(scan_names)
+    run_jq "$SCAN_WORK/suppressions.json" -n -f "$JQ_DIR/suppressions.jq" --arg scans "${names//$'\n'/ }" \
+      "$SECURITY_SUPPRESSIONS" 2>"$err" || rc=$?
+  else
+    printf '[]\n' >"$SCAN_WORK/suppressions.json"
   fi
-  err="$SCAN_WORK/suppressions.err"
-  # One jq run; only when it fails is the file checked as JSON (require_json), to say which failure it is.
-  if ! run_jq "$out" -n -f "$JQ_DIR/suppressions.jq" --arg scans "$(scan_names | tr '\n' ' ')" \
-    "$SECURITY_SUPPRESSIONS" 2>"$err"; then
+  # Only when jq failed is the file checked as JSON (require_json), to say which failure it is.
+  if ((rc != 0)); then
     require_json "$SECURITY_SUPPRESSIONS" "the suppression file $SECURITY_SUPPRESSIONS"
     scan_error "the suppression file $SECURITY_SUPPRESSIONS is malformed: $(jq_error_text "$err")"
   fi
+  [[ "$out" == "$SCAN_WORK/suppressions.json" ]] || cp -- "$SCAN_WORK/suppressions.json" "$out" ||
+    scan_error "cannot write to its work directory"
 }
 
 # jq_error_text FILE: the message of a jq error() call, without jq's decorations.
