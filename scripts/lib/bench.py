@@ -357,8 +357,8 @@ def change_bench(bench: Bench, corpus: Path, description: str, repeats: int, par
         row("(ii) gate again, tree unchanged (warm)", warm, [by_hand], CHANGE_TARGETS["warm"],
             "the tools by hand (one run)")
         print(f"{'(ii) the same, in seconds':52} {median_of(warm):7.2f} {'':13}  {'(the cold gate: one run)':34} "
-              f"{cold_gate.wall:7.2f} {'':15}  {'':6}  <= {CHANGE_TARGETS['warm_seconds']} s"
-              f"{'yes' if median_of(warm) <= CHANGE_TARGETS['warm_seconds'] else 'NO':>3}")
+              f"{cold_gate.wall:7.2f} {'':15}  {'':6}  <= {str(CHANGE_TARGETS['warm_seconds']) + ' s':<5}"
+              f"{'yes' if median_of(warm) <= CHANGE_TARGETS['warm_seconds'] else 'NO':>4}")
     if runs:
         history = runs.pop("history")
         row(f"(iii) detect-secrets, {RANGE_COMMITS}-commit range, warm", runs["range"][2], runs["tree"][2],

@@ -321,15 +321,21 @@ class Cache:
                     pass
 
 
+# The tools that load plugins through entry points, which other distributions can register (bandit, through
+# stevedore: bandit.plugins, bandit.formatters, bandit.blacklists). detect-secrets has no such mechanism: its plugins
+# are its own modules and the files a baseline names (whose content the adapter keys on).
+ENTRY_POINT_PLUGINS = {"bandit"}
+
+
 def identity_text(dist: str) -> str:
     """What ties a tool's results to its installation, read from inside its Python: the distribution's version,
-    the entry points other distributions register for it (bandit's plugins), the Python version, the text
-    encoding files are read with."""
+    the entry points other distributions register for it (for the tools in ENTRY_POINT_PLUGINS), the Python
+    version, the text encoding files are read with."""
     import importlib.metadata as metadata
     import locale
 
     plugins = []
-    for d in metadata.distributions():
+    for d in metadata.distributions() if dist in ENTRY_POINT_PLUGINS else ():
         # Only a distribution whose entry_points.txt names a group of the tool's has its metadata parsed: reading
         # every distribution's METADATA costs 0.2 s.
         if f"{dist}." not in (d.read_text("entry_points.txt") or ""):
