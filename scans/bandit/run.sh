@@ -56,7 +56,7 @@ bandit_policy() {
       *) scan_error "$setting must be low, medium or high, not '$value'" ;;
     esac
   done
-  scan_policy "$BANDIT_SEVERITY+" "$BANDIT_CONFIDENCE"
+  scan_policy "$BANDIT_SEVERITY+" "$BANDIT_CONFIDENCE" # both checked above: policy.jq runs in the background
 }
 
 # check_report RAW ERR RC OUT: a bandit report checked against its exit status RC and sanitized into OUT.

@@ -255,6 +255,7 @@ main() {
   check_settings
   refuse_narrowing_settings
   scan_policy "$TRIVY_FAIL_ON" "" "$IGNORE_UNFIXED"
+  policy_ready # TRIVY_FAIL_ON and IGNORE_UNFIXED are the user's: a wrong one stops the scan before trivy runs
   record_trivy_files
   find_image
 

@@ -59,7 +59,8 @@ export PYTHONUTF8=1
 SCAN_NAME=""
 SCAN_DIR="" # scans/SCAN_NAME: the scan's own programs
 SCAN_TARGET=""
-SCAN_POLICY="" # set by scan_policy, read by scan_finish
+SCAN_POLICY="" # set by policy_ready (from scan_policy's jq run), read by scan_finish
+POLICY_PID=""  # scan_policy's jq run in the background
 SCAN_WORK=""
 SCAN_TOOL_PID=""
 SCAN_TOOL_VERSION="" # the tool's version, when tool_version cannot read it (see there)
@@ -505,14 +506,25 @@ normalize() {
     scan_error "the tool's output has an unexpected shape: $(jq_error_text "$err")"
 }
 
-# scan_policy FAIL_ON [MIN_CONFIDENCE [IGNORE_UNFIXED]]: set the scan's policy (SCAN_POLICY), built by
-# jq/policy.jq (its header says what each argument takes: e.g. "CRITICAL,HIGH", or "LOW+" for LOW and worse;
-# a severity; true or false). A value it refuses is a scan error naming it.
+# scan_policy FAIL_ON [MIN_CONFIDENCE [IGNORE_UNFIXED]]: build the scan's policy with jq/policy.jq (FAIL_ON like
+# "HIGH+" or "MEDIUM,HIGH"; IGNORE_UNFIXED true or false), in the background (POLICY_PID: it needs nothing the
+# scan makes); policy_ready waits for it. A scan whose policy comes from the user's settings calls policy_ready
+# at once, so a wrong setting stops it before its tool runs.
 scan_policy() {
-  local out="$SCAN_WORK/policy.json" err="$SCAN_WORK/policy.err"
-  run_jq "$out" -c -n -f "$JQ_DIR/policy.jq" --arg fail_on "$1" --arg min_confidence "${2:-}" \
-    --arg ignore_unfixed "${3:-false}" 2>"$err" || scan_error "invalid policy: $(jq_error_text "$err")"
-  SCAN_POLICY=$(cat "$out")
+  run_jq "$SCAN_WORK/policy.json" -c -n -f "$JQ_DIR/policy.jq" --arg fail_on "$1" --arg min_confidence "${2:-}" \
+    --arg ignore_unfixed "${3:-false}" 2>"$SCAN_WORK/policy.err" &
+  POLICY_PID=$!
+  scan_helper "$POLICY_PID"
+}
+
+# policy_ready: the policy scan_policy built, in SCAN_POLICY; an invalid one is a scan error, and so is none.
+policy_ready() {
+  [[ -z "$SCAN_POLICY" ]] || return 0
+  [[ -n "$POLICY_PID" ]] || scan_error "the scan script set no policy (scan_policy)"
+  scan_helper_wait "$POLICY_PID" || scan_error "invalid policy: $(jq_error_text "$SCAN_WORK/policy.err")"
+  POLICY_PID=""
+  SCAN_POLICY=$(<"$SCAN_WORK/policy.json")
+  [[ -n "$SCAN_POLICY" ]] || scan_error "invalid policy: policy.jq wrote none"
 }
 
 # tool_version: the version of the scan's tool (named by its "# Tool:" line, else like the scan) from its installed metadata,
@@ -539,7 +551,7 @@ tool_version() {
 # error that still lists the findings.
 scan_finish() {
   local findings=$1 problem=${2:-} supp result err status version
-  [[ -n "$SCAN_POLICY" ]] || scan_error "the scan script set no policy (scan_policy)"
+  policy_ready
   scan_progress "applying the policy"
   supp="$SCAN_WORK/suppressions.json"
   load_suppressions "$supp"
