@@ -39,18 +39,16 @@ changed_paths() {
   fi
 }
 
-# export_staged DIR PATH...: the staged content of the named paths (those the index holds; none: the whole index),
-# as a git repository of its own in DIR/tree.
+# export_staged DIR PATH...: the staged content of the named paths (each one the index holds; none named: the whole
+# index), as a git repository of its own in DIR/tree.
 export_staged() {
-  local dir=$1 path
+  local dir=$1
   shift
   mkdir "$dir/tree"
   if (($# == 0)); then
     git checkout-index --all --prefix="$dir/tree/"
   else
-    for path in "$@"; do
-      git ls-files --error-unmatch -- "$path" >/dev/null 2>&1 && printf '%s\0' "$path"
-    done | git checkout-index -z --stdin --prefix="$dir/tree/"
+    printf '%s\0' "$@" | git checkout-index -z --stdin --prefix="$dir/tree/"
   fi
   # From here on, git must see the exported tree, not the repository being committed to.
   unset GIT_DIR GIT_INDEX_FILE GIT_WORK_TREE GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES GIT_PREFIX
@@ -58,22 +56,31 @@ export_staged() {
   git -C "$dir/tree" add --all --force
 }
 
-# staged_paths_for SCAN: the paths to export for SCAN, NUL-separated (nothing: the whole index).
+# staged_paths_for SCAN: the paths to export for SCAN, NUL-separated, each one the index holds (nothing: the whole
+# index): the settings files SCAN reads, and for bandit the staged paths that differ from HEAD.
 staged_paths_for() {
-  local -a changed
-  mapfile -d '' changed < <(changed_paths)
+  local path
+  local -a changed=() settings=(pyproject.toml .security-suppressions.json)
   case "$1" in
     bandit)
-      # A staged change to bandit's settings can change what every file is scanned for: the whole index.
-      [[ " ${changed[*]} " != *" pyproject.toml "* ]] || return 0
-      printf '%s\0' pyproject.toml .security-suppressions.json "${changed[@]}"
+      mapfile -d '' changed < <(changed_paths)
+      for path in "${changed[@]}"; do
+        # A staged change to bandit's settings can change what every file is scanned for: the whole index.
+        [[ "$path" != pyproject.toml ]] || return 0
+      done
       ;;
     pip-audit)
       # Requirement files may include others anywhere in the tree: the whole index.
       [[ -z "${PIP_AUDIT_REQUIREMENTS:-}" ]] || return 0
-      printf '%s\0' uv.lock pyproject.toml .security-suppressions.json
+      settings+=(uv.lock)
       ;;
   esac
+  for path in "${settings[@]}"; do
+    git cat-file -e ":$path" 2>/dev/null && printf '%s\0' "$path"
+  done
+  for path in "${changed[@]}"; do
+    [[ "$path" == .security-suppressions.json ]] || printf '%s\0' "$path" # (pyproject.toml: whole index, above)
+  done
 }
 
 # staged_secrets DIR: detect-secrets on the staged blobs that differ from HEAD, in the repository being committed
