@@ -51,6 +51,12 @@ def everything(folder: Path) -> str:
     return "\n".join(p.read_text(errors="replace") for p in sorted(folder.rglob("*")) if p.is_file())
 
 
+
+def based_on_a_clean_commit(path: Path) -> tuple[Path, dict[str, str]]:
+    """A repository at path whose first commit, "base", holds the clean tree; (path, {"base": its id})."""
+    write_tree(path, CLEAN)
+    return path, {"base": git_commit_all(path, "base")}
+
 @pytest.fixture(scope="module")
 def repos(tmp_path_factory) -> dict:
     """The histories of the cases, each in a repository of its own: {case: (path, {commit name: id})}."""
@@ -58,17 +64,13 @@ def repos(tmp_path_factory) -> dict:
     made = {}
 
     # A pull request whose first commit adds a key and whose second removes it.
-    p = root / "removed"
-    write_tree(p, CLEAN)
-    ids = {"base": git_commit_all(p, "base")}
+    p, ids = based_on_a_clean_commit(root / "removed")
     ids["add"] = commit(p, {"config/prod.yaml": key_file(KEYS["removed"])}, "add prod config")
     ids["remove"] = commit(p, {"config/prod.yaml": None}, "remove prod config")
     made["removed"] = (p, ids)
 
     # A key that only the merge commit's resolution holds (an "evil merge").
-    p = root / "merge"
-    write_tree(p, CLEAN)
-    ids = {"base": git_commit_all(p, "base")}
+    p, ids = based_on_a_clean_commit(root / "merge")
     git(p, "checkout", "-q", "-b", "side")
     commit(p, {"apps/side.py": "SIDE = 1\n"}, "side work")
     git(p, "checkout", "-q", "main")
@@ -80,9 +82,7 @@ def repos(tmp_path_factory) -> dict:
     made["merge"] = (p, ids)
 
     # A key in a file a later commit renames, and a later one deletes.
-    p = root / "renamed"
-    write_tree(p, CLEAN)
-    ids = {"base": git_commit_all(p, "base")}
+    p, ids = based_on_a_clean_commit(root / "renamed")
     ids["add"] = commit(p, {"config/old.yaml": key_file(KEYS["renamed"])}, "add config")
     git(p, "mv", "config/old.yaml", "config/new.yaml")
     ids["rename"] = git_commit_all(p, "rename config")
@@ -90,9 +90,7 @@ def repos(tmp_path_factory) -> dict:
     made["renamed"] = (p, ids)
 
     # A side branch, which added and removed a key, merged into the pull request's branch.
-    p = root / "side"
-    write_tree(p, CLEAN)
-    ids = {"base": git_commit_all(p, "base")}
+    p, ids = based_on_a_clean_commit(root / "side")
     git(p, "checkout", "-q", "-b", "pr")
     commit(p, {"apps/pr.py": "PR = 1\n"}, "pr work")
     git(p, "checkout", "-q", "-b", "helper")

@@ -32,9 +32,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts" / "lib"))
 
 from cache import (  # noqa: E402
-    Cache, Failure, add_cache_options, cache_settings, canonical, git_blob_id, index_blob_ids, is_int, object_format,
-    read_json, read_list,
-    run_command, shown, write_json, write_list, write_stats,
+    Cache, Failure, add_cache_options, blob_ids, cache_settings, canonical, git_blob_id, index_blob_ids, is_int,
+    object_format, read_json, read_list, run_command, shown, write_json, write_list, write_stats,
 )
 import progress  # noqa: E402
 
@@ -181,7 +180,8 @@ def narrowing_gaps(section: Any, left_out: dict[str, list[str]]) -> list[dict[st
     if include and "*" not in include:
         for glob in DEFAULT_INCLUDE:
             if glob not in include:
-                missed = [f for f in left_out.get(include_rule(include), []) if fnmatch_any(f, [glob])]
+                matches = glob_matcher([glob])
+                missed = [f for f in left_out.get(include_rule(include), []) if matches(f)]
                 gaps.append(narrowing_gap("include", glob, f"include {include} does not have bandit's default "
                                           f"{glob}: it leaves out {files_text(missed)}"))
     for key in sorted(k for k in section if k not in FILE_AND_TEST_KEYS):
@@ -192,12 +192,6 @@ def narrowing_gaps(section: Any, left_out: dict[str, list[str]]) -> list[dict[st
 
 def include_rule(include: list[str]) -> str:
     return f"[tool.bandit] include: matches none of {', '.join(include)}"
-
-
-def fnmatch_any(path: str, globs: list[str]) -> bool:
-    import fnmatch
-
-    return any(fnmatch.fnmatch(path, glob) for glob in globs)
 
 
 def glob_matcher(globs: list[str]):
@@ -311,21 +305,15 @@ def lpt_chunks(files: list[tuple[str, int]], count: int) -> list[list[str]]:
     return [sorted(c) for c in chunks if c]
 
 
-def content_ids(files: list[tuple[str, str]]) -> dict[str, str]:
-    """{argument: git's blob id} of the files: a tracked file the work tree has not modified takes its id from the
-    index without being read (index_blob_ids); any other file is read and hashed as git would (git_blob_id). Outside
-    a git repository (or without git) every file is hashed. A file that cannot be read has no id (never cached)."""
+def content_ids(files: list[tuple[str, str]], algorithm: str) -> dict[str, str]:
+    """{argument: git's blob id} of the files (blob_ids; the index names a file by its normalized path). Outside a
+    git repository (or without git) every file is hashed."""
     try:
-        indexed, algorithm = index_blob_ids(), object_format()
+        indexed = index_blob_ids()
     except (Failure, OSError):
-        indexed, algorithm = {}, "sha1"
-    ids = {}
-    for _, arg in files:
-        found = indexed.get(os.path.normpath(arg)) if not os.path.islink(arg) else None
-        found = found or git_blob_id(arg, algorithm)
-        if found:
-            ids[arg] = found
-    return ids
+        indexed = {}
+    by_path = blob_ids((os.path.normpath(arg) for _, arg in files), indexed, algorithm)
+    return {arg: by_path[os.path.normpath(arg)] for _, arg in files if os.path.normpath(arg) in by_path}
 
 
 def cmd_plan(args: argparse.Namespace) -> None:
@@ -375,7 +363,8 @@ def cmd_plan(args: argparse.Namespace) -> None:
     cache_dir, tool_id, note = cache_settings(args)
     cache = Cache(cache_dir, "bandit", tool_id, {"tool_args": args.tool_args, "config": section})
     cache.load()
-    ids = content_ids(files) if cache_dir else {}
+    algorithm = object_format() if cache_dir else "sha1"
+    ids = content_ids(files, algorithm) if cache_dir else {}
     plan_files, hits, todo = [], {}, []
     for name, arg in files:
         key = cache.key(name, ids[arg]) if arg in ids else None
@@ -397,7 +386,7 @@ def cmd_plan(args: argparse.Namespace) -> None:
     for i, chunk in enumerate(chunks):
         write_list(work / f"chunk-{i}.args", chunk)
     plan = {"files": plan_files, "hits": hits, "chunks": len(chunks), "jobs": jobs, "cache_dir": cache_dir,
-            "tool_id": tool_id, "algorithm": object_format() if cache_dir else "sha1"}
+            "tool_id": tool_id, "algorithm": algorithm}
     write_stats(work, cache_dir, note, len(hits), len(todo))
     if chunks:
         write_json(work / "plan.json", plan)

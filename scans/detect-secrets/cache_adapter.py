@@ -31,8 +31,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts" / "lib"))
 
 from cache import (  # noqa: E402
-    SALTED, Cache, Failure, add_cache_options, cache_settings, git_blob_id, index_blob_ids, json_lines, object_format,
-    read_json, read_list, run_command, write_json, write_list, write_stats,
+    SALTED, Cache, Failure, add_cache_options, blob_ids, cache_settings, git_blob_id, index_blob_ids, json_lines,
+    object_format, read_json, read_list, run_command, write_json, write_list, write_stats,
 )
 
 ENVELOPE = "<envelope>"
@@ -123,9 +123,9 @@ def cmd_plan(args: argparse.Namespace) -> None:
     envelope = cache.get(cache.key(ENVELOPE, ""), ENVELOPE, ds_envelope_valid)
     plan_files, hits, todo = [], {}, []
     algorithm = object_format()
-    indexed = index_blob_ids() if cache_dir else {}
+    ids = blob_ids(files, index_blob_ids(), algorithm) if cache_dir else {}
     for path in files:
-        sha = (indexed.get(path) or git_blob_id(path, algorithm)) if cache_dir else None
+        sha = ids.get(path)
         key = cache.key(path, sha, known.get(path)) if sha else None
         value = cache.get(key, path, ds_valid) if key and envelope is not None else None
         plan_files.append({"name": path, "key": key, "sha": sha})

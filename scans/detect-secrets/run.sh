@@ -209,43 +209,42 @@ history_scan() {
     scan_error "could not plan the history's scan: $(stderr_tail "$out.err")"
   read -r blobs hits deferred misses merged <"$out" || scan_error "the history's scan gave no plan"
   log "history: $blobs blob(s): $hits from the cache, $deferred from the tree scan, $misses scanned"
-  if [[ "$merged" == merged ]]; then # nothing to read: history.py plan merged too
-    [[ ! -s "$out.err" ]] || log "$(head -n 3 "$out.err")"
-    history_report "$tree_report"
-    return 0
-  fi
-  mkdir -p "$dir/read" || scan_error "cannot write to its work directory"
-  if [[ -s "$dir/todo" ]]; then
-    scan_progress "scanning the history's blobs" 0 "$misses" # batched-pool.py counts each blob done
-    DS_TAIL=()
-    if [[ -n "$DS_PYTHON" ]]; then
-      DS_RUN=(--name detect-secrets -- "$DS_PYTHON" "$SCAN_DIR/batched-pool.py" --record "$dir/read" --files-from \
-        "$dir/todo" --chdir "$dir/blobs" "$(command -v detect-secrets)" "${SCAN_ARGS[@]}")
-    else
-      # Not a Python entry point: what it read cannot be told (the tree's gap unverified:detect-secrets says so);
-      # it gets the blobs as arguments, from their folder, and every one counts as read.
-      local -a names
-      mapfile -d '' names <"$dir/todo"
-      DS_RUN=(--name detect-secrets -- env -C "$dir/blobs" "$(command -v detect-secrets)" "${SCAN_ARGS[@]}")
-      DS_TAIL=(-- "${names[@]}")
-      cp "$dir/todo" "$dir/read/all"
-      [[ "$from_index" != 1 ]] || scan_gap "unverified:detect-secrets" "detect-secrets on PATH is not a Python \
+  # Nothing to read: history.py plan merged too. Else detect-secrets reads the blobs, and history.py merges.
+  if [[ "$merged" != merged ]]; then
+    mkdir -p "$dir/read" || scan_error "cannot write to its work directory"
+    if [[ -s "$dir/todo" ]]; then
+      scan_progress "scanning the history's blobs" 0 "$misses" # batched-pool.py counts each blob done
+      DS_TAIL=()
+      if [[ -n "$DS_PYTHON" ]]; then
+        DS_RUN=(--name detect-secrets -- "$DS_PYTHON" "$SCAN_DIR/batched-pool.py" --record "$dir/read" --files-from \
+          "$dir/todo" --chdir "$dir/blobs" "$(command -v detect-secrets)" "${SCAN_ARGS[@]}")
+      else
+        # Not a Python entry point: what it read cannot be told (the tree's gap unverified:detect-secrets says so);
+        # it gets the blobs as arguments, from their folder, and every one counts as read.
+        local -a names
+        mapfile -d '' names <"$dir/todo"
+        DS_RUN=(--name detect-secrets -- env -C "$dir/blobs" "$(command -v detect-secrets)" "${SCAN_ARGS[@]}")
+        DS_TAIL=(-- "${names[@]}")
+        cp "$dir/todo" "$dir/read/all"
+        [[ "$from_index" != 1 ]] || scan_gap "unverified:detect-secrets" "detect-secrets on PATH is not a Python \
 entry point, so the gate cannot tell which files it read (run 'make setup')"
+      fi
+      DS_RUN+=("${DS_TAIL[@]}")
+      if [[ -n "$baseline" ]]; then
+        scan_run_tool /dev/null "$err" "${DS_RUN[@]}" --baseline "$dir/baseline-work.json" || rc=$?
+        cp "$dir/baseline-work.json" "$raw" 2>/dev/null ||
+          scan_error "cannot read detect-secrets' report on the history"
+      else
+        scan_run_tool "$raw" "$err" "${DS_RUN[@]}" || rc=$?
+      fi
+      ((rc == 0)) || scan_error "detect-secrets exited $rc on the history's blobs: $(stderr_tail "$err")"
+      require_json "$raw" "detect-secrets' output on the history's blobs"
     fi
-    DS_RUN+=("${DS_TAIL[@]}")
-    if [[ -n "$baseline" ]]; then
-      scan_run_tool /dev/null "$err" "${DS_RUN[@]}" --baseline "$dir/baseline-work.json" || rc=$?
-      cp "$dir/baseline-work.json" "$raw" 2>/dev/null || scan_error "cannot read detect-secrets' report on the history"
-    else
-      scan_run_tool "$raw" "$err" "${DS_RUN[@]}" || rc=$?
-    fi
-    ((rc == 0)) || scan_error "detect-secrets exited $rc on the history's blobs: $(stderr_tail "$err")"
-    require_json "$raw" "detect-secrets' output on the history's blobs"
+    cat "$dir/read"/* >"$dir/read.list" 2>/dev/null || : >"$dir/read.list"
+    python3 -S "$SCAN_DIR/history.py" merge "${CACHE_ARGS[@]}" --tool-args "$KEY_ARGS" --baseline "$baseline" \
+      --fresh "$raw" --scanned "$dir/read.list" --tree-kept "$SCAN_WORK/tree-kept.json" "${mode[@]:1}" \
+      >"$out" 2>"$out.err" || scan_error "could not merge the history's scan: $(stderr_tail "$out.err")"
   fi
-  cat "$dir/read"/* >"$dir/read.list" 2>/dev/null || : >"$dir/read.list"
-  python3 -S "$SCAN_DIR/history.py" merge "${CACHE_ARGS[@]}" --tool-args "$KEY_ARGS" --baseline "$baseline" \
-    --fresh "$raw" --scanned "$dir/read.list" --tree-kept "$SCAN_WORK/tree-kept.json" "${mode[@]:1}" \
-    >"$out" 2>"$out.err" || scan_error "could not merge the history's scan: $(stderr_tail "$out.err")"
   [[ ! -s "$out.err" ]] || log "$(head -n 3 "$out.err")"
   history_report "$tree_report"
 }

@@ -154,6 +154,18 @@ def json_lines(items: Iterable[Any]) -> str:
     return "".join(lines)
 
 
+def blob_ids(paths: Iterable[str], indexed: dict[str, str], algorithm: str) -> dict[str, str]:
+    """{path: git's blob id} of the paths: the index's (indexed, from index_blob_ids: a tracked file the work tree has
+    not modified, not read; a path replaced by a symlink is modified to diff-files), else its content's, hashed as
+    git hashes it (git_blob_id). A path that cannot be read has no id (never cached)."""
+    ids = {}
+    for path in paths:
+        found = indexed.get(path) or git_blob_id(path, algorithm)
+        if found:
+            ids[path] = found
+    return ids
+
+
 def read_json(path: str | Path) -> Any:
     with open(path, encoding="utf-8") as f:
         return json.load(f)

@@ -471,14 +471,11 @@ suppressions_start() {
 # load_suppressions OUT: the validated suppression entries of this scan's project as a JSON array in OUT
 # (suppressions_start's, or checked now); a file that is not valid JSON or not the expected shape is a scan error.
 load_suppressions() {
-  local out=$1 err="$SCAN_WORK/suppressions.err" rc=0 names
+  local out=$1 err="$SCAN_WORK/suppressions.err" rc=0
+  [[ -n "$SUPPRESSIONS_PID" ]] || suppressions_start
   if [[ -n "$SUPPRESSIONS_PID" ]]; then
     scan_helper_wait "$SUPPRESSIONS_PID" || rc=$?
     SUPPRESSIONS_PID=""
-  elif [[ -e "$SECURITY_SUPPRESSIONS" ]]; then
-    names=$(scan_names)
-    run_jq "$SCAN_WORK/suppressions.json" -n -f "$JQ_DIR/suppressions.jq" --arg scans "${names//$'\n'/ }" \
-      "$SECURITY_SUPPRESSIONS" 2>"$err" || rc=$?
   else
     printf '[]\n' >"$SCAN_WORK/suppressions.json"
   fi
