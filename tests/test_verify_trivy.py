@@ -195,6 +195,16 @@ def test_a_signature_by_another_identity_or_issuer_is_refused(release_files, aut
     assert f"was not signed by trivy's release workflow ({IDENTITY}, issuer {ISSUER})" in done.stderr
 
 
+def test_what_a_hostile_certificate_says_reaches_the_log_without_control_characters(release_files, authority):
+    binary, archive, bundle = release_files
+    hostile = "https://github.com/aquasecurity/trivy/\x1b[2J\x1b]0;owned\x07/.github/workflows/x.yaml@refs/tags/v1"
+    bundle.write_text(json.dumps(authority.bundle(archive.read_bytes(), identity=hostile)))
+    done = verify(binary, archive, bundle)
+    assert done.returncode == 1, done.stderr
+    assert "\x1b" not in done.stderr and "\x07" not in done.stderr
+    assert "\\x1b[2J" in done.stderr
+
+
 def test_a_wheel_binary_that_differs_from_upstreams_in_one_byte_is_refused(release_files):
     binary, archive, bundle = release_files
     binary.write_bytes(BINARY[:-1] + b"!")

@@ -28,6 +28,7 @@ readonly HELPER="$ROOT/scripts/ci/verify_trivy.py"
 readonly RECORD="$ROOT/scans/trivy/trivy.sha256"
 readonly ISSUER="https://token.actions.githubusercontent.com"
 readonly RELEASES="https://github.com/aquasecurity/trivy/releases/download"
+readonly MAX_DOWNLOAD=$((512 * 1024 * 1024)) # trivy 0.76's archive is about 50 MB
 WORK=""
 
 # die CODE MESSAGE: MESSAGE on stderr, exit CODE.
@@ -38,8 +39,8 @@ die() {
 
 # download URL OUT: fetch URL over HTTPS only into OUT, or exit 2.
 download() {
-  curl --fail --silent --show-error --location --proto '=https' --tlsv1.2 --retry 3 --max-time 300 \
-    --output "$2" "$1" || die 2 "downloading $1 failed"
+  curl --fail --silent --show-error --location --proto '=https' --tlsv1.2 --retry 3 --max-time 240 \
+    --max-filesize "$MAX_DOWNLOAD" --output "$2" "$1" || die 2 "downloading $1 failed"
 }
 
 main() {
@@ -75,7 +76,7 @@ main() {
   "$PYTHON" -m sigstore verify identity ${offline[@]+"${offline[@]}"} --bundle "$bundle" \
     --cert-identity "$identity" --cert-oidc-issuer "$ISSUER" "$archive" >"$WORK/sigstore.log" 2>&1 || rc=$?
   if ((rc != 0)); then
-    tail -n 20 "$WORK/sigstore.log" >&2
+    tail -n 20 "$WORK/sigstore.log" | cat -v >&2 # what the bundle holds reaches the log with no control characters
     die 1 "REFUSED: sigstore did not verify $asset against $identity (issuer $ISSUER): exit $rc"
   fi
   "$PYTHON" "$HELPER" recorded "$RECORD" "$binary" || exit $?

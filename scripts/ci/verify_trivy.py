@@ -179,6 +179,11 @@ def recorded(record: Path, binary: Path) -> None:
                       f"records {lines[0]}: the lock moved to a new trivy, so record {found} there (docs/docker.md)")
 
 
+def printable(text: object) -> str:
+    """text with control characters escaped (\\xNN): a certificate's or an archive's bytes reach the CI log."""
+    return re.sub(r"[\x00-\x1f\x7f-\x9f]", lambda m: f"\\x{ord(m.group()):02x}", str(text))
+
+
 def main(argv: list[str]) -> int:
     try:
         if argv[:1] == ["release"] and len(argv) == 2:
@@ -192,10 +197,10 @@ def main(argv: list[str]) -> int:
             print(__doc__.split("\n\n")[1], file=sys.stderr)
             return 2
     except Refused as refused:
-        print(f"verify-trivy: REFUSED: {refused}", file=sys.stderr)
+        print(f"verify-trivy: REFUSED: {printable(refused)}", file=sys.stderr)
         return 1
     except (Broken, OSError) as broken:
-        print(f"verify-trivy: cannot check: {broken}", file=sys.stderr)
+        print(f"verify-trivy: cannot check: {printable(broken)}", file=sys.stderr)
         return 2
     return 0
 
