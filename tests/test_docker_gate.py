@@ -7,14 +7,16 @@ the vulnerability DB is a real bbolt file in a fixture cache directory that triv
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
+import shlex
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from support.gate import REPO_ROOT, fake_tool, run_gate, tool_path
+from support.gate import REPO_ROOT, VENV_BIN, fake_tool, gate_copy, run_gate, run_scan, tool_path
 from support.projects import git_commit_all, write_tree
 from support.trivy_fixtures import (
     build_image_tar,
@@ -476,3 +478,57 @@ def test_an_image_reference_is_saved_by_the_engine_and_scanned_whole(tmp_path, t
     result = run.result("trivy")
     assert {f["id"] for f in result["findings"]} == {"CVE-2099-0001", "CVE-2099-0002"}
     assert result["coverage"] == {"inventory": 2, "scanned": 2}
+
+
+# --------------------------------------------------------------------------- the trivy binary
+
+
+def recorded_trivy_sha256(root: Path = REPO_ROOT) -> str:
+    lines = [line for line in (root / "scans" / "trivy" / "trivy.sha256").read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_the_locked_trivy_is_the_recorded_binary():
+    assert hashlib.sha256((VENV_BIN / "trivy").read_bytes()).hexdigest() == recorded_trivy_sha256()
+
+
+@pytest.mark.parametrize("kind", ["tampered", "stand-in"])
+def test_a_trivy_binary_whose_sha256_is_not_the_recorded_one_is_refused_before_it_runs(tmp_path, trivy_cache, kind):
+    """A copy of the locked trivy with one byte appended (it still runs), or a script that would leave a mark: the
+    gate names the binary, the hash it found and the recorded one, and runs neither."""
+    folder = tmp_path / "bin"
+    mark = tmp_path / "ran"
+    if kind == "tampered":
+        folder.mkdir()
+        (folder / "trivy").write_bytes((VENV_BIN / "trivy").read_bytes() + b"\0")
+        (folder / "trivy").chmod(0o755)
+    else:
+        fake_tool(folder, "trivy", f"touch {shlex.quote(str(mark))}\nexec {shlex.quote(str(VENV_BIN / 'trivy'))} \"$@\"\n")
+    found = hashlib.sha256((folder / "trivy").read_bytes()).hexdigest()
+    image = build_image_tar(tmp_path / "img.tar", SEVERE_OS)
+    project = tmp_path / "project"
+    project.mkdir()
+    run = run_gate("security-docker", project, tmp_path / "reports", path=tool_path(folder),
+                   env={**offline(trivy_cache), "IMAGE_TAR": str(image)})
+
+    assert run.rc == 2, run.output
+    error = run.result("trivy")["error"]
+    assert f"the trivy binary {folder / 'trivy'} is not the one the gate runs" in error
+    assert f"its sha256 is {found}, the recorded one" in error and recorded_trivy_sha256() in error
+    assert not mark.exists() and not (tmp_path / "reports" / "trivy.raw.json").exists()
+
+
+@pytest.mark.parametrize("text", ["", "# only a comment\n", "1f88\n", "A" * 64 + "\n", ("a" * 64 + "\n") * 2])
+def test_a_recorded_trivy_sha256_that_is_not_one_hash_is_an_error(tmp_path, trivy_cache, text):
+    root = gate_copy(tmp_path / "gate")
+    (root / "scans" / "trivy" / "trivy.sha256").write_text(text)
+    image = build_image_tar(tmp_path / "img.tar", SEVERE_OS)
+    project = tmp_path / "project"
+    project.mkdir()
+    run = run_scan("trivy", project, tmp_path / "reports", root=root,
+                   env={**offline(trivy_cache), "IMAGE_TAR": str(image)})
+
+    assert run.rc == 2, run.output
+    assert "trivy.sha256 must hold one sha256 (64 lower-case hex digits)" in run.result("trivy")["error"]

@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from support.engine import BASE_SUITE
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = REPO_ROOT / "deploy" / "docker" / "Dockerfile"
 DOCKERIGNORE = REPO_ROOT / ".dockerignore"
@@ -132,6 +134,16 @@ def test_every_from_is_pinned_by_sha256_digest(stages: list[Stage]) -> None:
         if stage.base in names:  # FROM an earlier stage
             continue
         assert DIGEST_PINNED.match(stage.base), f"FROM {stage.base} is not pinned by digest"
+
+
+def test_both_stages_start_from_one_python_312_slim_base_of_the_debian_release_the_image_test_builds(
+        stages: list[Stage]) -> None:
+    """A tag Dependabot can move (python:3.12.N-slim-<suite>) with its digest; the end-to-end test's stand-in base
+    (tests/support/engine.py, BASE_SUITE) is of the same Debian release."""
+    bases = {stage.base for stage in stages if DIGEST_PINNED.match(stage.base)}
+    assert len(bases) == 1, bases
+    (base,) = bases
+    assert re.fullmatch(rf"python:3\.12\.\d+-slim-{BASE_SUITE}@sha256:[0-9a-f]{{64}}", base), base
 
 
 def test_final_stage_runs_as_a_non_root_user(final: Stage) -> None:

@@ -18,7 +18,8 @@ from support.faults import (
     accepting_stand_ins, clean_project, fake_scanner, fault_reports_path, fill, pids_alive, plant_stale_pass,
     recorded_pids, says_pass, small_tmpfs, stale_files,
 )
-from support.gate import ALL_SCANS, CODE_SCANS, REPO_ROOT, fake_tool, path_without, run_gate, run_scan, tool_path
+from support.gate import (ALL_SCANS, CODE_SCANS, REPO_ROOT, fake_tool, gate_copy, path_without, run_gate, run_scan,
+                          tool_path)
 from osv_server import GARBAGE, HTTP_500, SLOW, OsvServer, blackhole_url, refused_url
 from support.trivy_fixtures import (
     build_image_tar, build_trivy_db, corrupt_trivy_db, debian_fixed, truncate_file, vulnerability,
@@ -89,7 +90,9 @@ def test_broken_scanner_is_an_error_naming_the_cause(project, baselined_project,
     image = tmp_path / "image.tar"
     image.write_bytes(b"read by the stand-in trivy only")
     plant_stale_pass(reports, [scan])
-    run = run_scan(scan, tree, reports, path=tool_path(fake),
+    # The gate runs no trivy but the one it records: a stand-in trivy runs in a copy of the gate that records it.
+    root = gate_copy(tmp_path / "gate", fake / scan) if scan == "trivy" else REPO_ROOT
+    run = run_scan(scan, tree, reports, path=tool_path(fake), root=root,
                    env=isolated(tmp_path, SCAN_TIMEOUT="1" if behaviour == HANG else "60", IMAGE_TAR=str(image)))
     assert_failed_closed(run, reports, [scan], cause)
     assert recorded_pids(fake), "the stand-in was never run"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -21,7 +20,7 @@ from support.faults import (
     PASS, WRONG_SHAPE, accepting_stand_ins, clean_project, fake_scanner, plant_stale_pass, recorded_pids, says_pass,
     stale_files,
 )
-from support.gate import CODE_SCANS, REPO_ROOT, gate_env, run_gate, run_scan, tool_path
+from support.gate import CODE_SCANS, REPO_ROOT, gate_copy, gate_env, run_gate, run_scan, tool_path
 
 GATE = "security-code"
 DANGER = {"apps/core/danger.py": "def run(data):\n    return eval(data)\n"}
@@ -187,10 +186,7 @@ def test_a_read_only_report_folder_is_an_error_and_its_files_are_marked_in_place
                 os.chown(path, NOBODY, NOBODY)
         reports.chmod(0o555)
         # nobody runs a copy of the gate's own files: the checkout may sit in a folder only root can enter.
-        gate = root / "gate"
-        for part in ("scripts", "jq", "scans", "Makefile"):
-            copy = shutil.copytree if (REPO_ROOT / part).is_dir() else shutil.copy2
-            copy(REPO_ROOT / part, gate / part)
+        gate = gate_copy(root / "gate")
         completed = subprocess.run(
             as_non_root([str(gate / "scripts" / "run-gate.sh"), GATE, *CODE_SCANS]),
             env=gate_env(root, reports), capture_output=True, text=True, check=False, timeout=60)

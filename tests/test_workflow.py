@@ -34,8 +34,10 @@ JOBS = {"code": ("Code Security", "make security-code"), "docker": ("Docker Secu
 TOOL_RUNS_IN_A_ROW = {"code": 2, "docker": 4}
 # Minutes a job needs besides the gate: checkout, cache restores and `uv sync` before; saves and uploads after.
 MINUTES_BESIDE_THE_GATE = 10
-# A scanner's tool run straight from the workflow (every scan's tool, from its '# Tool:' line), or an engine's.
-SCANNERS = re.compile("|".join(re.escape(scan_tool(scan)[0]) for scan in scan_units()) + r"|docker (build|run)")
+# A scanner's tool run straight from the workflow (every scan's tool, from its '# Tool:' line, as a command word, not
+# inside a script's name such as scripts/ci/verify-trivy.sh), or an engine's.
+SCANNERS = re.compile(r"(?<![\w./-])(" + "|".join(re.escape(scan_tool(scan)[0]) for scan in scan_units())
+                      + r")(?![\w.-])|docker (build|run)")
 PINNED_USES = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
 
 
@@ -110,14 +112,32 @@ def test_two_jobs_each_run_one_gate_target(workflow):
         runs = [step["run"].strip() for step in steps_of(workflow, job) if "run" in step]
         assert workflow["jobs"][job]["name"] == name
         assert [run for run in runs if run.startswith("make security-")] == [command]
-        assert [run for run in runs if run.startswith("make")] == [command] + (
-            ["make uv-cache-prune"] if job == "code" else [])
+        assert [run for run in runs if run.startswith("make")] == (
+            [command, "make uv-cache-prune"] if job == "code" else ["make setup", command])
 
 
 def test_no_scan_logic_lives_in_the_workflow(workflow):
     runs = [step["run"] for step in all_steps(workflow) if "run" in step]
 
     assert [run for run in runs if SCANNERS.search(run)] == []
+
+
+def test_no_scan_logic_check_finds_a_scanner_run_as_a_command():
+    assert SCANNERS.search("trivy image x") and SCANNERS.search("cd x && bandit -r .")
+    assert not SCANNERS.search("scripts/ci/verify-trivy.sh") and not SCANNERS.search("make security-docker")
+
+
+def test_the_docker_job_checks_trivy_against_its_signed_release_before_the_gate_and_fails_on_a_refusal(workflow):
+    steps = steps_of(workflow, "docker")
+    (setup,) = [step for step in steps if step.get("run", "").strip() == "make setup"]
+    (check,) = [step for step in steps if step.get("run", "").strip() == "scripts/ci/verify-trivy.sh"]
+    (gate,) = [step for step in steps if step.get("run", "").strip() == "make security-docker"]
+    (build,) = uses_steps(workflow, "docker", "docker/build-push-action")
+    assert steps.index(setup) < steps.index(check) < min(steps.index(build), steps.index(gate))
+    # Not continue-on-error, and no !cancelled() or always(): the gate and the build run only after it passed.
+    assert "continue-on-error" not in check and check["if"] == f"${{{{ {SKIP_UNLESS_BUILT} }}}}"
+    assert "cancelled" not in gate["if"] and "always" not in gate["if"]
+    assert 0 < check["timeout-minutes"] <= 10
 
 
 def test_the_jobs_run_in_parallel(workflow):

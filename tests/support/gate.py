@@ -9,6 +9,7 @@ stand-in first on PATH for failures the real tools cannot be made to produce (a 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -116,14 +117,29 @@ def run_gate(
 
 
 def run_scan(scan: str, project: Path, reports: Path, env: dict[str, str] | None = None,
-             path: str | None = None, timeout: float = 300) -> GateRun:
-    """Run one scan script alone."""
+             path: str | None = None, timeout: float = 300, root: Path = REPO_ROOT) -> GateRun:
+    """Run one scan script alone (of the gate in root: this repository, or a copy of it, gate_copy)."""
     proc = subprocess.run(
-        [str(REPO_ROOT / "scans" / scan / "run.sh")],
+        [str(root / "scans" / scan / "run.sh")],
         env=gate_env(project, reports, env, path),
         capture_output=True, text=True, timeout=timeout, check=False,
     )
     return GateRun(proc.returncode, proc.stdout, proc.stderr, reports)
+
+
+def gate_copy(folder: Path, trivy: Path | None = None) -> Path:
+    """A copy of the gate's own files (scripts, jq, scans, Makefile) in folder; returns folder.
+
+    trivy: a binary whose sha256 the copy's scans/trivy/trivy.sha256 records instead. The gate runs no trivy but the
+    recorded one, so a stand-in trivy runs only in a copy that records it, never in this repository."""
+    for part in ("scripts", "jq", "scans", "Makefile"):
+        copy = shutil.copytree if (REPO_ROOT / part).is_dir() else shutil.copy2
+        copy(REPO_ROOT / part, folder / part)
+    if trivy is not None:
+        recorded = folder / "scans" / "trivy" / "trivy.sha256"
+        recorded.write_text(f"# a stand-in trivy recorded by a test (tests/support/gate.py)\n"
+                            f"{hashlib.sha256(trivy.read_bytes()).hexdigest()}\n")
+    return folder
 
 
 def fake_tool(folder: Path, name: str, script: str) -> Path:

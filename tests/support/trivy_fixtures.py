@@ -329,12 +329,12 @@ def db_tree(
     if canaries:
         records.update({vuln_id: record for vuln_id, record in CANARY_VULNERABILITIES.items() if vuln_id not in records})
     tree: dict[str, Any] = {"vulnerability": {vuln_id: _json(record) for vuln_id, record in records.items()}}
-    if debian:
+    if debian is not None:
         for release in debian_releases:
             tree[f"debian {release}"] = _bucket(debian, CANARY_DEBIAN if canaries else {}, str)
             if data_sources is None:
                 sources.setdefault(f"debian {release}", DATA_SOURCES[DEBIAN_BUCKET])
-    if pip:
+    if pip is not None:
         tree[PIP_BUCKET] = _bucket(pip, CANARY_PIP if canaries else {}, pip_key)
     tree["data-source"] = {bucket: _json(source) for bucket, source in sources.items()}
     return tree
@@ -388,7 +388,7 @@ def build_trivy_db(
     pip: package name -> id -> pip_advisory(...).
     schema_version: the metadata Version (2 is what trivy 0.76 accepts).
     canaries: add the canary advisories (CANARY_*) to the debian and pip buckets written; a bucket left out
-    (debian or pip empty) gets none.
+    (debian or pip None) gets none, an empty one ({}) holds only the canaries.
     debian_releases: the Debian releases whose buckets ("debian 12") hold the debian advisories.
     """
     db_dir = Path(cache_dir) / "db"
