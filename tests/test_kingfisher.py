@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from support.gate import VENV_BIN, fake_tool, run_scan, tool_path
+from support.gate import VENV_BIN, fake_tool, run_gate, run_scan, tool_path
 from support.projects import git, git_commit_all, write_tree
 
 ALNUM = string.ascii_letters + string.digits
@@ -301,3 +301,25 @@ def test_staged_reads_the_index_blobs_only(tmp_path):
     [found] = result["findings"]
     assert found["location"]["path"] == "deploy/new.env" and "staged" in found["title"]
     assert result["coverage"] == {"inventory": 1, "scanned": 1}
+
+
+def test_a_secret_both_engines_report_at_one_place_is_one_finding_in_the_sarif_summary_and_annotations(tmp_path):
+    token = f"ghp_{rand(36)}"
+    root = kingfisher_project(tmp_path, {"notes/setup.txt": f"first run:\n{token}\n"})
+    reports = tmp_path / "reports"
+    run = run_gate("security-code", root, reports, {"GITHUB_ACTIONS": "true"}, scans=("detect-secrets", "kingfisher"))
+    assert run.rc == 1, run.output
+    # Each scan's own result keeps its finding.
+    for scan in ("detect-secrets", "kingfisher"):
+        assert [f["location"]["path"] for f in run.result(scan)["findings"]] == ["notes/setup.txt"], scan
+    sarif = json.loads((reports / "security-code.sarif").read_text())
+    at = [r for run_ in sarif["runs"] for r in run_["results"]
+          if r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "notes/setup.txt"]
+    assert len(at) == 1, at
+    assert at[0]["properties"]["engines"] == ["detect-secrets", "kingfisher"]
+    summary = (reports / "security-code.md").read_text()
+    assert summary.count("notes/setup.txt:2") == 1, summary
+    assert "seen by detect-secrets and kingfisher" in summary
+    annotations = [line for line in run.stdout.splitlines() if line.startswith("::error file=notes/setup.txt")]
+    assert len(annotations) == 1, run.stdout
+    assert token not in run.output + run.everything_written()

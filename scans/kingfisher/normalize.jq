@@ -32,7 +32,7 @@ expect(type == "array"
                  else "" end)),
       location: location(.path; .line;
                          ([if .member != "" then "in the archive member \(.member[:200])" else empty end,
-                           if .commits != null and .commits[0] != "staged"
+                           if .commits != null
                            then "introduced by \(.commits[0] | short)"
                                 + (if (.also // 0) > 0 then "; also in \(.also) more" else "" end)
                            else empty end] | if length > 0 then join("; ") else null end)),

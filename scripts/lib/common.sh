@@ -140,6 +140,21 @@ tool_of() {
   return 0
 }
 
+# scan_kind SCAN: KIND from the "# Kind: KIND" line of scans/SCAN/run.sh's header ("secrets": a secret engine, whose
+# findings the gate shows once per secret across engines, jq/dedupe.jq); nothing when there is none.
+scan_kind() {
+  local line
+  [[ -r "$SCANS_DIR/$1/run.sh" ]] || return 0
+  while IFS= read -r line; do
+    [[ "$line" == "#"* ]] || return 0
+    [[ "$line" == "# Kind:"* ]] || continue
+    line=${line#"# Kind:"}
+    printf '%s\n' "${line//[[:space:]]/}"
+    return 0
+  done <"$SCANS_DIR/$1/run.sh"
+  return 0
+}
+
 # gate_result OUT ERROR FINDINGS SUPPRESSIONS GAPS EXCLUDED COVERAGE [POLICY [TOOL_VERSION [EXTRA]]]: SCAN_NAME's
 # result as jq/gate.jq builds it, into OUT: from these files (FINDINGS, SUPPRESSIONS, COVERAGE hold one JSON value
 # each, GAPS and EXCLUDED one a line), POLICY (JSON, default null), the version of the tool that answered (default
