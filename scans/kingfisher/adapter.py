@@ -181,8 +181,12 @@ def prepare_tree(w: Writer, work: Path) -> None:
     algorithm = object_format()
 
     def add(name: str, kind: str) -> None:
-        with open(name, "rb") as f:
-            data = f.read()
+        if os.path.islink(name):  # never followed: its target's text, as git holds it
+            data = os.fsencode(os.readlink(name))
+        else:
+            fd = os.open(name, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            with os.fdopen(fd, "rb") as f:
+                data = f.read()
         w.add(data, kind, name, None)
         w.tree[name] = hashlib.new(algorithm, b"blob %d\0" % len(data) + data).hexdigest()
 
