@@ -13,7 +13,7 @@ MAKEFLAGS += --warn-undefined-variables --no-builtin-rules
 VENV := .venv
 SYNCED := $(VENV)/.synced
 # The scans of each gate: each word names a unit, scans/<word>/run.sh with its programs (README: Layout).
-CODE_SCANS := pip-audit bandit detect-secrets
+CODE_SCANS := pip-audit bandit detect-secrets kingfisher
 DOCKER_SCANS := trivy
 # Extra arguments for pytest: `make test ARGS="-k cache -x"`.
 ARGS ?=

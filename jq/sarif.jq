@@ -93,7 +93,8 @@ def sarif_result($scan; $status; $level; $rule_index; $occurrence):
       {severity: .severity, gate: $status}
       + (if (.package | type) == "object" then {package: .package} else {} end)
       + (if .fix != null then {fix: .fix} else {} end)
-      + (if .location.detail != null then {detail: .location.detail} else {} end))
+      + (if .location.detail != null then {detail: .location.detail} else {} end)
+      + (if (.engines | type) == "array" then {engines: .engines} else {} end))
   }
   + if $status == "suppressed" then
       {suppressions: [

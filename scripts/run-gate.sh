@@ -32,6 +32,7 @@ RUN_DIR=""
 LOCK_PROBLEM=""  # why the report directory could not be locked, for after the earlier results are cleared
 VERDICT_DONE=""  # set once this run's verdict (final, or an error saying why) is written
 declare -a SCANS=() PIDS=() RESULTS=() # RESULTS: each scan's result file, in SCANS' order
+declare -a REPORTED=() # what the reports are made from: RESULTS, or their view with one finding per secret (dedupe_results)
 declare -A RUNNING=() # the scans still running: pid -> scan (run_scans)
 SECURITY_PROGRESS_SECONDS=${SECURITY_PROGRESS_SECONDS:-30}
 PROGRESS="" # how progress is shown: terminal, lines or off (progress_setup)
@@ -389,13 +390,38 @@ gate_status() {
   printf '%s' "$worst"
 }
 
+# secret_scans: the gate's scans that are secret engines (scan_kind secrets), space-separated.
+secret_scans() {
+  local scan names=""
+  for scan in "${SCANS[@]}"; do
+    [[ "$(scan_kind "$scan")" != secrets ]] || names+="${names:+ }$scan"
+  done
+  printf '%s' "$names"
+}
+
+# dedupe_results: the results as the reports show them, a secret that two secret engines report at one place once
+# (jq/dedupe.jq), one a line in RUN_DIR/reported.jsonl, which REPORTED then names. With no secret scan, the results
+# themselves.
+dedupe_results() {
+  local engines
+  REPORTED=("${RESULTS[@]}")
+  engines=$(secret_scans)
+  [[ -n "$engines" ]] || return 0
+  jq -c -s -L "$JQ_DIR" --arg engines "$engines" -f "$JQ_DIR/dedupe.jq" "${RESULTS[@]}" >"$RUN_DIR/reported.jsonl" || {
+    printf '%s: error: could not merge the secret engines'"'"' findings\n' "$GATE" >&2
+    return 1
+  }
+  REPORTED=("$RUN_DIR/reported.jsonl")
+}
+
 # write_summaries: the Markdown summary and the SARIF file of this gate's results (the two jq runs side by side).
 write_summaries() {
   local md sarif_pid sarif_rc=0
   md="$RUN_DIR/summary.md"
-  jq -s -L "$JQ_DIR" -f "$JQ_DIR/sarif.jq" "${RESULTS[@]}" >"$RUN_DIR/gate.sarif" &
+  dedupe_results || return 1
+  jq -s -L "$JQ_DIR" -f "$JQ_DIR/sarif.jq" "${REPORTED[@]}" >"$RUN_DIR/gate.sarif" &
   sarif_pid=$!
-  if jq -r -s -L "$JQ_DIR" --arg gate "$GATE" -f "$JQ_DIR/summary.jq" "${RESULTS[@]}" >"$md" &&
+  if jq -r -s -L "$JQ_DIR" --arg gate "$GATE" -f "$JQ_DIR/summary.jq" "${REPORTED[@]}" >"$md" &&
     publish "$md" "$SECURITY_REPORT_DIR/$GATE.md"; then
     if [[ -n "${GITHUB_STEP_SUMMARY:-}" ]]; then
       cat "$md" >>"$GITHUB_STEP_SUMMARY" || printf '%s: could not append to GITHUB_STEP_SUMMARY\n' "$GATE" >&2
@@ -421,8 +447,9 @@ write_summaries() {
 # when it cannot be made, that is said and the verdict stands.
 annotate() {
   [[ "${GITHUB_ACTIONS:-}" == true ]] || return 0
+  ((${#REPORTED[@]} > 0)) || REPORTED=("${RESULTS[@]}")
   if jq -r -s -L "$JQ_DIR" -f "$JQ_DIR/annotations.jq" --arg gate "$GATE" --argjson limit "$ANNOTATION_LIMIT" \
-    "${RESULTS[@]}" >"$RUN_DIR/annotations" 2>"$RUN_DIR/annotations.err"; then
+    "${REPORTED[@]}" >"$RUN_DIR/annotations" 2>"$RUN_DIR/annotations.err"; then
     cat "$RUN_DIR/annotations"
   else
     printf '%s: could not write the annotations: %s\n' "$GATE" "$(jq_error_text "$RUN_DIR/annotations.err")" >&2

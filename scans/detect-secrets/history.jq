@@ -4,7 +4,8 @@
 #     pre-commit hook); hashed_secret salted (scripts/lib/cache.py).
 #     $baseline[0]: the project's .secrets.baseline as committed, its hashed_secret salted alike.
 #     $tree[0]: the tree scan's merged report (salted), whose secrets the tree scan reports itself.
-# Out: array of Finding without any secret value or hash. A secret is identified by its type and (salted) hash:
+# Out: array of Finding without any secret value or hash; each names its engine (engines:
+#     ["detect-secrets"]). A secret is identified by its type and (salted) hash:
 #     the same secret in many commits or paths is one finding, at the path and line of the oldest commit, its
 #     detail naming that commit and counting the others; one the tree scan reports is left to it. Against the
 #     baseline a history finding is matched by type and hash whatever its path (a file renamed or deleted since
@@ -51,7 +52,8 @@ expect(type == "array"
                                    + (if ($commits | length) > 6 then ", ..." else "" end)
                               else "" end)),
         package: null,
-        fix: null
+        fix: null,
+        engines: ["detect-secrets"]
       }
     + (if $audited == false
        then {suppression: {reason: "audited false positive in .secrets.baseline (the same secret)", expires: null}}

@@ -2,7 +2,8 @@
 # In: the report of `detect-secrets scan` (.results: {filename: [{type, filename, line_number, hashed_secret}]});
 #     $baseline[0]: the project's .secrets.baseline as committed ({"results": {}} when it has none), its
 #     hashed_secret salted as the report's are (scripts/lib/cache.py), so that they still match.
-# Out: array of Finding without any secret value or hash. A secret recorded in the baseline and audited as a
+# Out: array of Finding without any secret value or hash; each names its engine (engines:
+#     ["detect-secrets"], INTERFACES §5). A secret recorded in the baseline and audited as a
 #     false positive (is_secret: false) carries .suppression; every other secret is a plain finding (one in the
 #     baseline but never audited, without is_secret, says which command audits it).
 include "lib";
@@ -32,7 +33,8 @@ expect(type == "object" and (.results | type) == "object"; "detect-secrets' repo
                         + " and mark it)" end)),
         location: location(.filename; .line_number; null),
         package: null,
-        fix: null
+        fix: null,
+        engines: ["detect-secrets"]
       }
     + (if $b != null and $b.is_secret == false
        then {suppression: {reason: "audited false positive in .secrets.baseline", expires: null}}

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Summary: scan every file of the project for committed secrets with detect-secrets; every file accounted for.
+# Kind: secrets
 # Tool: detect-secrets https://github.com/Yelp/detect-secrets
 # Usage: scans/detect-secrets/run.sh [--staged]
 #

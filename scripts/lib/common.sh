@@ -140,6 +140,21 @@ tool_of() {
   return 0
 }
 
+# scan_kind SCAN: KIND from the "# Kind: KIND" line of scans/SCAN/run.sh's header ("secrets": a secret engine, whose
+# findings the gate shows once per secret across engines, jq/dedupe.jq); nothing when there is none.
+scan_kind() {
+  local line
+  [[ -r "$SCANS_DIR/$1/run.sh" ]] || return 0
+  while IFS= read -r line; do
+    [[ "$line" == "#"* ]] || return 0
+    [[ "$line" == "# Kind:"* ]] || continue
+    line=${line#"# Kind:"}
+    printf '%s\n' "${line//[[:space:]]/}"
+    return 0
+  done <"$SCANS_DIR/$1/run.sh"
+  return 0
+}
+
 # gate_result OUT ERROR FINDINGS SUPPRESSIONS GAPS EXCLUDED COVERAGE [POLICY [TOOL_VERSION [EXTRA]]]: SCAN_NAME's
 # result as jq/gate.jq builds it, into OUT: from these files (FINDINGS, SUPPRESSIONS, COVERAGE hold one JSON value
 # each, GAPS and EXCLUDED one a line), POLICY (JSON, default null), the version of the tool that answered (default
@@ -407,15 +422,17 @@ stderr_tail() {
   printf '%s' "$lines" | tr -s '\n\t' '  ' | cut -c1-600
 }
 
-# scan_run_tool OUT ERR [--name NAME] -- CMD...: run CMD under SCAN_TIMEOUT with stdout to OUT and
+# scan_run_tool OUT ERR [--name NAME] [--exit CODE] -- CMD...: run CMD under SCAN_TIMEOUT with stdout to OUT and
 # stderr to ERR. Returns the tool's exit status; a timeout or a death by signal is a scan error (exits 2) naming
-# NAME (default: CMD's own name; a helper that runs the tool for us passes the tool's name).
+# NAME (default: CMD's own name; a helper that runs the tool for us passes the tool's name). --exit CODE: a status
+# above 128 that the tool itself exits with (kingfisher's 200, findings), returned rather than read as a signal.
 scan_run_tool() {
-  local out=$1 err=$2 name="" rc started
+  local out=$1 err=$2 name="" rc started own=""
   shift 2
   while [[ "$1" != -- ]]; do
     case "$1" in
       --name) name=$2 && shift ;;
+      --exit) own=$2 && shift ;;
     esac
     shift
   done
@@ -433,7 +450,7 @@ scan_run_tool() {
   if ((rc == 124 || (rc == 137 && SECONDS - started >= SCAN_TIMEOUT))); then
     scan_error "$name did not finish within SCAN_TIMEOUT=${SCAN_TIMEOUT}s"
   fi
-  if ((rc > 128)); then
+  if ((rc > 128)) && [[ "$rc" != "$own" ]]; then
     scan_error "$name was killed by signal $((rc - 128)): $(stderr_tail "$err")"
   fi
   return "$rc"

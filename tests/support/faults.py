@@ -84,7 +84,7 @@ def fake_scanner(folder: Path, tool: str, behaviour: str) -> Path:
         'if [[ "${1:-}" == --version ]]; then echo "fake ' + tool + ' 0.0"; exit 0; fi',
         # the files after "--": a bandit that passes reports metrics for each (the gate checks it scanned them)
         'files=(); after=""; for a in "$@"; do if [[ -n $after ]]; then files+=("$a"); fi; [[ $a != -- ]] || after=1; done',
-        "out=/dev/stdout",
+        'args=("$@"); out=/dev/stdout',
         'while (($#)); do case "$1" in --output | --baseline) out=$2; shift ;; esac; shift; done',
     ]
     if behaviour == KILLED:
@@ -97,7 +97,10 @@ def fake_scanner(folder: Path, tool: str, behaviour: str) -> Path:
         lines.append('cat /dev/zero >"$SECURITY_REPORT_DIR/.filler-$$" 2>/dev/null || true')
     elif behaviour == SLOW_PASS:
         lines.append(f"sleep {SLOW_SECONDS} & echo $! >>{shlex.quote(str(pids))}; wait")
-    if report is not None and tool == "bandit" and behaviour in (PASS, SLOW_PASS, FILL_DISK):
+    if tool == "kingfisher" and behaviour in (PASS, SLOW_PASS, FILL_DISK):
+        # No fixed report passes kingfisher's canary (tokens made at run time): the real kingfisher answers.
+        lines.append(f'exec {shlex.quote(str(REPO_ROOT / ".venv" / "bin" / "kingfisher"))} "${{args[@]}}"')
+    elif report is not None and tool == "bandit" and behaviour in (PASS, SLOW_PASS, FILL_DISK):
         lines.append('m=""; for f in "${files[@]}"; do m+=",\\"./$f\\":{\\"loc\\":1}"; done')
         lines.append("printf '{\"errors\": [], \"generated_at\": \"2026-01-01T00:00:00Z\", "
                      "\"metrics\": {\"_totals\": {\"loc\": 1}%s}, \"results\": []}' \"$m\" >\"$out\"")
