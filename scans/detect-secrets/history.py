@@ -41,6 +41,7 @@ submodule (mode 160000) is a gap. --staged reads the index's blobs that differ f
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -62,6 +63,8 @@ from cache_adapter import ds_cache, ds_settings, ds_valid, read_report, salt_res
 from inventory import ROOT_EXCLUSIONS  # noqa: E402
 
 STAGED = "staged"  # the "commit" a blob of the index is named by (the hook)
+# The result lists at most this many of the range's commit ids (4 KiB of them); the count and a digest name the rest.
+COMMITS_LISTED = 100
 BINARY_RULE = "binary: detect-secrets reads text only (is binary (a NUL byte, not UTF-8 text))"  # as unread.jq
 
 
@@ -344,6 +347,15 @@ def unread_reason(path: Path) -> tuple[str, bool]:
     return "was not read by detect-secrets (no reason known)", False
 
 
+def range_digest(commits: list[str]) -> dict[str, Any]:
+    """What the result records of the range's commits (oldest first): their number, a digest of the whole list (sha256
+    of the ids, each followed by a newline: `git rev-list --topo-order --reverse` of the range, piped to sha256sum,
+    gives it) and the first COMMITS_LISTED ids; all of them when there are no more (commits_listed says which)."""
+    return {"commit_count": len(commits), "commits_listed": min(len(commits), COMMITS_LISTED),
+            "commits_sha256": hashlib.sha256("".join(c + "\n" for c in commits).encode()).hexdigest(),
+            "commits": commits[:COMMITS_LISTED]}
+
+
 def cmd_merge(args: argparse.Namespace) -> None:
     out = history_dir(args.work)
     plan = read_json(out / "plan.json")
@@ -412,10 +424,11 @@ def merge(args: argparse.Namespace, out: Path, plan: dict[str, Any], recorded: d
     with open(out / "unread-gaps.jsonl", "w", encoding="utf-8") as f:
         f.write(json_lines(gaps))
     info = dict(recorded["range"])
+    info.update(range_digest(info["commits"]))
     info.update(blobs=len(plan["blobs"]), blobs_read=len(todo), blobs_from_cache=sum(1 for i in plan["blobs"]
                                                                                      if i["value"] is not None),
                 blobs_from_tree_scan=sum(1 for i in plan["blobs"] if i.get("from_tree")),
-                binary_blobs=excluded_blobs, blobs_named_by_tree_scan=left_to_tree, commit_count=len(info["commits"]))
+                binary_blobs=excluded_blobs, blobs_named_by_tree_scan=left_to_tree)
     write_json(out / "coverage.json", {"history": info})
     # The hook's coverage for the gate: the staged blobs to read, and the ones detect-secrets read (binary ones are
     # excluded, the others named).

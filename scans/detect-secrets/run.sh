@@ -281,7 +281,9 @@ history_extra() {
     read -r -d '' extra <"$SCAN_WORK/history/coverage.json" || [[ -n "$extra" ]] ||
       scan_error "could not read the history's coverage"
   else
-    extra=$(jq -c --argjson base "$SCAN_RESULT_EXTRA" '$base + .' "$SCAN_WORK/history/coverage.json") ||
+    # Through files, never an argument: the coverage may be long.
+    printf '%s\n' "$SCAN_RESULT_EXTRA" >"$SCAN_WORK/extra-base.json" || scan_error "cannot write to its work directory"
+    extra=$(jq -c -s '.[0] + .[1]' "$SCAN_WORK/extra-base.json" "$SCAN_WORK/history/coverage.json") ||
       scan_error "could not read the history's coverage"
   fi
   SCAN_RESULT_EXTRA=$extra

@@ -148,7 +148,12 @@ tool_of() {
 gate_result() {
   local out=$1 error=$2 tool_name tool_uri
   local -a extra=()
-  [[ -z "${10:-}" ]] || extra=(--argjson extra "${10}")
+  # EXTRA reaches jq through a file (bash's printf is a builtin: no command line holds it), never as an argument:
+  # it may be longer than the 128 KiB one argument may hold.
+  if [[ -n "${10:-}" ]]; then
+    printf '%s\n' "${10}" >"$out.extra" || return 1
+    extra=(--slurpfile extra "$out.extra")
+  fi
   read -r tool_name tool_uri < <(tool_of "$SCAN_NAME") || true
   run_jq "$out" -n -f "$JQ_DIR/gate.jq" "${extra[@]}" \
     --arg scan "$SCAN_NAME" --arg target "$SCAN_TARGET" --arg today "$(today_utc)" \
