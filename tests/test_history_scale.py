@@ -68,3 +68,72 @@ def test_a_20000_commit_history_ends_in_a_result_naming_the_commit_that_added_th
     assert history["commit_count"] == LONG and history["commits_listed"] == 100 and history["commits"] == ids[:100]
     assert history["commits_sha256"] == hashlib.sha256("".join(i + "\n" for i in ids).encode()).hexdigest()
     assert KEY not in run.everything_written()
+
+
+
+def git_in(root: Path, text: str, *args: str) -> str:
+    """git ARGS in root with text on its stdin; its stdout, stripped."""
+    return subprocess.run(["git", *args], cwd=root, input=text, env=git_env(), capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def hostile_history(root: Path, target: str) -> str:
+    """A repository at root: a clean commit, then one whose tree holds a key file at the path target, its components
+    (`..` and `.git` among them) spelled out by nested trees built with `git mktree`, which git's own checkout would
+    refuse; the hostile commit's id."""
+    root.mkdir(parents=True)
+    git(root, "init", "-q", "-b", "main")
+    (root / "ok.txt").write_text("clean\n")
+    git(root, "add", "ok.txt")
+    git(root, "commit", "-q", "-m", "base")
+    *dirs, name = target.split("/")
+    tree = git_in(root, f"100644 blob {git_in(root, f'key = {KEY!r}' + chr(10), 'hash-object', '-w', '--stdin')}"
+                        f"\t{name}\n", "mktree")
+    for part in reversed(dirs):
+        tree = git_in(root, f"040000 tree {tree}\t{part}\n", "mktree")
+    clean = git(root, "rev-parse", "HEAD:ok.txt").strip()
+    top = git_in(root, f"100644 blob {clean}\tok.txt\n", "mktree")
+    if dirs:  # the chain hangs below a folder "a" of the top tree
+        top = git_in(root, f"100644 blob {clean}\tok.txt\n040000 tree {tree}\ta\n", "mktree")
+    commit = git_in(root, "", "-c", "user.name=T", "-c", "user.email=t@example.com", "commit-tree", "-p", "HEAD",
+                    "-m", "hostile", top)
+    git(root, "update-ref", "refs/heads/main", commit)
+    return commit
+
+
+@pytest.mark.parametrize("kind", ["dot-dot", "absolute", "dot-git"])
+def test_a_tree_entry_that_could_leave_the_work_folder_is_an_error_naming_its_commit_and_nothing_is_written(
+        kind, tmp_path):
+    outside = tmp_path / "outside"
+    work = tmp_path / "tmp"
+    work.mkdir()
+    # An absolute location is reached the way the issue did: enough ".." to climb to / from any work folder.
+    target = {"dot-dot": "../../../../outside/evil.txt",
+              "absolute": "/".join([".."] * 40) + str(outside / "evil.txt"),
+              "dot-git": ".git/hooks/post-checkout"}[kind]
+    commit = hostile_history(tmp_path / "repo", target)
+    run = run_scan("detect-secrets", tmp_path / "repo", tmp_path / "reports",
+                   {"SECRETS_SINCE": "all", "SECURITY_CACHE_DIR": str(tmp_path / "cache"), "TMPDIR": str(work)})
+    result = run.result("detect-secrets")
+    assert run.rc == 2 and result["status"] == "error", run.output
+    assert f"commit {commit} has a tree entry" in result["error"]
+    assert ("'..' component" if kind != "dot-git" else ".git component") in result["error"]
+    assert not outside.exists() and not list(tmp_path.rglob("evil.txt")) and not list(tmp_path.rglob("post-checkout"))
+    assert KEY not in run.everything_written()
+
+
+@pytest.mark.parametrize("path, problem", [
+    (b"/etc/passwd", "is absolute"), (b"a/../b", "'..' component"), (b"a//b", "empty component"),
+    (b"./a", "'.' component"), (b"a/.GIT/config", ".git component"), (b"", "is empty"),
+    (b"a/" + b"x" * 256, "longer than a file name"), (b"x/" * 2100, "longer than a file system path"),
+])
+def test_a_path_from_git_that_could_leave_its_folder_is_refused(path, problem):
+    import sys
+    sys.path.insert(0, str(REPO_ROOT / "scripts" / "lib"))
+    from git_paths import path_problem
+
+    assert problem in (path_problem(path) or "")
+    assert path_problem(b"apps/views.py") is None and path_problem(b"a/.github/x..y/.gitignore") is None
+    proc = subprocess.run(["python3", "-S", str(REPO_ROOT / "scripts" / "lib" / "git_paths.py"), "check", "the index"],
+                          input=b"ok.txt\0" + path + b"\0", capture_output=True, check=False)
+    assert (proc.returncode, problem in proc.stderr.decode()) == ((2, True) if path else (0, False))

@@ -9,6 +9,9 @@ Commands (each writes into WORK/history; exit 0 done, 2 error with the message o
          entries for the path), the ones the tree scan is scanning in this run, and the rest, written out of git
          (`git cat-file --batch`, never checked out) under WORK/history/blobs/N/PATH for detect-secrets (the list
          in WORK/history/todo, a working baseline re-keyed to those names in WORK/history/baseline-work.json).
+         N is the blob's index in todo and NAME its path's last component (detect-secrets reads a file's type from
+         its name): a path from git never becomes a file-system path. range refuses a tree entry whose path could
+         leave the folder (scripts/lib/git_paths.py: absolute, `..`, `.git`, too long), an error naming the commit.
          With no rest (--staged aside), plan merges too (with --tree-kept) and prints "merged" last.
   merge  detect-secrets' report on the rest plus the answered blobs: every secret of every blob, once per commit
          that introduced it, in WORK/history/occurrences.json (salted hashes only; scans/detect-secrets/history.jq
@@ -60,6 +63,7 @@ from cache import (  # noqa: E402
     read_list, run_command, write_json, write_list,
 )
 from cache_adapter import ds_cache, ds_settings, ds_valid, read_report, salt_results  # noqa: E402
+from git_paths import path_problem, shown  # noqa: E402
 from inventory import ROOT_EXCLUSIONS  # noqa: E402
 
 STAGED = "staged"  # the "commit" a blob of the index is named by (the hook)
@@ -165,6 +169,7 @@ def parse_raw(data: bytes, commits: set[str] | None) -> list[dict[str, Any]]:
         if len(fields) != 2 * (parents + 1) + 1:
             raise Failure(f"git's list of changed blobs has an unexpected line: {token[:80]}")
         mode, blob = fields[parents], fields[2 * parents + 1]
+        refuse_path(tokens[i + 1], commit)
         path = os.fsdecode(tokens[i + 1])
         i += 2
         if set(blob) == {"0"}:
@@ -183,8 +188,20 @@ def parse_tree(data: bytes, commit: str) -> list[dict[str, Any]]:
         fields = meta.decode("ascii", "replace").split()
         if not tab or len(fields) != 3:
             raise Failure(f"git's list of a root commit's files has an unexpected line: {token[:80]!r}")
+        refuse_path(raw_path, commit)
         found.append({"commit": commit, "path": os.fsdecode(raw_path), "mode": fields[0], "blob": fields[2]})
     return found
+
+
+def refuse_path(raw: bytes, commit: str) -> None:
+    """Failure naming the commit (or the index) when its tree entry's path must not become a file-system path
+    (scripts/lib/git_paths.py): a tree built with `git mktree` can name `..`, an absolute path or `.git`."""
+    problem = path_problem(raw)
+    if problem:
+        where = "the index" if commit == STAGED else f"commit {commit}"
+        raise Failure(f"{where} has a tree entry {shown(raw)!r} that {problem}: a hostile or corrupt tree, refused "
+                      "before anything was written (nothing of it is scanned; rewrite that history or scan another "
+                      "range)")
 
 
 def cmd_range(args: argparse.Namespace) -> None:
@@ -235,10 +252,23 @@ def sorted_entries(entries: list[dict[str, Any]]) -> tuple[dict[tuple[str, str],
         elif e["mode"] in ("100644", "100755"):
             blobs.setdefault((e["path"], e["blob"]), []).append(e["commit"])
         else:
-            gaps.append({"id": f"not-scanned:{e['path']}",
+            gaps.append({"id": gap_id(e["path"], e["commit"]),
                          "message": f"{where} has git mode {e['mode']}, which the gate cannot read as a file"})
     unique = {json.dumps(x, sort_keys=True): x for x in excluded + gaps}
     return blobs, [x for x in unique.values() if "rule" in x], [x for x in unique.values() if "id" in x]
+
+
+def gap_id(path: str, commit: str) -> str:
+    """A history gap's id: the path and the commit that introduced what was not read (accepting it never accepts a
+    later change of the same file); a staged one is the tree's file to be, named as the tree scan names it."""
+    return f"not-scanned:{path}" if commit == STAGED else f"not-scanned:{path}@{commit}"
+
+
+def history_valid(value: Any, path: str) -> bool:
+    """A cached value the history takes: the tree's (cache_adapter.ds_valid), or {"unreadable": why}: a blob
+    detect-secrets could not read (not UTF-8), remembered so that a warm run names it again without reading it."""
+    return ds_valid(value, path) or (isinstance(value, dict) and set(value) == {"unreadable"}
+                                     and isinstance(value["unreadable"], str) and value["unreadable"] != "")
 
 
 def tree_exclusions(work: Path) -> set[str]:
@@ -252,19 +282,42 @@ def tree_exclusions(work: Path) -> set[str]:
         raise Failure(f"the tree scan's exclusions cannot be read: {e}") from e
 
 
-def cat_blobs(ids: list[str]) -> dict[str, bytes]:
-    """The content of each blob, read with one `git cat-file --batch`."""
-    data = git_bytes("cat-file", "--batch", stdin="".join(i + "\n" for i in ids).encode())
-    found, pos = {}, 0
-    for blob in ids:
-        end = data.index(b"\n", pos)
-        header = data[pos:end].decode(errors="replace").split()
-        if len(header) != 3 or header[1] != "blob":
-            raise Failure(f"git cat-file could not read blob {blob}: {' '.join(header)[:120]}")
-        size = int(header[2])
-        found[blob] = data[end + 1:end + 1 + size]
-        pos = end + 1 + size + 1
-    return found
+def write_blobs(todo: list[dict[str, Any]], blob_dir: Path) -> None:
+    """Each item's blob written to blob_dir/NAME (N/BASENAME: by its index, never by the path from git), streamed out
+    of one `git cat-file --batch` (one blob in memory at a time); a missing object is a Failure naming the commit and
+    the path."""
+    ids = blob_dir / "ids"
+    ids.write_text("".join(i["blob"] + "\n" for i in todo), encoding="ascii")
+    with open(ids, "rb") as stdin:
+        proc = subprocess.Popen(["git", "cat-file", "--batch"], stdin=stdin, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    try:
+        for item in todo:
+            header = proc.stdout.readline().decode(errors="replace").split()
+            if len(header) != 3 or header[1] != "blob":
+                where = f"{item['path']!r} in {item['commits'][0]}"
+                raise Failure(f"git cat-file could not read blob {item['blob']} ({where}): "
+                              f"{' '.join(header[1:])[:80] or 'no answer'} (a missing object: fetch it, or the "
+                              "repository is damaged)")
+            size = int(header[2])
+            target = blob_dir / item["name"]
+            target.parent.mkdir()
+            with open(target, "xb") as f:
+                left = size
+                while left:
+                    chunk = proc.stdout.read(min(left, 1 << 20))
+                    if not chunk:
+                        raise Failure(f"git cat-file stopped inside blob {item['blob']}")
+                    f.write(chunk)
+                    left -= len(chunk)
+            proc.stdout.read(1)
+    finally:
+        proc.stdout.close()
+        proc.kill()
+        proc.wait()
+        proc.stderr.close()  # type: ignore[union-attr]
+    ids.unlink()
 
 
 def cmd_plan(args: argparse.Namespace) -> None:
@@ -293,7 +346,7 @@ def cmd_plan(args: argparse.Namespace) -> None:
             key, value = same["key"], tree_hits.get(path)
         else:
             key = cache.key(path, blob, known.get(path)) if cache_dir else None
-            value = cache.get(key, path, ds_valid) if key else None
+            value = cache.get(key, path, history_valid) if key else None
         item = {"path": path, "blob": blob, "commits": commits, "key": key, "value": value, "name": None}
         if value is not None:
             hits += 1
@@ -301,17 +354,16 @@ def cmd_plan(args: argparse.Namespace) -> None:
             item["from_tree"] = True  # the tree scan reads the same content at the same path in this run
             deferred += 1
         else:
-            item["name"] = f"{len(todo)}/{path}"
+            # Written by index: the path from git only lends its last component (detect-secrets reads a file's
+            # type from its name), refused already when it could leave the folder (refuse_path).
+            item["name"] = f"{len(todo)}/{path.rsplit('/', 1)[-1]}"
             todo.append(item)
         plan.append(item)
     blob_dir = out / "blobs"
     shutil.rmtree(blob_dir, ignore_errors=True)
     blob_dir.mkdir()
-    contents = cat_blobs(sorted({i["blob"] for i in todo})) if todo else {}
-    for item in todo:
-        target = blob_dir / item["name"]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(contents[item["blob"]])
+    if todo:
+        write_blobs(todo, blob_dir)
     write_list(out / "todo", [i["name"] for i in todo])
     known = tree_exclusions(work)
     with open(out / "excluded.jsonl", "w", encoding="utf-8") as f:
@@ -397,15 +449,15 @@ def merge(args: argparse.Namespace, out: Path, plan: dict[str, Any], recorded: d
                 value = {"results": secrets}
             else:
                 reason, binary = unread_reason(out / "blobs" / item["name"])
-                if not binary:
-                    where = ", ".join(item["commits"][:3])
-                    gaps.append({"id": f"not-scanned:{path}",
-                                 "message": f"detect-secrets did not scan {path} as committed in {where}: it {reason} "
-                                            "(accept the gap, or rewrite that history)"})
-                    continue
-                value = {"excluded": BINARY_RULE}
-        if item["key"] and ds_valid(value, path):
+                value = {"excluded": BINARY_RULE} if binary else {"unreadable": reason}
+        if item["key"] and history_valid(value, path):
             cache.keep(item["key"], path, value)
+        if "unreadable" in value:
+            where = ", ".join(item["commits"][:3]) + (", ..." if len(item["commits"]) > 3 else "")
+            gaps.append({"id": gap_id(path, item["commits"][0]),
+                         "message": f"detect-secrets did not scan {path} as committed in {where}: it "
+                                    f"{value['unreadable']} (accept the gap, or rewrite that history)"})
+            continue
         if "excluded" in value:
             excluded_blobs += 1
             continue
