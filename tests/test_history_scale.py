@@ -137,3 +137,28 @@ def test_a_path_from_git_that_could_leave_its_folder_is_refused(path, problem):
     proc = subprocess.run(["python3", "-S", str(REPO_ROOT / "scripts" / "lib" / "git_paths.py"), "check", "the index"],
                           input=b"ok.txt\0" + path + b"\0", capture_output=True, check=False)
     assert (proc.returncode, problem in proc.stderr.decode()) == ((2, True) if path else (0, False))
+
+
+def test_a_key_added_to_a_long_file_is_found_at_its_line_in_the_commit_that_added_it(tmp_path):
+    """A commit that changes a file is read as the lines it adds: the finding still names that commit and the line in
+    the file as committed, lone carriage returns before it included (detect-secrets counts them as line breaks)."""
+    head = "".join(f"value_{n} = {n}\n" for n in range(1, 30)) + "note = 'a\rb'\n"
+    tail = "".join(f"other_{n} = {n}\n" for n in range(1, 20))
+    keyed = head + f"aws_key = '{KEY}'\n" + tail
+    commits: list[dict[str, bytes | None]] = [
+        {"apps/settings.py": (head + tail).encode()},
+        {"apps/settings.py": keyed.encode(), "apps/other.py": b"X = 1\n"},
+        {"apps/settings.py": (keyed + "more = 1\n").encode()},
+        {"apps/settings.py": (head + tail).encode()},
+    ]
+    fast_import(tmp_path / "repo", commits)
+    ids = git(tmp_path / "repo", "rev-list", "--topo-order", "--reverse", "HEAD").split()
+    run = run_scan("detect-secrets", tmp_path / "repo", tmp_path / "reports",
+                   {"SECRETS_SINCE": "all", "SECURITY_CACHE_DIR": str(tmp_path / "cache")})
+    result = run.result("detect-secrets")
+    assert result["status"] == "fail", run.output
+    [finding] = result["findings"]
+    assert finding["location"] == {"path": "apps/settings.py", "line": 31, "detail": f"introduced by commit {ids[1]}"}
+    # The second and third commits' settings.py; the root's files are read whole, and the last commit's blob is the
+    # tree's file (the tree scan's answer).
+    assert result["history"]["blobs_read_as_added_lines"] == 2

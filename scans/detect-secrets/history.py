@@ -36,7 +36,12 @@ A commit introduces, for a commit with one parent, every blob its diff against t
 (`git diff-tree -r --no-renames`: a rename is a new path; a deletion introduces nothing); a root commit (no parent),
 every blob of its tree (`git ls-tree -r --full-tree`, what `git diff-tree --root` lists, faster); for a merge, every
 blob of its tree that differs from the blob at that path in each of its parents (`git diff-tree -c`): the merge's own
-resolution, never what a parent brought (those commits are read in their own right when in the range). Symlinks
+resolution, never what a parent brought (those commits are read in their own right when in the range). range's
+entries are {commit, path, mode, blob[, base]}: base, the blob(s) the commit changes (one a parent, comma-separated),
+when it changes a file. plan reads of such a blob the lines the commit adds (`git diff-tree -m -p -U0`, streamed;
+a merge, the lines it adds to every parent), written one after another with the line each one is in the blob
+(merge maps findings back), keyed by both blob ids; whole instead: a new path, a root's or the index's files,
+WHOLE_SUFFIXES, a blob git diffs as binary or holding a key block ("-----BEGIN"). Symlinks
 (mode 120000) and the root's .env.sample, uv.lock and .secrets.baseline are excluded as in the tree scan; a
 submodule (mode 160000) is a gap. --staged reads the index's blobs that differ from HEAD (`git diff-index --cached`).
 """
@@ -69,6 +74,10 @@ from inventory import ROOT_EXCLUSIONS  # noqa: E402
 STAGED = "staged"  # the "commit" a blob of the index is named by (the hook)
 # The result lists at most this many of the range's commit ids (4 KiB of them); the count and a digest name the rest.
 COMMITS_LISTED = 100
+FILE_MODES = ("100644", "100755")
+# Files whose lines detect-secrets reads through a parser that joins lines (YAML block values, INI continuations):
+# a commit that changes one is read whole, never as its added lines alone.
+WHOLE_SUFFIXES = (".yaml", ".yml", ".eyaml", ".ini", ".cfg", ".conf", ".cnf", ".properties", ".toml")
 BINARY_RULE = "binary: detect-secrets reads text only (is binary (a NUL byte, not UTF-8 text))"  # as unread.jq
 
 
@@ -174,7 +183,14 @@ def parse_raw(data: bytes, commits: set[str] | None) -> list[dict[str, Any]]:
         i += 2
         if set(blob) == {"0"}:
             continue  # deleted: nothing introduced
-        found.append({"commit": commit, "path": path, "mode": mode, "blob": blob})
+        entry = {"commit": commit, "path": path, "mode": mode, "blob": blob}
+        bases = fields[parents + 1:2 * parents + 1]
+        if (commits is not None and all(m in FILE_MODES for m in fields[:parents])
+                and all(set(b) != {"0"} for b in bases)):
+            # The blob(s) it changes, one a parent: the commit adds only the lines their diffs add (a merge, the
+            # lines it adds to every parent: its own resolution).
+            entry["base"] = ",".join(bases)
+        found.append(entry)
     return found
 
 
@@ -235,9 +251,12 @@ def cmd_range(args: argparse.Namespace) -> None:
 # --- plan ------------------------------------------------------------------------------------------------
 
 
-def sorted_entries(entries: list[dict[str, Any]]) -> tuple[dict[tuple[str, str], list[str]], list[dict], list[dict]]:
-    """({(path, blob): [commit...]} of the blobs to scan, the exclusions, the gaps)."""
-    blobs: dict[tuple[str, str], list[str]] = {}
+def sorted_entries(entries: list[dict[str, Any]]) -> tuple[dict[tuple[str, str, str], list[str]], list[dict],
+                                                             list[dict]]:
+    """({(path, blob, base): [commit...]} of the blobs to scan, the exclusions, the gaps); base is the blob the commits
+    change (they add only the lines of the diff between the two), "" when they introduce the whole blob (a new
+    path, a root commit, a merge's resolution, a file read whole: WHOLE_SUFFIXES)."""
+    blobs: dict[tuple[str, str, str], list[str]] = {}
     excluded, gaps = [], []
     for e in entries:
         where = f"{e['path']} in {e['commit'] if e['commit'] == STAGED else 'commit ' + e['commit']}"
@@ -249,8 +268,9 @@ def sorted_entries(entries: list[dict[str, Any]]) -> tuple[dict[tuple[str, str],
             excluded.append({"item": e["path"], "rule": ROOT_EXCLUSIONS[e["path"]]})
         elif e["mode"] == "120000":
             excluded.append({"item": where, "rule": "a symlink (never followed: it may point out of the tree)"})
-        elif e["mode"] in ("100644", "100755"):
-            blobs.setdefault((e["path"], e["blob"]), []).append(e["commit"])
+        elif e["mode"] in FILE_MODES:
+            base = "" if e["path"].lower().endswith(WHOLE_SUFFIXES) else e.get("base", "")
+            blobs.setdefault((e["path"], e["blob"], base), []).append(e["commit"])
         else:
             gaps.append({"id": gap_id(e["path"], e["commit"]),
                          "message": f"{where} has git mode {e['mode']}, which the gate cannot read as a file"})
@@ -282,6 +302,86 @@ def tree_exclusions(work: Path) -> set[str]:
         raise Failure(f"the tree scan's exclusions cannot be read: {e}") from e
 
 
+HUNK = re.compile(rb"@@ -\d+(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+LONE_CR = re.compile(rb"\r(?!$)")
+
+
+def added_lines(work: Path, pairs: dict[tuple[str, str], str]) -> dict[tuple[str, str], list[tuple[int, int]] | None]:
+    """{(base, blob): the line ranges [(first, count)] the diff from base to blob adds, or None when git diffs them as
+    binary}, for pairs {(base, blob): a commit that changes base to blob}: one `git diff-tree -p -U0` over those
+    commits, streamed (its hunks' headers read, their lines skipped by count). A pair the output lacks is absent."""
+    found: dict[tuple[str, str], list[tuple[int, int]] | None] = {}
+    commits = sorted(set(pairs.values()))
+    listing = work / "diff-commits"
+    listing.write_text("".join(c + "\n" for c in commits), encoding="ascii")
+    with open(listing, "rb") as stdin:
+        proc = subprocess.Popen(["git", "-c", "core.quotePath=true", "diff-tree", "--stdin", "-r", "-m", "-p", "-U0",
+                                 "--full-index", "--no-renames", "--no-color", "--no-ext-diff", "--no-textconv",
+                                 "--diff-algorithm=myers", "--format=%H"],
+                                stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    current: tuple[str, str] | None = None
+    lines = proc.stdout
+    for line in lines:
+        if line.startswith(b"index "):
+            ids = line[6:].split(b" ", 1)[0].split(b"..")
+            current = (ids[0].decode(), ids[1].decode()) if len(ids) == 2 else None
+            if current in pairs:
+                found.setdefault(current, [])
+            else:
+                current = None
+        elif line.startswith(b"@@ "):
+            m = HUNK.match(line)
+            if m is None:
+                raise Failure(f"git diff-tree printed a hunk header it cannot be read from: {line[:80]!r}")
+            removed, first, count = int(m[1] or 1), int(m[2]), int(m[3] or 1)
+            if current is not None and count and found[current] is not None:
+                found[current].append((first, count))  # type: ignore[union-attr]
+            left = removed + count
+            while left:  # the hunk's own lines, any of which could look like a header
+                body = lines.readline()
+                if not body:
+                    break
+                if not body.startswith(b"\\"):  # "\ No newline at end of file" is no line of the hunk
+                    left -= 1
+        elif current is not None and (line.startswith(b"Binary files ") or line.startswith(b"GIT binary patch")):
+            found[current] = None
+    proc.stdout.close()
+    if proc.wait() != 0:
+        raise Failure(f"git diff-tree could not list the lines the range's commits add (exit {proc.returncode})")
+    listing.unlink()
+    return found
+
+
+def common_lines(diffs: list[list[tuple[int, int]] | None]) -> list[tuple[int, int]] | None:
+    """The line ranges every one of diffs adds (a merge's diffs against each parent); None when one is None."""
+    if any(d is None for d in diffs):
+        return None
+    if len(diffs) == 1:
+        return diffs[0]
+    sets = [{n for first, count in d for n in range(first, first + count)} for d in diffs]  # type: ignore[union-attr]
+    ranges: list[tuple[int, int]] = []
+    for n in sorted(set.intersection(*sets)):
+        if ranges and ranges[-1][0] + ranges[-1][1] == n:
+            ranges[-1] = (ranges[-1][0], ranges[-1][1] + 1)
+        else:
+            ranges.append((n, 1))
+    return ranges
+
+
+def compact(data: bytes, ranges: list[tuple[int, int]]) -> tuple[bytes, list[int]]:
+    """The lines of data in ranges (git's numbering: lines end at "\n"), one after another, and for each line
+    detect-secrets will count in them (it also breaks lines at a lone "\r") the line of data it is."""
+    parts = data.split(b"\n")
+    kept, where = [], []
+    for first, count in ranges:
+        for n in range(first, min(first + count, len(parts) + 1)):
+            line = parts[n - 1]
+            kept.append(line)
+            where.extend([n] * (1 + len(LONE_CR.findall(line))) if b"\r" in line else [n])
+    return b"\n".join(kept) + b"\n", where
+
+
 def write_blobs(todo: list[dict[str, Any]], blob_dir: Path) -> None:
     """Each item's blob written to blob_dir/NAME (N/BASENAME: by its index, never by the path from git), streamed out
     of one `git cat-file --batch` (one blob in memory at a time); a missing object is a Failure naming the commit and
@@ -303,14 +403,28 @@ def write_blobs(todo: list[dict[str, Any]], blob_dir: Path) -> None:
             size = int(header[2])
             target = blob_dir / item["name"]
             target.parent.mkdir()
+            ranges = item.pop("ranges", None)
             with open(target, "xb") as f:
-                left = size
-                while left:
-                    chunk = proc.stdout.read(min(left, 1 << 20))
-                    if not chunk:
+                if ranges is not None:  # the lines its commits add (one blob in memory)
+                    data = proc.stdout.read(size)
+                    if len(data) != size:
                         raise Failure(f"git cat-file stopped inside blob {item['blob']}")
-                    f.write(chunk)
-                    left -= len(chunk)
+                    if b"\0" in data or b"-----BEGIN" in data:
+                        # binary (detect-secrets reads it as such), or a key block: read whole, under its whole key
+                        f.write(data)
+                        item["key"], item["base"] = item.pop("whole_key"), ""
+                    else:
+                        text, item["lines"] = compact(data, ranges)
+                        f.write(text)
+                        item.pop("whole_key")
+                else:
+                    left = size
+                    while left:
+                        chunk = proc.stdout.read(min(left, 1 << 20))
+                        if not chunk:
+                            raise Failure(f"git cat-file stopped inside blob {item['blob']}")
+                        f.write(chunk)
+                        left -= len(chunk)
             proc.stdout.read(1)
     finally:
         proc.stdout.close()
@@ -340,14 +454,22 @@ def cmd_plan(args: argparse.Namespace) -> None:
     tree_files = {f["name"]: f for f in tree_plan["files"]} if tree_plan is not None else {}
     tree_hits = tree_plan["hits"] if tree_plan is not None else {}
     plan, todo, hits, deferred = [], [], 0, 0
-    for (path, blob), commits in sorted(blobs.items()):
+    for (path, blob, base), commits in sorted(blobs.items()):
+        # The whole blob's answer (the tree's, or the cache's) answers its added lines too (it holds them).
         same = tree_files.get(path)
         if same is not None and same.get("sha") == blob and same["key"]:
             key, value = same["key"], tree_hits.get(path)
         else:
             key = cache.key(path, blob, known.get(path)) if cache_dir else None
             value = cache.get(key, path, history_valid) if key else None
-        item = {"path": path, "blob": blob, "commits": commits, "key": key, "value": value, "name": None}
+        item = {"path": path, "blob": blob, "base": base, "commits": commits, "key": key, "value": value,
+                "name": None}
+        if value is None and base and not (key and same is not None and same["key"] == key and path in tree_todo):
+            # Its added lines: keyed by both blobs (the diff between them is what is read).
+            item["whole_key"], item["key"] = key, cache.key(path, f"{blob}+{base}", known.get(path)) if key else None
+            item["value"] = value = cache.get(item["key"], path, history_valid) if key else None
+            if value is not None:
+                item.pop("whole_key")
         if value is not None:
             hits += 1
         elif key and same is not None and same["key"] == key and path in tree_todo:
@@ -363,6 +485,15 @@ def cmd_plan(args: argparse.Namespace) -> None:
     shutil.rmtree(blob_dir, ignore_errors=True)
     blob_dir.mkdir()
     if todo:
+        pairs = {(b, i["blob"]): i["commits"][0] for i in todo if i["base"] for b in i["base"].split(",")}
+        diffs = added_lines(out, pairs) if pairs else {}
+        for item in todo:
+            if item["base"]:
+                ranges = common_lines([diffs.get((b, item["blob"])) for b in item["base"].split(",")])
+                if ranges is None:  # binary to git, or no diff found: read whole, under the whole key
+                    item["key"], item["base"] = item.pop("whole_key"), ""
+                else:
+                    item["ranges"] = ranges
         write_blobs(todo, blob_dir)
     write_list(out / "todo", [i["name"] for i in todo])
     known = tree_exclusions(work)
@@ -442,9 +573,13 @@ def merge(args: argparse.Namespace, out: Path, plan: dict[str, Any], recorded: d
         elif item["name"]:
             if item["name"] in scanned:
                 secrets = []
+                lines = item.get("lines")  # read as its added lines: the line in the blob each one is
                 for s in fresh.get(item["name"], []):
                     s = dict(s)
                     s["filename"] = path
+                    if lines is not None and isinstance(s.get("line_number"), int):
+                        n = s["line_number"]
+                        s["line_number"] = lines[n - 1] if 0 < n <= len(lines) else None
                     secrets.append(s)
                 value = {"results": secrets}
             else:
@@ -480,7 +615,8 @@ def merge(args: argparse.Namespace, out: Path, plan: dict[str, Any], recorded: d
     info.update(blobs=len(plan["blobs"]), blobs_read=len(todo), blobs_from_cache=sum(1 for i in plan["blobs"]
                                                                                      if i["value"] is not None),
                 blobs_from_tree_scan=sum(1 for i in plan["blobs"] if i.get("from_tree")),
-                binary_blobs=excluded_blobs, blobs_named_by_tree_scan=left_to_tree)
+                binary_blobs=excluded_blobs, blobs_named_by_tree_scan=left_to_tree,
+                blobs_read_as_added_lines=sum(1 for i in todo if i.get("lines") is not None))
     write_json(out / "coverage.json", {"history": info})
     # The hook's coverage for the gate: the staged blobs to read, and the ones detect-secrets read (binary ones are
     # excluded, the others named).
