@@ -6,6 +6,7 @@ tests build (long ones with `git fast-import`, hostile trees with `git mktree`),
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 from pathlib import Path
 
@@ -162,3 +163,81 @@ def test_a_key_added_to_a_long_file_is_found_at_its_line_in_the_commit_that_adde
     # The second and third commits' settings.py; the root's files are read whole, and the last commit's blob is the
     # tree's file (the tree scan's answer).
     assert result["history"]["blobs_read_as_added_lines"] == 2
+
+
+def many_blobs(root: Path, count: int, key_at: int) -> list[str]:
+    """A repository whose commits each add one new file (count of them), the one at key_at holding the key; ids."""
+    commits: list[dict[str, bytes | None]] = [{f"apps/m{n}.py": f"VALUE_{n} = {n}\n".encode()} for n in range(count)]
+    commits[key_at][f"apps/m{key_at}.py"] = f"VALUE = '{KEY}'\n".encode()
+    commits.append({f"apps/m{n}.py": None for n in range(count)})  # the tree holds none of them
+    commits[-1]["apps/__init__.py"] = b""
+    fast_import(root, commits)
+    return git(root, "rev-list", "--topo-order", "--reverse", "HEAD").split()
+
+
+def test_an_interrupted_history_scan_keeps_its_finished_chunks_and_the_next_run_continues(tmp_path):
+    import os
+    import signal
+    import time
+
+    ids = many_blobs(tmp_path / "repo", 24, key_at=20)
+    cache = tmp_path / "cache"
+    env = {"SECRETS_SINCE": "all", "SECURITY_CACHE_DIR": str(cache), "SECRETS_HISTORY_CHUNK_FILES": "4"}
+    journal = cache / "v1" / "detect-secrets.journal"
+    proc = subprocess.Popen([str(REPO_ROOT / "scans" / "detect-secrets" / "run.sh")],
+                            env=gate_env(tmp_path / "repo", tmp_path / "reports", env), start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # Stop it once the first chunk of the history is kept (the tree's one file is journaled before: 2 entries).
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if journal.exists() and journal.read_text().count("\n") >= 2 + 4:
+            os.killpg(proc.pid, signal.SIGTERM)
+            break
+        time.sleep(0.05)
+    output = proc.communicate(timeout=60)[0]
+    first = json.loads((tmp_path / "reports" / "detect-secrets.json").read_text())
+    assert first["status"] == "error", output
+    run = run_scan("detect-secrets", tmp_path / "repo", tmp_path / "reports", env)
+    result = run.result("detect-secrets")
+    assert result["status"] == "fail", run.output
+    history = result["history"]
+    # 25 blobs: the 24 files, and the tree's apps/__init__.py (answered by the tree scan's entry); the first chunk's
+    # 4 at least come from the cache.
+    assert history["blobs"] == 25 and history["blobs_from_cache"] >= 1 + 4 and history["blobs_read"] <= 20
+    [finding] = result["findings"]
+    assert finding["location"]["detail"] == f"introduced by commit {ids[20]}"
+    assert not journal.exists()  # folded into the manifest
+    assert KEY not in run.everything_written() and KEY not in "".join(p.read_text() for p in cache.rglob("*.json"))
+
+
+def test_a_short_range_leaves_the_full_history_s_entries_for_the_next_full_run(tmp_path):
+    many_blobs(tmp_path / "repo", 12, key_at=3)
+    env = {"SECURITY_CACHE_DIR": str(tmp_path / "cache")}
+    full = run_scan("detect-secrets", tmp_path / "repo", tmp_path / "r1", {**env, "SECRETS_SINCE": "all"})
+    assert full.result("detect-secrets")["history"]["blobs_read"] == 12, full.output
+    short = run_scan("detect-secrets", tmp_path / "repo", tmp_path / "r2", {**env, "SECRETS_SINCE": "HEAD~2"})
+    assert short.result("detect-secrets")["history"]["blobs"] == 2, short.output  # m11.py and __init__.py
+    warm = run_scan("detect-secrets", tmp_path / "repo", tmp_path / "r3", {**env, "SECRETS_SINCE": "all"})
+    history = warm.result("detect-secrets")["history"]
+    assert (history["blobs_read"], history["blobs_from_cache"]) == (0, 12 + 1), warm.output  # and __init__.py
+
+
+def test_refreshing_the_baseline_the_readme_s_way_keeps_every_cache_entry(tmp_path):
+    ids = many_blobs(tmp_path / "repo", 6, key_at=2)
+    project = tmp_path / "repo"
+    ds = str(REPO_ROOT / ".venv" / "bin" / "detect-secrets")
+    baseline = subprocess.run([ds, "scan"], cwd=project, capture_output=True, text=True, check=True).stdout
+    (project / ".secrets.baseline").write_text(baseline)
+    git(project, "add", ".secrets.baseline")
+    git(project, "-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-q", "-m", "baseline")
+    env = {"SECURITY_CACHE_DIR": str(tmp_path / "cache"), "SECRETS_SINCE": ids[-1]}
+    cold = run_scan("detect-secrets", project, tmp_path / "r1", {**env, "SECRETS_SINCE": "all"})
+    assert cold.result("detect-secrets")["history"]["blobs_read"] == 6, cold.output
+    # The README's refresh: a new generated_at, the is_baseline_file filter added, the results rewritten.
+    subprocess.run([ds, "scan", "--baseline", ".secrets.baseline"], cwd=project, check=True, capture_output=True)
+    refreshed = (project / ".secrets.baseline").read_text()
+    assert "is_baseline_file" in refreshed and refreshed != baseline
+    warm = run_scan("detect-secrets", project, tmp_path / "r2", {**env, "SECRETS_SINCE": "all"})
+    result = warm.result("detect-secrets")
+    assert (result["history"]["blobs_read"], result["history"]["blobs_from_cache"]) == (0, 6 + 1), warm.output
+    assert result["cache"]["misses"] == 0, result["cache"]

@@ -67,7 +67,7 @@ from cache import (  # noqa: E402
     Cache, Failure, add_cache_options, cache_settings, canonical, git_text, json_lines, object_format, read_json,
     read_list, run_command, write_json, write_list,
 )
-from cache_adapter import ds_cache, ds_settings, ds_valid, read_report, salt_results  # noqa: E402
+from cache_adapter import audits, ds_cache, ds_settings, ds_valid, read_report, salt_results  # noqa: E402
 from git_paths import path_problem, shown  # noqa: E402
 from inventory import ROOT_EXCLUSIONS  # noqa: E402
 
@@ -75,6 +75,10 @@ STAGED = "staged"  # the "commit" a blob of the index is named by (the hook)
 # The result lists at most this many of the range's commit ids (4 KiB of them); the count and a digest name the rest.
 COMMITS_LISTED = 100
 FILE_MODES = ("100644", "100755")
+# detect-secrets reads the history's blobs in chunks of at most this many files or bytes (each started run costs
+# about half a second; a stopped scan loses at most the chunk it was reading).
+CHUNK_FILES = int(os.environ.get("SECRETS_HISTORY_CHUNK_FILES") or 3000)  # the variable: for tests
+CHUNK_BYTES = 4 << 20
 # Files whose lines detect-secrets reads through a parser that joins lines (YAML block values, INI continuations):
 # a commit that changes one is read whole, never as its added lines alone.
 WHOLE_SUFFIXES = (".yaml", ".yml", ".eyaml", ".ini", ".cfg", ".conf", ".cnf", ".properties", ".toml")
@@ -434,6 +438,24 @@ def write_blobs(todo: list[dict[str, Any]], blob_dir: Path) -> None:
     ids.unlink()
 
 
+def write_chunks(out: Path, todo: list[dict[str, Any]]) -> int:
+    """The names of todo in WORK/history/todo.0, todo.1, ... (CHUNK_FILES names or CHUNK_BYTES of blobs at most
+    each): detect-secrets reads them one chunk a run, each chunk's answers kept before the next starts; their
+    number."""
+    chunks: list[list[str]] = []
+    size = CHUNK_BYTES
+    for item in todo:
+        length = (out / "blobs" / item["name"]).stat().st_size
+        if not chunks or size + length > CHUNK_BYTES or len(chunks[-1]) >= CHUNK_FILES:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(item["name"])
+        size += length
+    for n, names in enumerate(chunks):
+        write_list(out / f"todo.{n}", names)
+    return len(chunks)
+
+
 def cmd_plan(args: argparse.Namespace) -> None:
     out = history_dir(args.work)
     work = Path(args.work)
@@ -460,13 +482,13 @@ def cmd_plan(args: argparse.Namespace) -> None:
         if same is not None and same.get("sha") == blob and same["key"]:
             key, value = same["key"], tree_hits.get(path)
         else:
-            key = cache.key(path, blob, known.get(path)) if cache_dir else None
+            key = cache.key(path, blob, audits(known, path)) if cache_dir else None
             value = cache.get(key, path, history_valid) if key else None
         item = {"path": path, "blob": blob, "base": base, "commits": commits, "key": key, "value": value,
                 "name": None}
         if value is None and base and not (key and same is not None and same["key"] == key and path in tree_todo):
             # Its added lines: keyed by both blobs (the diff between them is what is read).
-            item["whole_key"], item["key"] = key, cache.key(path, f"{blob}+{base}", known.get(path)) if key else None
+            item["whole_key"], item["key"] = key, cache.key(path, f"{blob}+{base}", audits(known, path)) if key else None
             item["value"] = value = cache.get(item["key"], path, history_valid) if key else None
             if value is not None:
                 item.pop("whole_key")
@@ -496,6 +518,7 @@ def cmd_plan(args: argparse.Namespace) -> None:
                     item["ranges"] = ranges
         write_blobs(todo, blob_dir)
     write_list(out / "todo", [i["name"] for i in todo])
+    chunks = write_chunks(out, todo)
     known = tree_exclusions(work)
     with open(out / "excluded.jsonl", "w", encoding="utf-8") as f:
         f.write(json_lines(x for x in excluded if canonical(x) not in known))
@@ -514,7 +537,7 @@ def cmd_plan(args: argparse.Namespace) -> None:
         baseline["generated_at"] = "not-written-by-this-run"
         write_json(out / "baseline-work.json", baseline)
     write_json(out / "plan.json", summary)
-    print(f"{len(plan)} {hits} {deferred} {len(todo)}")
+    print(f"{len(plan)} {hits} {deferred} {len(todo)} {chunks}")
 
 
 # --- merge -----------------------------------------------------------------------------------------------
@@ -539,6 +562,58 @@ def range_digest(commits: list[str]) -> dict[str, Any]:
             "commits": commits[:COMMITS_LISTED]}
 
 
+def answers_of(items: list[dict[str, Any]], report: str, scanned_list: str, out: Path,
+               cache: Cache) -> dict[str, Any]:
+    """{name: value} for the items detect-secrets was given (its report, the names it read): the results of a blob
+    it read (salted, at their line in the blob), why it read nothing of one it did not (binary, or not UTF-8)."""
+    if not items:
+        return {}
+    fresh = salt_results(read_report(report, "report on the history's blobs")["results"], cache)
+    scanned = set(read_list(scanned_list)) if scanned_list else set()
+    answers = {}
+    for item in items:
+        if item["name"] in scanned:
+            secrets = []
+            lines = item.get("lines")  # read as its added lines: the line in the blob each one is
+            for s in fresh.get(item["name"], []):
+                s = dict(s)
+                s["filename"] = item["path"]
+                if lines is not None and isinstance(s.get("line_number"), int):
+                    n = s["line_number"]
+                    s["line_number"] = lines[n - 1] if 0 < n <= len(lines) else None
+                secrets.append(s)
+            answers[item["name"]] = {"results": secrets}
+        else:
+            reason, binary = unread_reason(out / "blobs" / item["name"])
+            answers[item["name"]] = {"excluded": BINARY_RULE} if binary else {"unreadable": reason}
+    return answers
+
+
+def read_answers(path: Path) -> dict[str, Any]:
+    answers = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            item = json.loads(line)
+            answers[item["name"]] = item["value"]
+    return answers
+
+
+def cmd_absorb(args: argparse.Namespace) -> None:
+    """One chunk's answers (todo.N, detect-secrets' report on it): appended to WORK/history/answers.jsonl for merge,
+    and to the cache's journal at once, so that a scan stopped later (its timeout) keeps them."""
+    out = history_dir(args.work)
+    plan = read_json(out / "plan.json")
+    names = set(read_list(str(out / f"todo.{args.chunk}")))
+    items = [i for i in plan["blobs"] if i["name"] in names]
+    cache, _ = ds_cache(args, plan["cache_dir"], plan["tool_id"])
+    answers = answers_of(items, args.fresh, args.scanned, out, cache)
+    cache.journal({i["key"]: {"path": i["path"], "value": answers[i["name"]]} for i in items
+                   if i["key"] and history_valid(answers[i["name"]], i["path"])})
+    with open(out / "answers.jsonl", "a", encoding="utf-8") as f:
+        f.write("".join(json.dumps({"name": n, "value": v}, separators=(",", ":")) + "\n" for n, v in answers.items()))
+    print(len(items))
+
+
 def cmd_merge(args: argparse.Namespace) -> None:
     out = history_dir(args.work)
     plan = read_json(out / "plan.json")
@@ -555,10 +630,13 @@ def merge(args: argparse.Namespace, out: Path, plan: dict[str, Any], recorded: d
     then writes it whatever it held); the number of occurrences."""
     tree_fresh = cache.keep_from(args.tree_kept) if args.tree_kept else {}
     todo = [i for i in plan["blobs"] if i["name"]]
-    fresh: dict[str, Any] = {}
-    if todo:
-        fresh = salt_results(read_report(args.fresh, "report on the history's blobs")["results"], cache)
-    scanned = set(read_list(args.scanned)) if args.scanned else set()
+    if (out / "answers.jsonl").exists():  # detect-secrets ran chunk by chunk, each one absorbed
+        answers = read_answers(out / "answers.jsonl")
+        missing = [i["name"] for i in todo if i["name"] not in answers]
+        if missing:
+            raise Failure(f"{len(missing)} of the history's blobs have no answer (a chunk did not run): {missing[0]}")
+    else:
+        answers = answers_of(todo, args.fresh, args.scanned, out, cache)
     occurrences, gaps, excluded_blobs, left_to_tree = [], [], 0, 0
     for item in plan["blobs"]:
         path, value = item["path"], item["value"]
@@ -571,20 +649,7 @@ def merge(args: argparse.Namespace, out: Path, plan: dict[str, Any], recorded: d
                 left_to_tree += 1
                 continue
         elif item["name"]:
-            if item["name"] in scanned:
-                secrets = []
-                lines = item.get("lines")  # read as its added lines: the line in the blob each one is
-                for s in fresh.get(item["name"], []):
-                    s = dict(s)
-                    s["filename"] = path
-                    if lines is not None and isinstance(s.get("line_number"), int):
-                        n = s["line_number"]
-                        s["line_number"] = lines[n - 1] if 0 < n <= len(lines) else None
-                    secrets.append(s)
-                value = {"results": secrets}
-            else:
-                reason, binary = unread_reason(out / "blobs" / item["name"])
-                value = {"excluded": BINARY_RULE} if binary else {"unreadable": reason}
+            value = answers[item["name"]]
         if item["key"] and history_valid(value, path):
             cache.keep(item["key"], path, value)
         if "unreadable" in value:
@@ -676,7 +741,8 @@ def cmd_staged(args: argparse.Namespace) -> None:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="history.py", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
-    for name, func in (("range", cmd_range), ("plan", cmd_plan), ("merge", cmd_merge), ("staged", cmd_staged)):
+    for name, func in (("range", cmd_range), ("plan", cmd_plan), ("absorb", cmd_absorb), ("merge", cmd_merge),
+                       ("staged", cmd_staged)):
         sp = sub.add_parser(name)
         add_cache_options(sp)
         sp.add_argument("--since", default="", help="range: SECRETS_SINCE")
@@ -685,6 +751,7 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("--fresh", default="", help="merge: detect-secrets' report on the blobs of todo")
         sp.add_argument("--scanned", default="", help="merge: the NUL-separated names detect-secrets read")
         sp.add_argument("--tree-kept", default="", help="merge: the tree scan's cache entries (cache_adapter --keep-to)")
+        sp.add_argument("--chunk", default="0", help="absorb: which chunk of todo (todo.N) the report is on")
         sp.add_argument("--carry", action="store_true", help="merge: keep every entry the cache holds (the hook)")
         sp.add_argument("--scan-args", default="scan", help="staged: detect-secrets' command line, up to the files")
         sp.set_defaults(func=func)
