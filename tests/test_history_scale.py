@@ -241,3 +241,23 @@ def test_refreshing_the_baseline_the_readme_s_way_keeps_every_cache_entry(tmp_pa
     result = warm.result("detect-secrets")
     assert (result["history"]["blobs_read"], result["history"]["blobs_from_cache"]) == (0, 6 + 1), warm.output
     assert result["cache"]["misses"] == 0, result["cache"]
+
+
+def test_a_blob_missing_from_the_repository_is_an_error_naming_its_path_and_commit(tmp_path):
+    root = tmp_path / "repo"
+    commits: list[dict[str, bytes | None]] = [{"apps/__init__.py": b""}, {"docs/lost.txt": b"lost content\n"},
+                                              {"docs/lost.txt": None}]
+    fast_import(root, commits)
+    ids = git(root, "rev-list", "--topo-order", "--reverse", "HEAD").split()
+    blob = git(root, "rev-parse", f"{ids[1]}:docs/lost.txt").strip()
+    # fast-import wrote one pack: its objects unpacked loose, then that blob removed (a damaged clone).
+    for pack in (root / ".git" / "objects" / "pack").glob("*.pack"):
+        data = pack.read_bytes()
+        for f in pack.parent.glob(pack.stem + ".*"):
+            f.unlink()
+        subprocess.run(["git", "unpack-objects", "-q"], cwd=root, input=data, env=git_env(), check=True)
+    (root / ".git" / "objects" / blob[:2] / blob[2:]).unlink()
+    run = run_scan("detect-secrets", root, tmp_path / "reports",
+                   {"SECRETS_SINCE": "all", "SECURITY_CACHE_DIR": str(tmp_path / "cache")})
+    result = run.result("detect-secrets")
+    assert run.rc == 2 and f"git has no object {blob}: 'docs/lost.txt' in commit {ids[1]}" in result["error"], run.output

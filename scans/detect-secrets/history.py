@@ -373,6 +373,30 @@ def common_lines(diffs: list[list[tuple[int, int]] | None]) -> list[tuple[int, i
     return ranges
 
 
+def check_objects(work: Path, todo: list[dict[str, Any]]) -> None:
+    """Failure naming the commit and the path of the first blob of todo (or the blob it changes) git does not have
+    (`git cat-file --batch-check`, one run): a damaged or partial clone."""
+    wanted: dict[str, dict[str, Any]] = {}
+    for item in todo:
+        for blob in [item["blob"], *filter(None, item["base"].split(","))]:
+            wanted.setdefault(blob, item)
+    listing = work / "objects"
+    listing.write_text("".join(b + "\n" for b in wanted), encoding="ascii")
+    with open(listing, "rb") as stdin:
+        found = subprocess.run(["git", "cat-file", "--batch-check=%(objectname) %(objecttype)"], stdin=stdin,
+                               capture_output=True, check=False)
+    listing.unlink()
+    for line in found.stdout.decode(errors="replace").splitlines():
+        blob, _, kind = line.partition(" ")
+        if kind != "blob" and blob in wanted:
+            item = wanted[blob]
+            what = "" if blob == item["blob"] else f" (the blob it changes, {blob})"
+            raise Failure(f"git has no object {blob}: {item['path']!r} in commit {item['commits'][0]}{what} cannot "
+                          "be read (a damaged or partial clone: fetch it again)")
+    if found.returncode != 0:
+        raise Failure(f"git cat-file could not check the history's objects: {found.stderr.decode(errors='replace')[:200]}")
+
+
 def compact(data: bytes, ranges: list[tuple[int, int]]) -> tuple[bytes, list[int]]:
     """The lines of data in ranges (git's numbering: lines end at "\n"), one after another, and for each line
     detect-secrets will count in them (it also breaks lines at a lone "\r") the line of data it is."""
@@ -507,6 +531,7 @@ def cmd_plan(args: argparse.Namespace) -> None:
     shutil.rmtree(blob_dir, ignore_errors=True)
     blob_dir.mkdir()
     if todo:
+        check_objects(out, todo)
         pairs = {(b, i["blob"]): i["commits"][0] for i in todo if i["base"] for b in i["base"].split(",")}
         diffs = added_lines(out, pairs) if pairs else {}
         for item in todo:
