@@ -12,8 +12,9 @@
 #   $scan $target $today (YYYY-MM-DD) $finished_at $error ("" when the scan completed) $schema_version
 #   $tool_name $tool_uri  the scan's tool and where its documentation is (the "# Tool:" line of scans/SCAN/run.sh)
 #   $tool_version     the version of the tool that answered ("" when unknown, or when it did not run)
-#   $extra (optional) an object of fields the scan adds to its result (SCAN_RESULT_EXTRA: its cache statistics, the
-#                     history it read): new keys only, never one of the result's own
+#   $extra[0] (optional, --slurpfile: never an argument, it may be long) an object of fields the scan adds to its
+#                     result (SCAN_RESULT_EXTRA: its cache statistics, the history it read): new keys only, never one of
+#                     the result's own
 # Out: the scan's result object, with status "pass", "fail" or "error"; its shape is check_result's in lib.jq. Active
 #      suppression entries that matched no finding of a completed run are listed in .unused_suppressions (information only).
 include "lib";
@@ -96,8 +97,9 @@ def gap_error($open):
     finished_at: $finished_at
   }
 | . as $result
-| ($ARGS.named.extra // {}) as $extra
+| ($ARGS.named.extra // [{}]) as $extras
+| ($extras | if type == "array" and length == 1 then .[0] else null end) as $extra
 | if ($extra | type) == "object" and all($extra | keys[]; . as $key | $result | has($key) | not)
   then $result + $extra
-  else error("a scan's extra result fields must be an object of new keys, not \($extra | tojson | .[:200])")
+  else error("a scan's extra result fields must be an object of new keys, not \($extras | tojson | .[:200])")
   end

@@ -45,6 +45,13 @@ export_staged() {
   local dir=$1
   shift
   mkdir "$dir/tree"
+  # A path of the index is data (scripts/lib/git_paths.py): one that could leave DIR/tree is refused before any is
+  # written.
+  if (($# == 0)); then
+    git ls-files -z | python3 -S "$ROOT/scripts/lib/git_paths.py" check "the index"
+  else
+    printf '%s\0' "$@" | python3 -S "$ROOT/scripts/lib/git_paths.py" check "the index"
+  fi
   if (($# == 0)); then
     git checkout-index --all --prefix="$dir/tree/"
   else

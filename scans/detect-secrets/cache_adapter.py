@@ -13,9 +13,10 @@ Commands (each writes into the scan's work directory WORK; exit 0 done, 2 error 
 A cached value is detect-secrets' results for one file ({"results": [...]}), or the rule that excluded a file it
 could not read ({"excluded": rule}: binary, or a baseline filter); the report's envelope (version, plugins,
 filters) is kept once, under the name <envelope>. A file's key is its path and git's blob id of its content (read
-from the index for a tracked file the work tree has not modified: that file is not read), with the baseline's
-entries for it; scans/detect-secrets/history.py keys the blobs of the history the same way, so entries are shared.
-merge --keep-to FILE hands the entries to the history scan (which saves them with its own) instead of saving.
+from the index for a tracked file the work tree has not modified: that file is not read), under the baseline's
+settings (ds_settings: never its results or its date, which change no answer); scans/detect-secrets/history.py
+keys the blobs of the history the same way, so entries are shared. merge --keep-to FILE hands the entries to the
+history scan (which saves them with its own) instead of saving, and appends the ones it made to the journal.
 plan --merge-if-answered (with merge's options) merges too when the cache answers every file, and prints "merged".
 """
 
@@ -31,7 +32,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts" / "lib"))
 
 from cache import (  # noqa: E402
-    SALTED, Cache, Failure, add_cache_options, blob_ids, cache_settings, git_blob_id, index_blob_ids, json_lines,
+    SALTED, Cache, Failure, add_cache_options, blob_ids, cache_settings, canonical, git_blob_id, index_blob_ids, json_lines,
     object_format, read_json, read_list, run_command, write_json, write_list, write_stats,
 )
 
@@ -97,12 +98,31 @@ def ds_settings(baseline_file: str) -> tuple[Any, dict[str, Any], str]:
     baseline = read_json(baseline_file)
     if not isinstance(baseline, dict) or not isinstance(baseline.get("results"), dict):
         raise Failure("the baseline .secrets.baseline has no results")
+    # What acts on every answer: its version, plugins and filters. Not its generated_at, nor the is_baseline_file
+    # filter its refresh (`detect-secrets scan --baseline`) adds, which only keeps the baseline itself out, a file
+    # the gate excludes anyway; its entries for a file key that file alone (audits): a refresh that changes none of
+    # the others invalidates nothing.
     settings = {k: baseline.get(k) for k in ("version", "plugins_used", "filters_used")}
+    if isinstance(settings["filters_used"], list):
+        settings["filters_used"] = [f for f in settings["filters_used"] if not (
+            isinstance(f, dict) and f.get("path") == "detect_secrets.filters.common.is_baseline_file")]
     # Custom plugins and models are files whose content is not part of the key: no cache with them.
     for item in (settings.get("plugins_used") or []) + (settings.get("filters_used") or []):
         if isinstance(item, dict) and (item.get("path", "").startswith("file://") or item.get("model")):
             return settings, baseline["results"], "the baseline uses a custom plugin or model file"
     return settings, baseline["results"], ""
+
+
+def audits(known: dict[str, Any], path: str) -> Any:
+    """What of the baseline's entries for path acts on detect-secrets' answer for it (it copies their audit into its
+    results): each one's type, hash and audit, in a stable order; never their line numbers, which a refresh
+    rewrites without changing any answer."""
+    entries = known.get(path)
+    if not isinstance(entries, list):
+        return entries
+    kept = [{k: e.get(k) for k in ("type", "hashed_secret", "is_secret", "is_verified")} if isinstance(e, dict) else e
+            for e in entries]
+    return sorted(kept, key=canonical)
 
 
 def ds_cache(args: argparse.Namespace, cache_dir: str, tool_id: str) -> tuple[Cache, dict[str, Any]]:
@@ -126,7 +146,7 @@ def cmd_plan(args: argparse.Namespace) -> None:
     ids = blob_ids(files, index_blob_ids(), algorithm) if cache_dir else {}
     for path in files:
         sha = ids.get(path)
-        key = cache.key(path, sha, known.get(path)) if sha else None
+        key = cache.key(path, sha, audits(known, path)) if sha else None
         value = cache.get(key, path, ds_valid) if key and envelope is not None else None
         plan_files.append({"name": path, "key": key, "sha": sha})
         if value is None:
@@ -159,6 +179,7 @@ def cmd_merge(args: argparse.Namespace) -> None:
 def merge(args: argparse.Namespace, work: Path, plan: dict[str, Any], cache: Cache, known: dict[str, Any]) -> None:
     """The merge (the module's summary) of plan, with the cache (loaded, or not: saving then writes it whatever it
     held)."""
+    made: dict[str, Any] = {}  # the entries this run's detect-secrets made
     todo = set(read_list(str(work / "todo")))
     scanned = set(read_list(args.scanned)) if args.scanned else set()
     unread = read_excluded(args.unread_excluded) if args.unread_excluded else {}
@@ -167,6 +188,7 @@ def merge(args: argparse.Namespace, work: Path, plan: dict[str, Any], cache: Cac
         fresh = salt_results(report["results"], cache)
         envelope = {k: v for k, v in report.items() if k != "results"}
         cache.keep(cache.key(ENVELOPE, ""), ENVELOPE, json.loads(json.dumps(envelope)))
+        made[cache.key(ENVELOPE, "")] = cache.kept[cache.key(ENVELOPE, "")]
     else:
         if plan["envelope"] is None:
             raise Failure("nothing was scanned and the cache holds no report envelope")
@@ -190,9 +212,13 @@ def merge(args: argparse.Namespace, work: Path, plan: dict[str, Any], cache: Cac
         value = {"results": fresh.get(path, [])} if path in scanned else {"excluded": unread[path]}
         # The file must still be what the plan hashed: a file edited while detect-secrets ran is not stored.
         sha = git_blob_id(path, plan["algorithm"])
-        if ds_valid(value, path) and sha and cache.key(path, sha, known.get(path)) == key:
+        if ds_valid(value, path) and sha and cache.key(path, sha, audits(known, path)) == key:
             cache.keep(key, path, value)
+            made[key] = cache.kept[key]
     if args.keep_to:
+        # The history scan saves the cache; what the tree's run made is in the journal already, should the history
+        # not get so far (its timeout).
+        cache.journal(made)
         cache.dump_kept(args.keep_to)
     else:
         cache.save()

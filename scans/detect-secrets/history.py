@@ -9,6 +9,9 @@ Commands (each writes into WORK/history; exit 0 done, 2 error with the message o
          entries for the path), the ones the tree scan is scanning in this run, and the rest, written out of git
          (`git cat-file --batch`, never checked out) under WORK/history/blobs/N/PATH for detect-secrets (the list
          in WORK/history/todo, a working baseline re-keyed to those names in WORK/history/baseline-work.json).
+         N is the blob's index in todo and NAME its path's last component (detect-secrets reads a file's type from
+         its name): a path from git never becomes a file-system path. range refuses a tree entry whose path could
+         leave the folder (scripts/lib/git_paths.py: absolute, `..`, `.git`, too long), an error naming the commit.
          With no rest (--staged aside), plan merges too (with --tree-kept) and prints "merged" last.
   merge  detect-secrets' report on the rest plus the answered blobs: every secret of every blob, once per commit
          that introduced it, in WORK/history/occurrences.json (salted hashes only; scans/detect-secrets/history.jq
@@ -33,7 +36,12 @@ A commit introduces, for a commit with one parent, every blob its diff against t
 (`git diff-tree -r --no-renames`: a rename is a new path; a deletion introduces nothing); a root commit (no parent),
 every blob of its tree (`git ls-tree -r --full-tree`, what `git diff-tree --root` lists, faster); for a merge, every
 blob of its tree that differs from the blob at that path in each of its parents (`git diff-tree -c`): the merge's own
-resolution, never what a parent brought (those commits are read in their own right when in the range). Symlinks
+resolution, never what a parent brought (those commits are read in their own right when in the range). range's
+entries are {commit, path, mode, blob[, base]}: base, the blob(s) the commit changes (one a parent, comma-separated),
+when it changes a file. plan reads of such a blob the lines the commit adds (`git diff-tree -m -p -U0`, streamed;
+a merge, the lines it adds to every parent), written one after another with the line each one is in the blob
+(merge maps findings back), keyed by both blob ids; whole instead: a new path, a root's or the index's files,
+WHOLE_SUFFIXES, a blob git diffs as binary or holding a key block ("-----BEGIN"). Symlinks
 (mode 120000) and the root's .env.sample, uv.lock and .secrets.baseline are excluded as in the tree scan; a
 submodule (mode 160000) is a gap. --staged reads the index's blobs that differ from HEAD (`git diff-index --cached`).
 """
@@ -41,6 +49,7 @@ submodule (mode 160000) is a gap. --staged reads the index's blobs that differ f
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -58,10 +67,21 @@ from cache import (  # noqa: E402
     Cache, Failure, add_cache_options, cache_settings, canonical, git_text, json_lines, object_format, read_json,
     read_list, run_command, write_json, write_list,
 )
-from cache_adapter import ds_cache, ds_settings, ds_valid, read_report, salt_results  # noqa: E402
+from cache_adapter import audits, ds_cache, ds_settings, ds_valid, read_report, salt_results  # noqa: E402
+from git_paths import path_problem, shown  # noqa: E402
 from inventory import ROOT_EXCLUSIONS  # noqa: E402
 
 STAGED = "staged"  # the "commit" a blob of the index is named by (the hook)
+# The result lists at most this many of the range's commit ids (4 KiB of them); the count and a digest name the rest.
+COMMITS_LISTED = 100
+FILE_MODES = ("100644", "100755")
+# detect-secrets reads the history's blobs in chunks of at most this many files or bytes (each started run costs
+# about half a second; a stopped scan loses at most the chunk it was reading).
+CHUNK_FILES = int(os.environ.get("SECRETS_HISTORY_CHUNK_FILES") or 3000)  # the variable: for tests
+CHUNK_BYTES = 4 << 20
+# Files whose lines detect-secrets reads through a parser that joins lines (YAML block values, INI continuations):
+# a commit that changes one is read whole, never as its added lines alone.
+WHOLE_SUFFIXES = (".yaml", ".yml", ".eyaml", ".ini", ".cfg", ".conf", ".cnf", ".properties", ".toml")
 BINARY_RULE = "binary: detect-secrets reads text only (is binary (a NUL byte, not UTF-8 text))"  # as unread.jq
 
 
@@ -162,11 +182,19 @@ def parse_raw(data: bytes, commits: set[str] | None) -> list[dict[str, Any]]:
         if len(fields) != 2 * (parents + 1) + 1:
             raise Failure(f"git's list of changed blobs has an unexpected line: {token[:80]}")
         mode, blob = fields[parents], fields[2 * parents + 1]
+        refuse_path(tokens[i + 1], commit)
         path = os.fsdecode(tokens[i + 1])
         i += 2
         if set(blob) == {"0"}:
             continue  # deleted: nothing introduced
-        found.append({"commit": commit, "path": path, "mode": mode, "blob": blob})
+        entry = {"commit": commit, "path": path, "mode": mode, "blob": blob}
+        bases = fields[parents + 1:2 * parents + 1]
+        if (commits is not None and all(m in FILE_MODES for m in fields[:parents])
+                and all(set(b) != {"0"} for b in bases)):
+            # The blob(s) it changes, one a parent: the commit adds only the lines their diffs add (a merge, the
+            # lines it adds to every parent: its own resolution).
+            entry["base"] = ",".join(bases)
+        found.append(entry)
     return found
 
 
@@ -180,8 +208,20 @@ def parse_tree(data: bytes, commit: str) -> list[dict[str, Any]]:
         fields = meta.decode("ascii", "replace").split()
         if not tab or len(fields) != 3:
             raise Failure(f"git's list of a root commit's files has an unexpected line: {token[:80]!r}")
+        refuse_path(raw_path, commit)
         found.append({"commit": commit, "path": os.fsdecode(raw_path), "mode": fields[0], "blob": fields[2]})
     return found
+
+
+def refuse_path(raw: bytes, commit: str) -> None:
+    """Failure naming the commit (or the index) when its tree entry's path must not become a file-system path
+    (scripts/lib/git_paths.py): a tree built with `git mktree` can name `..`, an absolute path or `.git`."""
+    problem = path_problem(raw)
+    if problem:
+        where = "the index" if commit == STAGED else f"commit {commit}"
+        raise Failure(f"{where} has a tree entry {shown(raw)!r} that {problem}: a hostile or corrupt tree, refused "
+                      "before anything was written (nothing of it is scanned; rewrite that history or scan another "
+                      "range)")
 
 
 def cmd_range(args: argparse.Namespace) -> None:
@@ -215,9 +255,12 @@ def cmd_range(args: argparse.Namespace) -> None:
 # --- plan ------------------------------------------------------------------------------------------------
 
 
-def sorted_entries(entries: list[dict[str, Any]]) -> tuple[dict[tuple[str, str], list[str]], list[dict], list[dict]]:
-    """({(path, blob): [commit...]} of the blobs to scan, the exclusions, the gaps)."""
-    blobs: dict[tuple[str, str], list[str]] = {}
+def sorted_entries(entries: list[dict[str, Any]]) -> tuple[dict[tuple[str, str, str], list[str]], list[dict],
+                                                             list[dict]]:
+    """({(path, blob, base): [commit...]} of the blobs to scan, the exclusions, the gaps); base is the blob the commits
+    change (they add only the lines of the diff between the two), "" when they introduce the whole blob (a new
+    path, a root commit, a merge's resolution, a file read whole: WHOLE_SUFFIXES)."""
+    blobs: dict[tuple[str, str, str], list[str]] = {}
     excluded, gaps = [], []
     for e in entries:
         where = f"{e['path']} in {e['commit'] if e['commit'] == STAGED else 'commit ' + e['commit']}"
@@ -229,13 +272,27 @@ def sorted_entries(entries: list[dict[str, Any]]) -> tuple[dict[tuple[str, str],
             excluded.append({"item": e["path"], "rule": ROOT_EXCLUSIONS[e["path"]]})
         elif e["mode"] == "120000":
             excluded.append({"item": where, "rule": "a symlink (never followed: it may point out of the tree)"})
-        elif e["mode"] in ("100644", "100755"):
-            blobs.setdefault((e["path"], e["blob"]), []).append(e["commit"])
+        elif e["mode"] in FILE_MODES:
+            base = "" if e["path"].lower().endswith(WHOLE_SUFFIXES) else e.get("base", "")
+            blobs.setdefault((e["path"], e["blob"], base), []).append(e["commit"])
         else:
-            gaps.append({"id": f"not-scanned:{e['path']}",
+            gaps.append({"id": gap_id(e["path"], e["commit"]),
                          "message": f"{where} has git mode {e['mode']}, which the gate cannot read as a file"})
     unique = {json.dumps(x, sort_keys=True): x for x in excluded + gaps}
     return blobs, [x for x in unique.values() if "rule" in x], [x for x in unique.values() if "id" in x]
+
+
+def gap_id(path: str, commit: str) -> str:
+    """A history gap's id: the path and the commit that introduced what was not read (accepting it never accepts a
+    later change of the same file); a staged one is the tree's file to be, named as the tree scan names it."""
+    return f"not-scanned:{path}" if commit == STAGED else f"not-scanned:{path}@{commit}"
+
+
+def history_valid(value: Any, path: str) -> bool:
+    """A cached value the history takes: the tree's (cache_adapter.ds_valid), or {"unreadable": why}: a blob
+    detect-secrets could not read (not UTF-8), remembered so that a warm run names it again without reading it."""
+    return ds_valid(value, path) or (isinstance(value, dict) and set(value) == {"unreadable"}
+                                     and isinstance(value["unreadable"], str) and value["unreadable"] != "")
 
 
 def tree_exclusions(work: Path) -> set[str]:
@@ -249,19 +306,178 @@ def tree_exclusions(work: Path) -> set[str]:
         raise Failure(f"the tree scan's exclusions cannot be read: {e}") from e
 
 
-def cat_blobs(ids: list[str]) -> dict[str, bytes]:
-    """The content of each blob, read with one `git cat-file --batch`."""
-    data = git_bytes("cat-file", "--batch", stdin="".join(i + "\n" for i in ids).encode())
-    found, pos = {}, 0
-    for blob in ids:
-        end = data.index(b"\n", pos)
-        header = data[pos:end].decode(errors="replace").split()
-        if len(header) != 3 or header[1] != "blob":
-            raise Failure(f"git cat-file could not read blob {blob}: {' '.join(header)[:120]}")
-        size = int(header[2])
-        found[blob] = data[end + 1:end + 1 + size]
-        pos = end + 1 + size + 1
+HUNK = re.compile(rb"@@ -\d+(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+LONE_CR = re.compile(rb"\r(?!$)")
+
+
+def added_lines(work: Path, pairs: dict[tuple[str, str], str]) -> dict[tuple[str, str], list[tuple[int, int]] | None]:
+    """{(base, blob): the line ranges [(first, count)] the diff from base to blob adds, or None when git diffs them as
+    binary}, for pairs {(base, blob): a commit that changes base to blob}: one `git diff-tree -p -U0` over those
+    commits, streamed (its hunks' headers read, their lines skipped by count). A pair the output lacks is absent."""
+    found: dict[tuple[str, str], list[tuple[int, int]] | None] = {}
+    commits = sorted(set(pairs.values()))
+    listing = work / "diff-commits"
+    listing.write_text("".join(c + "\n" for c in commits), encoding="ascii")
+    with open(listing, "rb") as stdin:
+        proc = subprocess.Popen(["git", "-c", "core.quotePath=true", "diff-tree", "--stdin", "-r", "-m", "-p", "-U0",
+                                 "--full-index", "--no-renames", "--no-color", "--no-ext-diff", "--no-textconv",
+                                 "--diff-algorithm=myers", "--format=%H"],
+                                stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    current: tuple[str, str] | None = None
+    lines = proc.stdout
+    for line in lines:
+        if line.startswith(b"index "):
+            ids = line[6:].split(b" ", 1)[0].split(b"..")
+            current = (ids[0].decode(), ids[1].decode()) if len(ids) == 2 else None
+            if current in pairs:
+                found.setdefault(current, [])
+            else:
+                current = None
+        elif line.startswith(b"@@ "):
+            m = HUNK.match(line)
+            if m is None:
+                raise Failure(f"git diff-tree printed a hunk header it cannot be read from: {line[:80]!r}")
+            removed, first, count = int(m[1] or 1), int(m[2]), int(m[3] or 1)
+            if current is not None and count and found[current] is not None:
+                found[current].append((first, count))  # type: ignore[union-attr]
+            left = removed + count
+            while left:  # the hunk's own lines, any of which could look like a header
+                body = lines.readline()
+                if not body:
+                    break
+                if not body.startswith(b"\\"):  # "\ No newline at end of file" is no line of the hunk
+                    left -= 1
+        elif current is not None and (line.startswith(b"Binary files ") or line.startswith(b"GIT binary patch")):
+            found[current] = None
+    proc.stdout.close()
+    if proc.wait() != 0:
+        raise Failure(f"git diff-tree could not list the lines the range's commits add (exit {proc.returncode})")
+    listing.unlink()
     return found
+
+
+def common_lines(diffs: list[list[tuple[int, int]] | None]) -> list[tuple[int, int]] | None:
+    """The line ranges every one of diffs adds (a merge's diffs against each parent); None when one is None."""
+    if any(d is None for d in diffs):
+        return None
+    if len(diffs) == 1:
+        return diffs[0]
+    sets = [{n for first, count in d for n in range(first, first + count)} for d in diffs]  # type: ignore[union-attr]
+    ranges: list[tuple[int, int]] = []
+    for n in sorted(set.intersection(*sets)):
+        if ranges and ranges[-1][0] + ranges[-1][1] == n:
+            ranges[-1] = (ranges[-1][0], ranges[-1][1] + 1)
+        else:
+            ranges.append((n, 1))
+    return ranges
+
+
+def check_objects(work: Path, todo: list[dict[str, Any]]) -> None:
+    """Failure naming the commit and the path of the first blob of todo (or the blob it changes) git does not have
+    (`git cat-file --batch-check`, one run): a damaged or partial clone."""
+    wanted: dict[str, dict[str, Any]] = {}
+    for item in todo:
+        for blob in [item["blob"], *filter(None, item["base"].split(","))]:
+            wanted.setdefault(blob, item)
+    listing = work / "objects"
+    listing.write_text("".join(b + "\n" for b in wanted), encoding="ascii")
+    with open(listing, "rb") as stdin:
+        found = subprocess.run(["git", "cat-file", "--batch-check=%(objectname) %(objecttype)"], stdin=stdin,
+                               capture_output=True, check=False)
+    listing.unlink()
+    for line in found.stdout.decode(errors="replace").splitlines():
+        blob, _, kind = line.partition(" ")
+        if kind != "blob" and blob in wanted:
+            item = wanted[blob]
+            what = "" if blob == item["blob"] else f" (the blob it changes, {blob})"
+            raise Failure(f"git has no object {blob}: {item['path']!r} in commit {item['commits'][0]}{what} cannot "
+                          "be read (a damaged or partial clone: fetch it again)")
+    if found.returncode != 0:
+        raise Failure(f"git cat-file could not check the history's objects: {found.stderr.decode(errors='replace')[:200]}")
+
+
+def compact(data: bytes, ranges: list[tuple[int, int]]) -> tuple[bytes, list[int]]:
+    """The lines of data in ranges (git's numbering: lines end at "\n"), one after another, and for each line
+    detect-secrets will count in them (it also breaks lines at a lone "\r") the line of data it is."""
+    parts = data.split(b"\n")
+    kept, where = [], []
+    for first, count in ranges:
+        for n in range(first, min(first + count, len(parts) + 1)):
+            line = parts[n - 1]
+            kept.append(line)
+            where.extend([n] * (1 + len(LONE_CR.findall(line))) if b"\r" in line else [n])
+    return b"\n".join(kept) + b"\n", where
+
+
+def write_blobs(todo: list[dict[str, Any]], blob_dir: Path) -> None:
+    """Each item's blob written to blob_dir/NAME (N/BASENAME: by its index, never by the path from git), streamed out
+    of one `git cat-file --batch` (one blob in memory at a time); a missing object is a Failure naming the commit and
+    the path."""
+    ids = blob_dir / "ids"
+    ids.write_text("".join(i["blob"] + "\n" for i in todo), encoding="ascii")
+    with open(ids, "rb") as stdin:
+        proc = subprocess.Popen(["git", "cat-file", "--batch"], stdin=stdin, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    try:
+        for item in todo:
+            header = proc.stdout.readline().decode(errors="replace").split()
+            if len(header) != 3 or header[1] != "blob":
+                where = f"{item['path']!r} in {item['commits'][0]}"
+                raise Failure(f"git cat-file could not read blob {item['blob']} ({where}): "
+                              f"{' '.join(header[1:])[:80] or 'no answer'} (a missing object: fetch it, or the "
+                              "repository is damaged)")
+            size = int(header[2])
+            target = blob_dir / item["name"]
+            target.parent.mkdir()
+            ranges = item.pop("ranges", None)
+            with open(target, "xb") as f:
+                if ranges is not None:  # the lines its commits add (one blob in memory)
+                    data = proc.stdout.read(size)
+                    if len(data) != size:
+                        raise Failure(f"git cat-file stopped inside blob {item['blob']}")
+                    if b"\0" in data or b"-----BEGIN" in data:
+                        # binary (detect-secrets reads it as such), or a key block: read whole, under its whole key
+                        f.write(data)
+                        item["key"], item["base"] = item.pop("whole_key"), ""
+                    else:
+                        text, item["lines"] = compact(data, ranges)
+                        f.write(text)
+                        item.pop("whole_key")
+                else:
+                    left = size
+                    while left:
+                        chunk = proc.stdout.read(min(left, 1 << 20))
+                        if not chunk:
+                            raise Failure(f"git cat-file stopped inside blob {item['blob']}")
+                        f.write(chunk)
+                        left -= len(chunk)
+            proc.stdout.read(1)
+    finally:
+        proc.stdout.close()
+        proc.kill()
+        proc.wait()
+        proc.stderr.close()  # type: ignore[union-attr]
+    ids.unlink()
+
+
+def write_chunks(out: Path, todo: list[dict[str, Any]]) -> int:
+    """The names of todo in WORK/history/todo.0, todo.1, ... (CHUNK_FILES names or CHUNK_BYTES of blobs at most
+    each): detect-secrets reads them one chunk a run, each chunk's answers kept before the next starts; their
+    number."""
+    chunks: list[list[str]] = []
+    size = CHUNK_BYTES
+    for item in todo:
+        length = (out / "blobs" / item["name"]).stat().st_size
+        if not chunks or size + length > CHUNK_BYTES or len(chunks[-1]) >= CHUNK_FILES:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(item["name"])
+        size += length
+    for n, names in enumerate(chunks):
+        write_list(out / f"todo.{n}", names)
+    return len(chunks)
 
 
 def cmd_plan(args: argparse.Namespace) -> None:
@@ -284,32 +500,50 @@ def cmd_plan(args: argparse.Namespace) -> None:
     tree_files = {f["name"]: f for f in tree_plan["files"]} if tree_plan is not None else {}
     tree_hits = tree_plan["hits"] if tree_plan is not None else {}
     plan, todo, hits, deferred = [], [], 0, 0
-    for (path, blob), commits in sorted(blobs.items()):
+    for (path, blob, base), commits in sorted(blobs.items()):
+        # The whole blob's answer (the tree's, or the cache's) answers its added lines too (it holds them).
         same = tree_files.get(path)
         if same is not None and same.get("sha") == blob and same["key"]:
             key, value = same["key"], tree_hits.get(path)
         else:
-            key = cache.key(path, blob, known.get(path)) if cache_dir else None
-            value = cache.get(key, path, ds_valid) if key else None
-        item = {"path": path, "blob": blob, "commits": commits, "key": key, "value": value, "name": None}
+            key = cache.key(path, blob, audits(known, path)) if cache_dir else None
+            value = cache.get(key, path, history_valid) if key else None
+        item = {"path": path, "blob": blob, "base": base, "commits": commits, "key": key, "value": value,
+                "name": None}
+        if value is None and base and not (key and same is not None and same["key"] == key and path in tree_todo):
+            # Its added lines: keyed by both blobs (the diff between them is what is read).
+            item["whole_key"], item["key"] = key, cache.key(path, f"{blob}+{base}", audits(known, path)) if key else None
+            item["value"] = value = cache.get(item["key"], path, history_valid) if key else None
+            if value is not None:
+                item.pop("whole_key")
         if value is not None:
             hits += 1
         elif key and same is not None and same["key"] == key and path in tree_todo:
             item["from_tree"] = True  # the tree scan reads the same content at the same path in this run
             deferred += 1
         else:
-            item["name"] = f"{len(todo)}/{path}"
+            # Written by index: the path from git only lends its last component (detect-secrets reads a file's
+            # type from its name), refused already when it could leave the folder (refuse_path).
+            item["name"] = f"{len(todo)}/{path.rsplit('/', 1)[-1]}"
             todo.append(item)
         plan.append(item)
     blob_dir = out / "blobs"
     shutil.rmtree(blob_dir, ignore_errors=True)
     blob_dir.mkdir()
-    contents = cat_blobs(sorted({i["blob"] for i in todo})) if todo else {}
-    for item in todo:
-        target = blob_dir / item["name"]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(contents[item["blob"]])
+    if todo:
+        check_objects(out, todo)
+        pairs = {(b, i["blob"]): i["commits"][0] for i in todo if i["base"] for b in i["base"].split(",")}
+        diffs = added_lines(out, pairs) if pairs else {}
+        for item in todo:
+            if item["base"]:
+                ranges = common_lines([diffs.get((b, item["blob"])) for b in item["base"].split(",")])
+                if ranges is None:  # binary to git, or no diff found: read whole, under the whole key
+                    item["key"], item["base"] = item.pop("whole_key"), ""
+                else:
+                    item["ranges"] = ranges
+        write_blobs(todo, blob_dir)
     write_list(out / "todo", [i["name"] for i in todo])
+    chunks = write_chunks(out, todo)
     known = tree_exclusions(work)
     with open(out / "excluded.jsonl", "w", encoding="utf-8") as f:
         f.write(json_lines(x for x in excluded if canonical(x) not in known))
@@ -328,7 +562,7 @@ def cmd_plan(args: argparse.Namespace) -> None:
         baseline["generated_at"] = "not-written-by-this-run"
         write_json(out / "baseline-work.json", baseline)
     write_json(out / "plan.json", summary)
-    print(f"{len(plan)} {hits} {deferred} {len(todo)}")
+    print(f"{len(plan)} {hits} {deferred} {len(todo)} {chunks}")
 
 
 # --- merge -----------------------------------------------------------------------------------------------
@@ -342,6 +576,67 @@ def unread_reason(path: Path) -> tuple[str, bool]:
     except UnicodeDecodeError:
         return ("is binary (a NUL byte, not UTF-8 text)", True) if b"\0" in data else ("is text but not UTF-8", False)
     return "was not read by detect-secrets (no reason known)", False
+
+
+def range_digest(commits: list[str]) -> dict[str, Any]:
+    """What the result records of the range's commits (oldest first): their number, a digest of the whole list (sha256
+    of the ids, each followed by a newline: `git rev-list --topo-order --reverse` of the range, piped to sha256sum,
+    gives it) and the first COMMITS_LISTED ids; all of them when there are no more (commits_listed says which)."""
+    return {"commit_count": len(commits), "commits_listed": min(len(commits), COMMITS_LISTED),
+            "commits_sha256": hashlib.sha256("".join(c + "\n" for c in commits).encode()).hexdigest(),
+            "commits": commits[:COMMITS_LISTED]}
+
+
+def answers_of(items: list[dict[str, Any]], report: str, scanned_list: str, out: Path,
+               cache: Cache) -> dict[str, Any]:
+    """{name: value} for the items detect-secrets was given (its report, the names it read): the results of a blob
+    it read (salted, at their line in the blob), why it read nothing of one it did not (binary, or not UTF-8)."""
+    if not items:
+        return {}
+    fresh = salt_results(read_report(report, "report on the history's blobs")["results"], cache)
+    scanned = set(read_list(scanned_list)) if scanned_list else set()
+    answers = {}
+    for item in items:
+        if item["name"] in scanned:
+            secrets = []
+            lines = item.get("lines")  # read as its added lines: the line in the blob each one is
+            for s in fresh.get(item["name"], []):
+                s = dict(s)
+                s["filename"] = item["path"]
+                if lines is not None and isinstance(s.get("line_number"), int):
+                    n = s["line_number"]
+                    s["line_number"] = lines[n - 1] if 0 < n <= len(lines) else None
+                secrets.append(s)
+            answers[item["name"]] = {"results": secrets}
+        else:
+            reason, binary = unread_reason(out / "blobs" / item["name"])
+            answers[item["name"]] = {"excluded": BINARY_RULE} if binary else {"unreadable": reason}
+    return answers
+
+
+def read_answers(path: Path) -> dict[str, Any]:
+    answers = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            item = json.loads(line)
+            answers[item["name"]] = item["value"]
+    return answers
+
+
+def cmd_absorb(args: argparse.Namespace) -> None:
+    """One chunk's answers (todo.N, detect-secrets' report on it): appended to WORK/history/answers.jsonl for merge,
+    and to the cache's journal at once, so that a scan stopped later (its timeout) keeps them."""
+    out = history_dir(args.work)
+    plan = read_json(out / "plan.json")
+    names = set(read_list(str(out / f"todo.{args.chunk}")))
+    items = [i for i in plan["blobs"] if i["name"] in names]
+    cache, _ = ds_cache(args, plan["cache_dir"], plan["tool_id"])
+    answers = answers_of(items, args.fresh, args.scanned, out, cache)
+    cache.journal({i["key"]: {"path": i["path"], "value": answers[i["name"]]} for i in items
+                   if i["key"] and history_valid(answers[i["name"]], i["path"])})
+    with open(out / "answers.jsonl", "a", encoding="utf-8") as f:
+        f.write("".join(json.dumps({"name": n, "value": v}, separators=(",", ":")) + "\n" for n, v in answers.items()))
+    print(len(items))
 
 
 def cmd_merge(args: argparse.Namespace) -> None:
@@ -360,10 +655,13 @@ def merge(args: argparse.Namespace, out: Path, plan: dict[str, Any], recorded: d
     then writes it whatever it held); the number of occurrences."""
     tree_fresh = cache.keep_from(args.tree_kept) if args.tree_kept else {}
     todo = [i for i in plan["blobs"] if i["name"]]
-    fresh: dict[str, Any] = {}
-    if todo:
-        fresh = salt_results(read_report(args.fresh, "report on the history's blobs")["results"], cache)
-    scanned = set(read_list(args.scanned)) if args.scanned else set()
+    if (out / "answers.jsonl").exists():  # detect-secrets ran chunk by chunk, each one absorbed
+        answers = read_answers(out / "answers.jsonl")
+        missing = [i["name"] for i in todo if i["name"] not in answers]
+        if missing:
+            raise Failure(f"{len(missing)} of the history's blobs have no answer (a chunk did not run): {missing[0]}")
+    else:
+        answers = answers_of(todo, args.fresh, args.scanned, out, cache)
     occurrences, gaps, excluded_blobs, left_to_tree = [], [], 0, 0
     for item in plan["blobs"]:
         path, value = item["path"], item["value"]
@@ -376,24 +674,15 @@ def merge(args: argparse.Namespace, out: Path, plan: dict[str, Any], recorded: d
                 left_to_tree += 1
                 continue
         elif item["name"]:
-            if item["name"] in scanned:
-                secrets = []
-                for s in fresh.get(item["name"], []):
-                    s = dict(s)
-                    s["filename"] = path
-                    secrets.append(s)
-                value = {"results": secrets}
-            else:
-                reason, binary = unread_reason(out / "blobs" / item["name"])
-                if not binary:
-                    where = ", ".join(item["commits"][:3])
-                    gaps.append({"id": f"not-scanned:{path}",
-                                 "message": f"detect-secrets did not scan {path} as committed in {where}: it {reason} "
-                                            "(accept the gap, or rewrite that history)"})
-                    continue
-                value = {"excluded": BINARY_RULE}
-        if item["key"] and ds_valid(value, path):
+            value = answers[item["name"]]
+        if item["key"] and history_valid(value, path):
             cache.keep(item["key"], path, value)
+        if "unreadable" in value:
+            where = ", ".join(item["commits"][:3]) + (", ..." if len(item["commits"]) > 3 else "")
+            gaps.append({"id": gap_id(path, item["commits"][0]),
+                         "message": f"detect-secrets did not scan {path} as committed in {where}: it "
+                                    f"{value['unreadable']} (accept the gap, or rewrite that history)"})
+            continue
         if "excluded" in value:
             excluded_blobs += 1
             continue
@@ -412,10 +701,12 @@ def merge(args: argparse.Namespace, out: Path, plan: dict[str, Any], recorded: d
     with open(out / "unread-gaps.jsonl", "w", encoding="utf-8") as f:
         f.write(json_lines(gaps))
     info = dict(recorded["range"])
+    info.update(range_digest(info["commits"]))
     info.update(blobs=len(plan["blobs"]), blobs_read=len(todo), blobs_from_cache=sum(1 for i in plan["blobs"]
                                                                                      if i["value"] is not None),
                 blobs_from_tree_scan=sum(1 for i in plan["blobs"] if i.get("from_tree")),
-                binary_blobs=excluded_blobs, blobs_named_by_tree_scan=left_to_tree, commit_count=len(info["commits"]))
+                binary_blobs=excluded_blobs, blobs_named_by_tree_scan=left_to_tree,
+                blobs_read_as_added_lines=sum(1 for i in todo if i.get("lines") is not None))
     write_json(out / "coverage.json", {"history": info})
     # The hook's coverage for the gate: the staged blobs to read, and the ones detect-secrets read (binary ones are
     # excluded, the others named).
@@ -475,7 +766,8 @@ def cmd_staged(args: argparse.Namespace) -> None:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="history.py", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
-    for name, func in (("range", cmd_range), ("plan", cmd_plan), ("merge", cmd_merge), ("staged", cmd_staged)):
+    for name, func in (("range", cmd_range), ("plan", cmd_plan), ("absorb", cmd_absorb), ("merge", cmd_merge),
+                       ("staged", cmd_staged)):
         sp = sub.add_parser(name)
         add_cache_options(sp)
         sp.add_argument("--since", default="", help="range: SECRETS_SINCE")
@@ -484,6 +776,7 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("--fresh", default="", help="merge: detect-secrets' report on the blobs of todo")
         sp.add_argument("--scanned", default="", help="merge: the NUL-separated names detect-secrets read")
         sp.add_argument("--tree-kept", default="", help="merge: the tree scan's cache entries (cache_adapter --keep-to)")
+        sp.add_argument("--chunk", default="0", help="absorb: which chunk of todo (todo.N) the report is on")
         sp.add_argument("--carry", action="store_true", help="merge: keep every entry the cache holds (the hook)")
         sp.add_argument("--scan-args", default="scan", help="staged: detect-secrets' command line, up to the files")
         sp.set_defaults(func=func)

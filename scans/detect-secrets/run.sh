@@ -201,36 +201,32 @@ history_range_finish() {
 # every entry it held).
 history_scan() {
   local baseline=$1 tree_report=$2 from_index=$3 dir="$SCAN_WORK/history" out="$SCAN_WORK/history.out" rc=0
-  local blobs hits deferred misses merged err="$SCAN_WORK/history-ds.err" raw="$SCAN_WORK/history/detect-secrets.json"
+  local blobs hits deferred misses chunks err="$SCAN_WORK/history-ds.err" raw="$SCAN_WORK/history/detect-secrets.json"
   local -a mode=()
   [[ "$from_index" != 1 ]] || mode=(--staged --carry)
   cache_args detect-secrets
   python3 -S "$SCAN_DIR/history.py" plan "${CACHE_ARGS[@]}" --tool-args "$KEY_ARGS" --baseline "$baseline" \
     --tree-kept "$SCAN_WORK/tree-kept.json" "${mode[@]:0:1}" >"$out" 2>"$out.err" ||
     scan_error "could not plan the history's scan: $(stderr_tail "$out.err")"
-  read -r blobs hits deferred misses merged <"$out" || scan_error "the history's scan gave no plan"
+  read -r blobs hits deferred misses chunks <"$out" || scan_error "the history's scan gave no plan"
   log "history: $blobs blob(s): $hits from the cache, $deferred from the tree scan, $misses scanned"
-  # Nothing to read: history.py plan merged too. Else detect-secrets reads the blobs, and history.py merges.
-  if [[ "$merged" != merged ]]; then
+  # Nothing to read: history.py plan merged too (it says "merged"). Else detect-secrets reads the blobs, a chunk at
+  # a time (each chunk's answers kept in the cache before the next starts), and history.py merges.
+  if [[ "$chunks" != merged ]]; then
     mkdir -p "$dir/read" || scan_error "cannot write to its work directory"
-    if [[ -s "$dir/todo" ]]; then
+    if [[ -s "$dir/todo" && -n "$DS_PYTHON" ]]; then
       scan_progress "scanning the history's blobs" 0 "$misses" # batched-pool.py counts each blob done
-      DS_TAIL=()
-      if [[ -n "$DS_PYTHON" ]]; then
-        DS_RUN=(--name detect-secrets -- "$DS_PYTHON" "$SCAN_DIR/batched-pool.py" --record "$dir/read" --files-from \
-          "$dir/todo" --chdir "$dir/blobs" "$(command -v detect-secrets)" "${SCAN_ARGS[@]}")
-      else
-        # Not a Python entry point: what it read cannot be told (the tree's gap unverified:detect-secrets says so);
-        # it gets the blobs as arguments, from their folder, and every one counts as read.
-        local -a names
-        mapfile -d '' names <"$dir/todo"
-        DS_RUN=(--name detect-secrets -- env -C "$dir/blobs" "$(command -v detect-secrets)" "${SCAN_ARGS[@]}")
-        DS_TAIL=(-- "${names[@]}")
-        cp "$dir/todo" "$dir/read/all"
-        [[ "$from_index" != 1 ]] || scan_gap "unverified:detect-secrets" "detect-secrets on PATH is not a Python \
+      history_chunks "$baseline" "$chunks"
+    elif [[ -s "$dir/todo" ]]; then
+      # Not a Python entry point: what it read cannot be told (the tree's gap unverified:detect-secrets says so);
+      # it gets the blobs as arguments, from their folder, and every one counts as read.
+      local -a names
+      mapfile -d '' names <"$dir/todo"
+      DS_RUN=(--name detect-secrets -- env -C "$dir/blobs" "$(command -v detect-secrets)" "${SCAN_ARGS[@]}")
+      cp "$dir/todo" "$dir/read/all"
+      [[ "$from_index" != 1 ]] || scan_gap "unverified:detect-secrets" "detect-secrets on PATH is not a Python \
 entry point, so the gate cannot tell which files it read (run 'make setup')"
-      fi
-      DS_RUN+=("${DS_TAIL[@]}")
+      DS_RUN+=(-- "${names[@]}")
       if [[ -n "$baseline" ]]; then
         scan_run_tool /dev/null "$err" "${DS_RUN[@]}" --baseline "$dir/baseline-work.json" || rc=$?
         cp "$dir/baseline-work.json" "$raw" 2>/dev/null ||
@@ -248,6 +244,34 @@ entry point, so the gate cannot tell which files it read (run 'make setup')"
   fi
   [[ ! -s "$out.err" ]] || log "$(head -n 3 "$out.err")"
   history_report "$tree_report"
+}
+
+# history_chunks BASELINE CHUNKS: detect-secrets on each chunk of the history's blobs (WORK/history/todo.N, N below
+# CHUNKS), each within what is left of SCAN_TIMEOUT; after each, history.py absorb keeps its answers (in the cache's
+# journal, and for the merge): a scan stopped by its timeout keeps every chunk it finished, and the next run
+# continues from there.
+history_chunks() {
+  local baseline=$1 chunks=$2 dir="$SCAN_WORK/history" n rc report err="$SCAN_WORK/history-ds.err"
+  local out="$SCAN_WORK/history-absorb.out"
+  for ((n = 0; n < chunks; n++)); do
+    rc=0
+    mkdir -p "$dir/read.$n" || scan_error "cannot write to its work directory"
+    DS_RUN=(--name detect-secrets -- "$DS_PYTHON" "$SCAN_DIR/batched-pool.py" --record "$dir/read.$n" --files-from \
+      "$dir/todo.$n" --chdir "$dir/blobs" "$(command -v detect-secrets)" "${SCAN_ARGS[@]}")
+    report="$dir/report.$n.json"
+    if [[ -n "$baseline" ]]; then
+      cp "$dir/baseline-work.json" "$report" || scan_error "cannot write to its work directory"
+      scan_run_tool /dev/null "$err" "${DS_RUN[@]}" --baseline "$report" || rc=$?
+    else
+      scan_run_tool "$report" "$err" "${DS_RUN[@]}" || rc=$?
+    fi
+    ((rc == 0)) || scan_error "detect-secrets exited $rc on the history's blobs: $(stderr_tail "$err")"
+    require_json "$report" "detect-secrets' output on the history's blobs"
+    cat "$dir/read.$n"/* >"$dir/read.$n.list" 2>/dev/null || : >"$dir/read.$n.list"
+    python3 -S "$SCAN_DIR/history.py" absorb "${CACHE_ARGS[@]}" --tool-args "$KEY_ARGS" --baseline "$baseline" \
+      --chunk "$n" --fresh "$report" --scanned "$dir/read.$n.list" >"$out" 2>"$out.err" ||
+      scan_error "could not keep the history's answers: $(stderr_tail "$out.err")"
+  done
 }
 
 # staged_scan BASELINE: the hook's scan of the staged blobs in one process of detect-secrets' own Python (history.py
@@ -282,7 +306,9 @@ history_extra() {
     read -r -d '' extra <"$SCAN_WORK/history/coverage.json" || [[ -n "$extra" ]] ||
       scan_error "could not read the history's coverage"
   else
-    extra=$(jq -c --argjson base "$SCAN_RESULT_EXTRA" '$base + .' "$SCAN_WORK/history/coverage.json") ||
+    # Through files, never an argument: the coverage may be long.
+    printf '%s\n' "$SCAN_RESULT_EXTRA" >"$SCAN_WORK/extra-base.json" || scan_error "cannot write to its work directory"
+    extra=$(jq -c -s '.[0] + .[1]' "$SCAN_WORK/extra-base.json" "$SCAN_WORK/history/coverage.json") ||
       scan_error "could not read the history's coverage"
   fi
   SCAN_RESULT_EXTRA=$extra

@@ -18,16 +18,22 @@ KEY = HMAC-SHA-256, keyed by the cache's random secret (SECURITY_CACHE_DIR/v1/se
 cache format, the scan, the tool's identity (its distribution's version, the plugins
 registered for it and the Python version, read from its interpreter; or its `--version` output when it is not
 a Python entry point; and the locale variables), the digest of its configuration, the file's path and the
-id of its content (and what else the adapter says acts on that file: for detect-secrets, the baseline's
-entries for it, which the tool merges into its output). detect-secrets' content id is git's blob id: for a tracked
+id of its content (and what else the adapter says acts on that file; for detect-secrets the baseline's settings
+are in the configuration, its audited results are not: the gate applies them after the cache). detect-secrets' content id is git's blob id: for a tracked
 file the work tree has not modified (`git diff-files`) it is read from the index (`git ls-files --stage`), without
 reading the file; for any other file it is computed from its content the way git computes it (git_blob_id); the
 history scan (scans/detect-secrets/history.py) and the pre-commit hook key a committed or staged blob by its id
 alike, so the three share entries. An entry is used only when the file parses,
 its key is the one computed now, its path is the file's and its value has the shape the adapter expects;
 anything else is a miss, and a manifest that does not parse is an empty one. After each run the file is
-replaced atomically (temporary file, then rename) by the entries that run used or made: it holds one tree's
-files and does not grow without bound in a cache CI persists. Two runs at once: the last one to finish wins.
+replaced atomically (temporary file, then rename) by the entries that run used or made and the ones an earlier run
+used within RETAIN_DAYS (the manifest's "used": {KEY: day}), at most MAX_ENTRIES (the least recently used go
+first): a short range's run leaves the full history's entries to the daily job, and the file does not grow without
+bound in a cache CI persists. Answers a run makes before it ends are appended as they come to SCAN.journal beside
+it ({"key", "path", "value"} a line, salted like the manifest; Cache.journal): a run stopped by its timeout or
+interrupted keeps them, and the next run's load() takes them (a torn last line is skipped), its save() folds them
+into the manifest and removes the journal. Two runs at once: the last one to finish wins (the other's answers cost
+time again, never a result).
 detect-secrets' hashed_secret (an unsalted SHA-1 of the secret, which a word list cracks) is kept only salted,
 "hmac:" + HMAC-SHA-256 by the same secret (Cache.salted): in the entries, the merged report and the baseline copy
 the findings are matched with.
@@ -46,6 +52,8 @@ from pathlib import Path
 from typing import Any
 
 FORMAT = 1
+RETAIN_DAYS = 14  # an entry no run used for this long is dropped
+MAX_ENTRIES = 200_000  # about 60 MB of manifest at most; the least recently used entries go first
 EXIT_PLAIN = 3
 EXIT_ERROR = 2
 
@@ -227,8 +235,9 @@ def cache_secret(directory: str) -> bytes:
 class Cache:
     """The entries of one scan, in its manifest file; directory "" = cache off.
 
-    load() reads the manifest once; get() answers from it; keep() records an entry for the next run; save()
-    replaces the manifest by the entries kept in this run (so it never holds more than one tree's files).
+    load() reads the manifest (and the journal) once; get() answers from it; keep() records an entry for the next
+    run, journal() too and at once; save() replaces the manifest by the entries kept in this run and the ones used
+    within RETAIN_DAYS (at most MAX_ENTRIES).
     """
 
     def __init__(self, directory: str, scan: str, tool_id: str, config: Any) -> None:
@@ -239,6 +248,10 @@ class Cache:
         self.entries: dict[str, Any] = {}
         self.kept: dict[str, Any] = {}
         self.loaded = False  # the manifest was read (save() then leaves it alone when nothing changed)
+        self.used: dict[str, int] = {}  # the day (days since 1970) each entry was last used
+        self.journal_file = self.file.with_suffix(".journal") if self.file is not None else None
+        self.journaled = False  # the journal held entries at load, or this run appended some
+        self.tried = False  # load() ran
         self._keyed: Any = None  # the HMAC over the context's part of every key (key())
 
     def key(self, path: str, sha: str, extra: Any = None) -> str:
@@ -261,16 +274,65 @@ class Cache:
 
     def load(self) -> None:
         """The manifest's entries; an unreadable or malformed manifest is an empty one."""
+        self.tried = True
         if self.file is None:
             return
         try:
             manifest = read_json(self.file)
         except (OSError, ValueError, UnicodeDecodeError, RecursionError):
-            return
+            manifest = None
         if (isinstance(manifest, dict) and manifest.get("format") == FORMAT and manifest.get("scan") == self.scan
                 and isinstance(manifest.get("entries"), dict)):
             self.entries = manifest["entries"]
             self.loaded = True
+            used = manifest.get("used")
+            if isinstance(used, dict):
+                self.used = {k: v for k, v in used.items() if isinstance(v, int)}
+        self.load_journal()
+
+    def load_journal(self) -> None:
+        """The answers a run appended to the journal (Cache.journal) added to the entries, as used today."""
+        try:
+            with open(self.journal_file, "rb") as f:  # type: ignore[arg-type]
+                lines = f.read().split(b"\n")
+        except OSError:
+            return
+        today = self.today()
+        for line in lines:
+            try:
+                item = json.loads(line)
+            except (ValueError, UnicodeDecodeError, RecursionError):
+                continue  # a torn last line, or nothing
+            if (isinstance(item, dict) and set(item) == {"key", "path", "value"} and isinstance(item["key"], str)
+                    and isinstance(item["path"], str)):
+                self.entries[item["key"]] = {"path": item["path"], "value": item["value"]}
+                self.used[item["key"]] = today
+                self.journaled = True
+
+    def journal(self, entries: dict[str, Any]) -> None:
+        """Keep entries ({key: {"path", "value"}}) and append them to the journal at once, one write: a run stopped
+        before save() keeps them for the next. A failure is only said (it costs time, never a result)."""
+        self.kept.update(entries)
+        if self.journal_file is None or not entries:
+            return
+        text = "".join(json.dumps({"key": k, "path": e["path"], "value": e["value"]}, separators=(",", ":")) + "\n"
+                       for k, e in entries.items())
+        try:
+            self.journal_file.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.journal_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
+            try:
+                os.write(fd, text.encode())
+            finally:
+                os.close(fd)
+            self.journaled = True
+        except OSError as e:
+            print(f"the cache's journal could not be written: {e}", file=sys.stderr)
+
+    @staticmethod
+    def today() -> int:
+        import time
+
+        return int(time.time() // 86400)
 
     def get(self, key: str, path: str, valid) -> Any:
         """The value stored under key for path, when valid(value, path) holds; else None (a miss)."""
@@ -308,8 +370,23 @@ class Cache:
     def save(self) -> None:
         """Replace the manifest atomically by the entries kept; a failure is only said, on stderr (the scan logs
         it: a cache that cannot be written costs time, never the result)."""
-        if self.file is None or (self.loaded and self.kept == self.entries):
-            return  # off, or it would write back what it read (a warm run on an unchanged tree)
+        if self.file is None:
+            return
+        if not self.tried:
+            self.load()  # a run that kept without looking up (a merge step): the entries it leaves to others
+        today = self.today()
+        if (self.loaded and not self.journaled and all(self.used.get(k) == today for k in self.kept)
+                and all(self.entries.get(k) == e for k, e in self.kept.items())):
+            return  # it would write back what it read (a warm run on an unchanged tree, used today already)
+        used = {k: self.used.get(k, today) for k in self.entries}  # an entry of a manifest without days: today
+        used = {k: d for k, d in used.items() if d >= today - RETAIN_DAYS}
+        used.update((k, today) for k in self.kept)
+        entries = {k: self.entries[k] for k in used if k not in self.kept}
+        entries.update(self.kept)
+        if len(entries) > MAX_ENTRIES:
+            for k in sorted(entries, key=lambda k: used[k])[:len(entries) - MAX_ENTRIES]:
+                del entries[k]
+        used = {k: used[k] for k in entries}
         import tempfile
 
         tmp = None
@@ -320,9 +397,12 @@ class Cache:
             os.umask(umask)
             os.fchmod(fd, 0o666 & ~umask)  # mkstemp's 0600 would keep a shared cache from other users
             with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(json.dumps({"format": FORMAT, "scan": self.scan, "entries": self.kept}, separators=(",", ":")))
+                f.write(json.dumps({"format": FORMAT, "scan": self.scan, "entries": entries, "used": used},
+                                   separators=(",", ":")))
             os.replace(tmp, self.file)
             tmp = None
+            if self.journaled:
+                self.journal_file.unlink(missing_ok=True)  # type: ignore[union-attr]  # folded into the manifest
         except OSError as e:
             print(f"the cache could not be written: {e}", file=sys.stderr)
         finally:

@@ -4,7 +4,7 @@
 # A scan script sources this file, then calls, in order:
 #   scan_begin NAME TARGET       claim reports/security/NAME.json (an "error" placeholder until the scan ends)
 #   scan_policy FAIL_ON [MIN_CONFIDENCE [IGNORE_UNFIXED]]   the scan's threshold (jq/policy.jq)
-#   scan_run_tool OUT ERR -- CMD...  run the tool under SCAN_TIMEOUT, its stdout to OUT
+#   scan_run_tool OUT ERR -- CMD...  run the tool within what is left of SCAN_TIMEOUT, its stdout to OUT
 #   normalize PROGRAM RAW OUT    the tool's output to findings, with the scan's PROGRAM (scans/NAME/PROGRAM)
 #   scan_finish FINDINGS [PROBLEM]   gate the findings with the policy and publish the result, then exit 0/1/2
 # or scan_error MESSAGE at any point (publishes an "error" result, exits 2).
@@ -21,7 +21,7 @@
 # Variables (`make help` prints these lines; the format is in scripts/help.sh):
 #   PROJECT_DIR=$GATE_ROOT  the tree to scan (GATE_ROOT: this repository), with its own pyproject.toml, uv.lock, .secrets.baseline and suppression file
 #   SECURITY_REPORT_DIR=$GATE_ROOT/reports/security  where results, raw outputs, summaries and verdicts go
-#   SCAN_TIMEOUT=900  seconds each scan may run before it is stopped and reported as an error
+#   SCAN_TIMEOUT=900  seconds each scan may run, all its tool runs together, before it is stopped and reported as an error
 #   SECURITY_SUPPRESSIONS=$PROJECT_DIR/.security-suppressions.json  the reviewed suppression file
 #   SECURITY_DEBUG=  1: trace the scripts (set -x)
 
@@ -63,6 +63,7 @@ SCAN_POLICY="" # set by policy_ready (from scan_policy's jq run), read by scan_f
 POLICY_PID=""  # scan_policy's jq run in the background
 SCAN_WORK=""
 SCAN_TOOL_PID=""
+SCAN_DEADLINE="" # SECONDS at which the scan's SCAN_TIMEOUT runs out (scan_begin)
 SCAN_TOOL_VERSION="" # the tool's version, when tool_version cannot read it (see there)
 declare -a SCAN_HELPER_PIDS=()
 SUPPRESSIONS_PID="" # the suppression file's check running in the background (suppressions_start)
@@ -163,7 +164,12 @@ scan_kind() {
 gate_result() {
   local out=$1 error=$2 tool_name tool_uri
   local -a extra=()
-  [[ -z "${10:-}" ]] || extra=(--argjson extra "${10}")
+  # EXTRA reaches jq through a file (bash's printf is a builtin: no command line holds it), never as an argument:
+  # it may be longer than the 128 KiB one argument may hold.
+  if [[ -n "${10:-}" ]]; then
+    printf '%s\n' "${10}" >"$out.extra" || return 1
+    extra=(--slurpfile extra "$out.extra")
+  fi
   read -r tool_name tool_uri < <(tool_of "$SCAN_NAME") || true
   run_jq "$out" -n -f "$JQ_DIR/gate.jq" "${extra[@]}" \
     --arg scan "$SCAN_NAME" --arg target "$SCAN_TARGET" --arg today "$(today_utc)" \
@@ -379,6 +385,7 @@ scan_begin() {
   [[ -z "$problem" ]] || scan_error "$problem"
   [[ "$SCAN_TIMEOUT" =~ ^[1-9][0-9]*$ ]] ||
     scan_error "SCAN_TIMEOUT must be a whole number of seconds above 0, not '$SCAN_TIMEOUT'"
+  SCAN_DEADLINE=$((SECONDS + SCAN_TIMEOUT)) # the whole scan's: each tool run gets what is left of it
   suppressions_start
 }
 
@@ -422,12 +429,13 @@ stderr_tail() {
   printf '%s' "$lines" | tr -s '\n\t' '  ' | cut -c1-600
 }
 
-# scan_run_tool OUT ERR [--name NAME] [--exit CODE] -- CMD...: run CMD under SCAN_TIMEOUT with stdout to OUT and
+# scan_run_tool OUT ERR [--name NAME] [--exit CODE] -- CMD...: run CMD, within what is left of the scan's
+# SCAN_TIMEOUT, with stdout to OUT and
 # stderr to ERR. Returns the tool's exit status; a timeout or a death by signal is a scan error (exits 2) naming
 # NAME (default: CMD's own name; a helper that runs the tool for us passes the tool's name). --exit CODE: a status
 # above 128 that the tool itself exits with (kingfisher's 200, findings), returned rather than read as a signal.
 scan_run_tool() {
-  local out=$1 err=$2 name="" rc started own=""
+  local out=$1 err=$2 name="" rc started left own=""
   shift 2
   while [[ "$1" != -- ]]; do
     case "$1" in
@@ -440,15 +448,19 @@ scan_run_tool() {
   name=${name:-$1}
   find_timeout
   started=$SECONDS
-  "$TIMEOUT_CMD" --kill-after=10 "$SCAN_TIMEOUT" "$@" >"$out" 2>"$err" </dev/null &
+  left=$SCAN_DEADLINE
+  [[ -n "$left" ]] || left=$((SECONDS + SCAN_TIMEOUT)) # a helper run before scan_begin set the deadline
+  left=$((left - SECONDS))
+  ((left > 0)) || scan_error "$name could not start: the scan did not finish within SCAN_TIMEOUT=${SCAN_TIMEOUT}s (the whole scan's limit)"
+  "$TIMEOUT_CMD" --kill-after=10 "$left" "$@" >"$out" 2>"$err" </dev/null &
   SCAN_TOOL_PID=$!
   rc=0
   wait "$SCAN_TOOL_PID" || rc=$?
   SCAN_TOOL_PID=""
   # timeout exits 124 when the tool stopped at its TERM, 137 when it needed a KILL; 137 before the time was up
   # is a tool killed by someone else (the OOM killer, say).
-  if ((rc == 124 || (rc == 137 && SECONDS - started >= SCAN_TIMEOUT))); then
-    scan_error "$name did not finish within SCAN_TIMEOUT=${SCAN_TIMEOUT}s"
+  if ((rc == 124 || (rc == 137 && SECONDS - started >= left))); then
+    scan_error "$name did not finish within SCAN_TIMEOUT=${SCAN_TIMEOUT}s (the whole scan's limit)"
   fi
   if ((rc > 128)) && [[ "$rc" != "$own" ]]; then
     scan_error "$name was killed by signal $((rc - 128)): $(stderr_tail "$err")"
