@@ -18,6 +18,8 @@
 #        partialFingerprints["securityGateFinding/v2"] is scan|id|path|package|n, n the finding's place among
 #        those of the same scan, id, path and package in line order: the same for the same finding on every
 #        run, whatever code moves above it (no line, and no hash of the matched text: see identity);
+#      - every message text (results, rules, notifications, justifications) has its control characters escaped
+#        as in the terminal (lib.jq one_line): a file name's ESC byte reaches no one's screen raw;
 #      - invocations[0].executionSuccessful is false for status "error", with the result's error as a
 #        toolExecutionNotification; expired suppressions become toolConfigurationNotifications.
 # Errors: error() naming the scan and the field when the input is not of that shape.
@@ -52,7 +54,7 @@ def message_text:
     (if (.package | type) == "object" then "package: \(.package | package_text)" else empty end),
     (if .fix != null then "fix: \(.fix)" else empty end),
     (if (.location.detail | is_text) then "at: \(.location.detail)" else empty end)
-  ] | join("; ");
+  ] | join("; ") | one_line;
 
 # identity($scan): what a finding is, apart from where in the file it sits: scan, rule, file, package name. No line
 # (an alert must survive code moving above it) and no hash of the matched text (detect-secrets' hashed_secret is an
@@ -97,7 +99,7 @@ def sarif_result($scan; $status; $level; $rule_index; $occurrence):
   }
   + if $status == "suppressed" then
       {suppressions: [
-        {kind: "external", status: "accepted", justification: .suppression.reason}
+        {kind: "external", status: "accepted", justification: (.suppression.reason | one_line)}
         + (if .suppression.expires != null then {properties: {expires: .suppression.expires}} else {} end)
       ]}
     else {} end;
@@ -111,7 +113,7 @@ def rules:
       | (map(.security_severity | numbers) | max) as $score
       | {
           id: $id,
-          shortDescription: {text: ((map(.title | select(is_text)) | first) // $id)},
+          shortDescription: {text: ((map(.title | select(is_text)) | first) // $id | one_line)},
           properties: (
             {tags: ["security"]}
             + (if $score != null then {"security-severity": ($score * 10 | round / 10 | tostring)}
@@ -126,7 +128,7 @@ def expired_notification:
     message: {text: (
       "suppression of \(.id // "?")"
       + (if .location != null then " at \(.location)" else "" end)
-      + " expired on \(.expires // "?"): \(.reason // "no reason given")")}
+      + " expired on \(.expires // "?"): \(.reason // "no reason given")" | one_line)}
   };
 
 def run:
@@ -142,7 +144,7 @@ def run:
         {executionSuccessful: (.status != "error")}
         + (if .status == "error" then
              {toolExecutionNotifications: [
-               {level: "error", message: {text: (if (.error | is_text) then .error else "\($scan) could not complete" end)}}]}
+               {level: "error", message: {text: (if (.error | is_text) then .error else "\($scan) could not complete" end | one_line)}}]}
            else {} end)
         + (if (.expired_suppressions // []) | length > 0 then
              {toolConfigurationNotifications: (.expired_suppressions | map(expired_notification))}

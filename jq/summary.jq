@@ -3,7 +3,9 @@
 # Out: Markdown text (jq -r).
 include "lib";
 
-def cell: tostring | if test("[|\r\n]") then gsub("[|]"; "\\|") | gsub("[\r\n]+"; " ") else . end;
+# cell: text for a table cell or list item: control characters escaped as in the terminal (one_line: a file
+# name's ESC byte or line break reaches no one's screen raw), pipes escaped.
+def cell: one_line | if test("[|]") then gsub("[|]"; "\\|") else . end;
 def verdict: {"pass": "✅ pass", "fail": "❌ fail", "error": "⚠️ error"}[.] // "⚠️ \(.)";
 def row: "| \(.severity) | `\(.id | cell)` | `\(.location | location_text | cell)` | \(.title | cell) | \(.package // {} | if .name then "\(.name) \(.version)" else "" end | cell) | \(.fix // "" | cell) |";
 def table($rows): "| Severity | Id | Location | Title | Package | Fix |", "|---|---|---|---|---|---|", ($rows[] | row);
