@@ -14,8 +14,7 @@ the plain way" with the reason on stdout (Plain), 2 error with the message on st
 The cache of a scan is one JSON file, SECURITY_CACHE_DIR/v1/SCAN.json (one file, not one per entry: 3,600
 small files cost a second to write, one file a few milliseconds):
   {"format": 1, "scan": SCAN, "entries": {KEY: {"path": PATH, "value": {...the tool's JSON for that file...}}}}
-KEY = HMAC-SHA-256, keyed by the cache's random secret (SECURITY_CACHE_DIR/v1/secret.key, mode 0600), over the
-cache format, the scan, the tool's identity (its distribution's version, the plugins
+KEY = SHA-256 over the cache format, the scan, the tool's identity (its distribution's version, the plugins
 registered for it and the Python version, read from its interpreter; or its `--version` output when it is not
 a Python entry point; and the locale variables), the digest of its configuration, the file's path and the
 id of its content (and what else the adapter says acts on that file: for detect-secrets, the baseline's
@@ -29,8 +28,11 @@ anything else is a miss, and a manifest that does not parse is an empty one. Aft
 replaced atomically (temporary file, then rename) by the entries that run used or made: it holds one tree's
 files and does not grow without bound in a cache CI persists. Two runs at once: the last one to finish wins.
 detect-secrets' hashed_secret (an unsalted SHA-1 of the secret, which a word list cracks) is kept only salted,
-"hmac:" + HMAC-SHA-256 by the same secret (Cache.salted): in the entries, the merged report and the baseline copy
-the findings are matched with.
+"hmac:" + HMAC-SHA-256 by this run's key (run_key, SECURITY_RUN_KEY: made for each run, written to no file): in
+the merged report, the raw report and the baseline copy the findings are matched with. The cache itself holds
+no key and no hash of a secret: an entry whose value holds a finding (the adapter says which: holds_finding) is
+neither saved nor answered, so the few files and blobs with findings are scanned again every run, and the cache
+a pull request restores gives it nothing to test a guess against (docs/workflow.md, "Caches").
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ import hmac
 import json
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -189,39 +191,21 @@ def write_list(path: str | Path, names: Iterable[str]) -> None:
 
 
 SALTED = "hmac:"
-SECRET_BYTES = 32
+KEY_BYTES = 32
+RUN_KEY_VARIABLE = "SECURITY_RUN_KEY"
+LEGACY_KEY_FILE = "secret.key"  # where an earlier version kept a key in the cache: removed on sight
 
 
-def cache_secret(directory: str) -> bytes:
-    """The cache's random secret, DIRECTORY/vFORMAT/secret.key (made by the first run, mode 0600); without a
-    cache directory, or when it cannot be read or made, a fresh one for this run alone."""
-    if not directory:
-        return os.urandom(SECRET_BYTES)
-    path = Path(directory) / f"v{FORMAT}" / "secret.key"
-    for _ in range(2):
+def run_key() -> bytes:
+    """This run's hashing key: SECURITY_RUN_KEY (64 hex digits; scripts/lib/common.sh makes one a run, the gate's
+    scans share it, and nothing writes it to a file), else a fresh one for this process alone."""
+    text = os.environ.get(RUN_KEY_VARIABLE, "")
+    if len(text) == 2 * KEY_BYTES:
         try:
-            data = path.read_bytes()
-            if len(data) == SECRET_BYTES:
-                return data
-            path.unlink()  # a damaged key: the entries it keyed are misses now
-        except FileNotFoundError:
+            return bytes.fromhex(text)
+        except ValueError:
             pass
-        except OSError:
-            return os.urandom(SECRET_BYTES)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(os.urandom(SECRET_BYTES))
-        except FileExistsError:
-            continue  # another run made it first: read theirs
-        except OSError:
-            return os.urandom(SECRET_BYTES)
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return os.urandom(SECRET_BYTES)
-    return data if len(data) == SECRET_BYTES else os.urandom(SECRET_BYTES)
+    return os.urandom(KEY_BYTES)
 
 
 class Cache:
@@ -231,10 +215,19 @@ class Cache:
     replaces the manifest by the entries kept in this run (so it never holds more than one tree's files).
     """
 
-    def __init__(self, directory: str, scan: str, tool_id: str, config: Any) -> None:
+    def __init__(self, directory: str, scan: str, tool_id: str, config: Any,
+                 holds_finding: Callable[[Any], bool] | None = None) -> None:
         self.scan = scan
         self.file = Path(directory) / f"v{FORMAT}" / f"{scan}.json" if directory else None
-        self.secret = cache_secret(directory)
+        self.secret = run_key()
+        # A value that holds a finding is never saved nor answered from the manifest (its file is scanned again):
+        # what the cache keeps holds no hash of any secret, salted or not.
+        self.holds_finding = holds_finding or (lambda value: False)
+        if directory:
+            try:
+                (Path(directory) / f"v{FORMAT}" / LEGACY_KEY_FILE).unlink()
+            except OSError:
+                pass
         self.context = [FORMAT, scan, tool_id, digest(config)]
         self.entries: dict[str, Any] = {}
         self.kept: dict[str, Any] = {}
@@ -242,11 +235,12 @@ class Cache:
         self._keyed: Any = None  # the HMAC over the context's part of every key (key())
 
     def key(self, path: str, sha: str, extra: Any = None) -> str:
-        """HMAC(secret, canonical(context + [path, sha, extra])): keyed by the cache's secret, since a key over a
-        small file's content could otherwise be guessed back. The context's part of the HMAC is computed once
-        (the same bytes: the canonical list without its closing bracket, then the rest without its opening one)."""
+        """SHA-256(canonical(context + [path, sha, extra])), keyed by nothing: a key must be the same in the next
+        run, and holds nothing git does not (the path, git's blob id, the tool and its settings, the baseline's
+        entries for the file). The context's part is hashed once (the same bytes: the canonical list without its
+        closing bracket, then the rest without its opening one)."""
         if self._keyed is None:
-            self._keyed = hmac.new(self.secret, canonical(self.context)[:-1].encode(), "sha256")
+            self._keyed = hashlib.sha256(canonical(self.context)[:-1].encode())
         h = self._keyed.copy()
         # canonical([path, sha, extra])[1:] written out: json.dumps on one string is encode_basestring_ascii.
         rest = f",{_json_string(path)},{_json_string(sha)},{'null' if extra is None else canonical(extra)}]"
@@ -254,9 +248,9 @@ class Cache:
         return h.hexdigest()
 
     def salted(self, hashed_secret: str) -> str:
-        """detect-secrets' unsalted hash of a secret, keyed by the cache's secret: what the cache, the raw report
-        and everything else the gate keeps hold instead (the same secret gives the same value in every run that
-        shares the cache, and nobody without the cache's secret can test a guess against it)."""
+        """detect-secrets' unsalted hash of a secret, keyed by this run's key (run_key): what the raw report and
+        the run's work files hold instead (the same secret gives the same value throughout the run, and the key
+        is written nowhere, so nobody can test a guess against it afterwards). The cache keeps none."""
         return SALTED + hmac.new(self.secret, hashed_secret.encode(), "sha256").hexdigest()[:40]
 
     def load(self) -> None:
@@ -277,10 +271,17 @@ class Cache:
         entry = self.entries.get(key)
         if not (isinstance(entry, dict) and set(entry) == {"path", "value"} and entry["path"] == path):
             return None
-        return entry["value"] if valid(entry["value"], path) else None
+        value = entry["value"]
+        return value if valid(value, path) and not self.holds_finding(value) else None
 
     def keep(self, key: str, path: str, value: Any) -> None:
+        """Record an entry of this run (one that holds a finding too: dump_kept hands it on within the run; save
+        leaves it out)."""
         self.kept[key] = {"path": path, "value": value}
+
+    def storable(self) -> dict[str, Any]:
+        """The entries kept that may be saved: those that hold no finding."""
+        return {key: entry for key, entry in self.kept.items() if not self.holds_finding(entry["value"])}
 
     def carry(self) -> None:
         """Keep every entry the manifest holds (a run that adds to the cache without owning it: the hook)."""
@@ -289,8 +290,9 @@ class Cache:
                 self.kept.setdefault(key, entry)
 
     def dump_kept(self, path: str | Path) -> None:
-        """The entries kept so far, into a file of the scan's work directory, for a later step of the same run
-        (keep_from) to save with its own: the tree scan hands its entries to the history scan so."""
+        """The entries kept so far (those with findings too), into a file of the scan's temporary work directory,
+        for a later step of the same run (keep_from) to save with its own: the tree scan hands its entries to the
+        history scan so."""
         write_json(path, self.kept)
 
     def keep_from(self, path: str | Path) -> dict[str, Any]:
@@ -308,7 +310,8 @@ class Cache:
     def save(self) -> None:
         """Replace the manifest atomically by the entries kept; a failure is only said, on stderr (the scan logs
         it: a cache that cannot be written costs time, never the result)."""
-        if self.file is None or (self.loaded and self.kept == self.entries):
+        kept = self.storable()
+        if self.file is None or (self.loaded and kept == self.entries):
             return  # off, or it would write back what it read (a warm run on an unchanged tree)
         import tempfile
 
@@ -320,7 +323,7 @@ class Cache:
             os.umask(umask)
             os.fchmod(fd, 0o666 & ~umask)  # mkstemp's 0600 would keep a shared cache from other users
             with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(json.dumps({"format": FORMAT, "scan": self.scan, "entries": self.kept}, separators=(",", ":")))
+                f.write(json.dumps({"format": FORMAT, "scan": self.scan, "entries": kept}, separators=(",", ":")))
             os.replace(tmp, self.file)
             tmp = None
         except OSError as e:
