@@ -82,3 +82,16 @@ def check_result:
         | .suppressed |= map(check_suppressed("\($scan).suppressed"))
       end
   end;
+
+# ---- GitHub's limits the reports keep to: the one place of each number (docs/workflow.md, "GitHub's limits").
+# step_summary_bytes: GitHub keeps a step summary up to 1 MiB and drops a larger one whole (summary.jq keeps under
+#   it and says what it cut); sarif_results_per_run: code scanning rejects a SARIF run with more results (sarif.jq
+#   keeps the first that many of each scan and says so); error_annotations: GitHub shows this many error
+#   annotations a step and drops the rest without a word (annotations.jq prints at most these).
+def github_limits: {step_summary_bytes: 1048576, sarif_results_per_run: 25000, error_annotations: 10};
+
+# sarif_results: how many SARIF results a scan's result gives (one a finding, below-threshold or suppressed one).
+def sarif_results: (.findings | length) + (.below_threshold | length) + (.suppressed | length);
+
+# sarif_cut: how many of a result's SARIF results its run leaves out (0 within the limit).
+def sarif_cut: [sarif_results - github_limits.sarif_results_per_run, 0] | max;

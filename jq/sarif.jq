@@ -18,8 +18,15 @@
 #        partialFingerprints["securityGateFinding/v2"] is scan|id|path|package|n, n the finding's place among
 #        those of the same scan, id, path and package in line order: the same for the same finding on every
 #        run, whatever code moves above it (no line, and no hash of the matched text: see identity);
+#      - every message text (results, rules, notifications, justifications) has its control characters escaped
+#        as in the terminal (lib.jq one_line): a file name's ESC byte reaches no one's screen raw;
 #      - invocations[0].executionSuccessful is false for status "error", with the result's error as a
-#        toolExecutionNotification; expired suppressions become toolConfigurationNotifications.
+#        toolExecutionNotification; expired suppressions become toolConfigurationNotifications;
+#      - a run holds at most github_limits.sarif_results_per_run results (lib.jq: code scanning rejects a run with
+#        more, and a run per part would be one analysis category per part, each part's alerts closing as the
+#        parts shift): past it, the findings over the threshold first, then suppressed, then below the
+#        threshold, worst severity first; the run then has a "results-cut" toolExecutionNotification (a warning)
+#        saying how many were left out and properties.results_total / results_left_out.
 # Errors: error() naming the scan and the field when the input is not of that shape.
 include "lib";
 
@@ -52,7 +59,7 @@ def message_text:
     (if (.package | type) == "object" then "package: \(.package | package_text)" else empty end),
     (if .fix != null then "fix: \(.fix)" else empty end),
     (if (.location.detail | is_text) then "at: \(.location.detail)" else empty end)
-  ] | join("; ");
+  ] | join("; ") | one_line;
 
 # identity($scan): what a finding is, apart from where in the file it sits: scan, rule, file, package name. No line
 # (an alert must survive code moving above it) and no hash of the matched text (detect-secrets' hashed_secret is an
@@ -98,21 +105,21 @@ def sarif_result($scan; $status; $level; $rule_index; $occurrence):
   }
   + if $status == "suppressed" then
       {suppressions: [
-        {kind: "external", status: "accepted", justification: .suppression.reason}
+        {kind: "external", status: "accepted", justification: (.suppression.reason | one_line)}
         + (if .suppression.expires != null then {properties: {expires: .suppression.expires}} else {} end)
       ]}
     else {} end;
 
+# rules: for the Findings a run holds, each rule once.
 def rules:
-  [.findings[], .below_threshold[], .suppressed[]]
-  | group_by(.id)
+  group_by(.id)
   | map(
       .[0].id as $id
       | (max_by(.severity | severity_rank) | .severity) as $worst
       | (map(.security_severity | numbers) | max) as $score
       | {
           id: $id,
-          shortDescription: {text: ((map(.title | select(is_text)) | first) // $id)},
+          shortDescription: {text: ((map(.title | select(is_text)) | first) // $id | one_line)},
           properties: (
             {tags: ["security"]}
             + (if $score != null then {"security-severity": ($score * 10 | round / 10 | tostring)}
@@ -127,36 +134,60 @@ def expired_notification:
     message: {text: (
       "suppression of \(.id // "?")"
       + (if .location != null then " at \(.location)" else "" end)
-      + " expired on \(.expires // "?"): \(.reason // "no reason given")")}
+      + " expired on \(.expires // "?"): \(.reason // "no reason given")" | one_line)}
   };
+
+# entries: a result's Findings as the run holds them, {list, at ("<list>/<index>"), finding}: findings, then
+# below_threshold, then suppressed; when they are more than github_limits.sarif_results_per_run, only that many,
+# chosen findings over the threshold first, then suppressed, then below the threshold, worst severity first in
+# each, in that order still (what code scanning rejects otherwise: a run over the limit).
+def entries:
+  [ ("findings", "below_threshold", "suppressed") as $list
+    | .[$list] | to_entries[]
+    | {list: $list, at: "\($list)/\(.key)", finding: .value} ]
+  | if length <= github_limits.sarif_results_per_run then .
+    else to_entries
+      | sort_by({"findings": 0, "suppressed": 1, "below_threshold": 2}[.value.list], -(.value.finding.severity | severity_rank), .key)
+      | .[:github_limits.sarif_results_per_run]
+      | sort_by(.key) | map(.value)
+    end;
+
+def cut_notification($scan; $cut; $total):
+  {level: "warning", descriptor: {id: "results-cut"},
+   message: {text: "\($cut) of \($total) results are left out: code scanning accepts \(github_limits.sarif_results_per_run) a run, so this run holds the findings over the threshold first, worst first; the \($scan).json result file in the gate's artifact lists them all"}};
 
 def run:
   .scan as $scan
-  | rules as $rules
+  | entries as $entries
+  | ($entries | map(.finding) | rules) as $rules
   | ($rules | to_entries | map({key: .value.id, value: .key}) | from_entries) as $rule_index
   | occurrences($scan) as $occurrences
+  | sarif_cut as $cut
   | {
       tool: {driver: ({name: $scan, rules: $rules}
                       + (if (.tool.version? | is_text) then {version: .tool.version} else {} end)
                       + (if (.tool.information_uri? | is_text) then {informationUri: .tool.information_uri} else {} end))},
       invocations: [
         {executionSuccessful: (.status != "error")}
-        + (if .status == "error" then
+        + (if .status == "error" or $cut > 0 then
              {toolExecutionNotifications: [
-               {level: "error", message: {text: (if (.error | is_text) then .error else "\($scan) could not complete" end)}}]}
+               (if .status == "error" then
+                  {level: "error", message: {text: (if (.error | is_text) then .error else "\($scan) could not complete" end | one_line)}}
+                else empty end),
+               (if $cut > 0 then cut_notification($scan; $cut; sarif_results) else empty end)]}
            else {} end)
         + (if (.expired_suppressions // []) | length > 0 then
              {toolConfigurationNotifications: (.expired_suppressions | map(expired_notification))}
            else {} end)
       ],
-      results: (
-        [.findings | to_entries[] | .key as $i
-         | .value | sarif_result($scan; "finding"; "error"; $rule_index; $occurrences["findings/\($i)"])]
-        + [.below_threshold | to_entries[] | .key as $i
-           | .value | sarif_result($scan; "below_threshold"; below_threshold_level; $rule_index; $occurrences["below_threshold/\($i)"])]
-        + [.suppressed | to_entries[] | .key as $i
-           | .value | sarif_result($scan; "suppressed"; level_by_severity; $rule_index; $occurrences["suppressed/\($i)"])]),
-      properties: ({status: .status} + (if .target != null then {target: .target} else {} end))
+      results: [
+        $entries[]
+        | .at as $at
+        | if .list == "findings" then .finding | sarif_result($scan; "finding"; "error"; $rule_index; $occurrences[$at])
+          elif .list == "below_threshold" then .finding | sarif_result($scan; "below_threshold"; below_threshold_level; $rule_index; $occurrences[$at])
+          else .finding | sarif_result($scan; "suppressed"; level_by_severity; $rule_index; $occurrences[$at]) end],
+      properties: ({status: .status} + (if .target != null then {target: .target} else {} end)
+                   + (if $cut > 0 then {results_total: sarif_results, results_left_out: $cut} else {} end))
     };
 
 if type != "array" then fail("expected an array of result objects (run jq with -s)") else . end

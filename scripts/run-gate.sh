@@ -21,8 +21,6 @@ set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 source "${BASH_SOURCE[0]%/*}/lib/common.sh"
 
-# Error annotations a run prints in GitHub Actions: GitHub shows 10 error annotations a step and drops the rest.
-readonly ANNOTATION_LIMIT=10
 # Seconds between two redraws of the status line on a terminal; the most the progress loop sleeps otherwise (a
 # scan that ends wakes it at once).
 readonly TERMINAL_REDRAW=1 LONGEST_TICK=5
@@ -414,6 +412,28 @@ dedupe_results() {
   REPORTED=("$RUN_DIR/reported.jsonl")
 }
 
+# append_step_summary FILE: FILE appended to GITHUB_STEP_SUMMARY when the step's summary then stays within GitHub's
+# limit (jq/lib.jq; summary.jq keeps within it, but an earlier part of the step may have written some), else a
+# line saying where the summary is while that fits: GitHub drops a step summary over its limit whole.
+append_step_summary() {
+  local limit size have pointer
+  limit=$(jq -n -L "$JQ_DIR" 'include "lib"; github_limits.step_summary_bytes' 2>/dev/null) || limit=""
+  [[ "$limit" =~ ^[0-9]+$ ]] || { printf '%s: could not read the step summary limit\n' "$GATE" >&2; return 0; }
+  size=$(wc -c <"$1")
+  have=0
+  [[ ! -f "$GITHUB_STEP_SUMMARY" ]] || have=$(wc -c <"$GITHUB_STEP_SUMMARY") || have=$limit
+  if ((have + size <= limit)); then
+    cat "$1" >>"$GITHUB_STEP_SUMMARY" || printf '%s: could not append to GITHUB_STEP_SUMMARY\n' "$GATE" >&2
+    return 0
+  fi
+  printf "%s: the summary (%s bytes) would take the step summary (%s bytes) past GitHub's limit of %s bytes; it is %s.md in the reports\n" \
+    "$GATE" "$size" "$have" "$limit" "$GATE" >&2
+  pointer="## Security gate \`$GATE\`"$'\n\n'"The summary ($size bytes) would take this step summary past GitHub's limit"
+  pointer+=" of $limit bytes: it is $GATE.md in the $GATE artifact."
+  ((have + ${#pointer} + 1 > limit)) || printf '%s\n' "$pointer" >>"$GITHUB_STEP_SUMMARY" ||
+    printf '%s: could not append to GITHUB_STEP_SUMMARY\n' "$GATE" >&2
+}
+
 # write_summaries: the Markdown summary and the SARIF file of this gate's results (the two jq runs side by side).
 write_summaries() {
   local md sarif_pid sarif_rc=0
@@ -423,9 +443,7 @@ write_summaries() {
   sarif_pid=$!
   if jq -r -s -L "$JQ_DIR" --arg gate "$GATE" -f "$JQ_DIR/summary.jq" "${REPORTED[@]}" >"$md" &&
     publish "$md" "$SECURITY_REPORT_DIR/$GATE.md"; then
-    if [[ -n "${GITHUB_STEP_SUMMARY:-}" ]]; then
-      cat "$md" >>"$GITHUB_STEP_SUMMARY" || printf '%s: could not append to GITHUB_STEP_SUMMARY\n' "$GATE" >&2
-    fi
+    [[ -z "${GITHUB_STEP_SUMMARY:-}" ]] || append_step_summary "$md"
   else
     wait "$sarif_pid" || true
     printf '%s: error: could not write the Markdown summary\n' "$GATE" >&2
@@ -442,14 +460,14 @@ write_summaries() {
   }
 }
 
-# annotate: in GitHub Actions (GITHUB_ACTIONS=true), each scan error and (up to ANNOTATION_LIMIT in all) each
+# annotate: in GitHub Actions (GITHUB_ACTIONS=true), each scan error and (up to GitHub's limit, jq/lib.jq) each
 # finding over the threshold as an annotation on its file and line (jq/annotations.jq). A view of the results:
 # when it cannot be made, that is said and the verdict stands.
 annotate() {
   [[ "${GITHUB_ACTIONS:-}" == true ]] || return 0
   ((${#REPORTED[@]} > 0)) || REPORTED=("${RESULTS[@]}")
-  if jq -r -s -L "$JQ_DIR" -f "$JQ_DIR/annotations.jq" --arg gate "$GATE" --argjson limit "$ANNOTATION_LIMIT" \
-    "${REPORTED[@]}" >"$RUN_DIR/annotations" 2>"$RUN_DIR/annotations.err"; then
+  if jq -r -s -L "$JQ_DIR" -f "$JQ_DIR/annotations.jq" --arg gate "$GATE" "${REPORTED[@]}" \
+    >"$RUN_DIR/annotations" 2>"$RUN_DIR/annotations.err"; then
     cat "$RUN_DIR/annotations"
   else
     printf '%s: could not write the annotations: %s\n' "$GATE" "$(jq_error_text "$RUN_DIR/annotations.err")" >&2

@@ -52,6 +52,15 @@ FILES = {
 }
 BANDIT_FILES = 7  # the *.py files under apps and config, less apps/tests (the gate applies exclude_dirs)
 SECRET_FILES = len(FILES)
+# Files whose answer holds a finding, scanned again every run: the cache keeps no answer with a secret in it (its
+# hash is salted by the run's key, which no cache holds). detect-secrets: config/keys.py and docs/notes.md.
+RESCANNED = {"bandit": 0, "detect-secrets": 2}
+
+
+def warm_stats(name: str, files: int, changed: int = 0) -> tuple[int, int]:
+    """(hits, misses) of a run after one on the same tree, with `changed` files changed (without findings before)."""
+    again = RESCANNED[name] + changed
+    return files - again, again
 
 _runs = itertools.count()
 
@@ -100,7 +109,7 @@ def wrapped_verdict(run, name: str) -> dict[str, Any]:
 
 def raw(run, name: str) -> Any:
     """The kept raw report without its time, the path of detect-secrets' temporary working baseline and each
-    secret's salted hash (keyed by the cache's secret: a run without cache has its own)."""
+    secret's salted hash (keyed by each run's own key)."""
     report = json.loads((run.reports / f"{name}.raw.json").read_text())
     report.pop("generated_at", None)
     for secrets in (report.get("results") if name == "detect-secrets" else {}).values():
@@ -137,10 +146,10 @@ def test_second_run_answers_every_file_from_the_cache_with_the_same_result(proje
     assert stats(cold, name) == (0, files)
     assert cold.result(name)["status"] == "fail"
     warm = scan(name, project, cache)
-    assert stats(warm, name) == (files, 0)
+    assert stats(warm, name) == warm_stats(name, files)
     assert verdict(warm, name) == verdict(cold, name)
     assert raw(warm, name) == raw(cold, name)
-    assert f"{files} from the cache" in warm.output
+    assert f"{warm_stats(name, files)[0]} from the cache" in warm.output
     if name == "bandit":
         assert f"{files} files: all {files} from the cache, bandit did not run" in warm.output
 
@@ -155,12 +164,12 @@ def test_binary_file_is_answered_from_the_cache_and_still_listed_as_excluded(pro
     assert stats(cold, "detect-secrets") == (0, SECRET_FILES + 1)
     assert [e for e in cold.result("detect-secrets")["excluded"] if e["item"] == "static/logo.png"] == binary
     warm = scan("detect-secrets", project, cache)
-    assert stats(warm, "detect-secrets") == (SECRET_FILES + 1, 0)
+    assert stats(warm, "detect-secrets") == warm_stats("detect-secrets", SECRET_FILES + 1)
     assert verdict(warm, "detect-secrets") == verdict(cold, "detect-secrets")
     # The same name with text in it is another file: scanned, and its key found.
     (project / "static" / "logo.png").write_text(f"key = '{AWS_KEY}'\n")
     changed = scan("detect-secrets", project, cache)
-    assert stats(changed, "detect-secrets") == (SECRET_FILES, 1)
+    assert stats(changed, "detect-secrets") == warm_stats("detect-secrets", SECRET_FILES + 1, changed=1)
     result = changed.result("detect-secrets")
     assert "static/logo.png" in {f["location"]["path"] for f in result["findings"]}
     assert "static/logo.png" not in {e["item"] for e in result["excluded"]}
@@ -180,8 +189,7 @@ def test_changed_file_alone_is_scanned_again_and_its_new_findings_count(project,
     with (project / "apps/core/clean.py").open("a") as f:
         f.write(f"\n\ndef unsafe(expr):\n    token = '{GITHUB_TOKEN}'\n    return eval(expr)\n")
     warm = scan(name, project, cache)
-    hits, misses = stats(warm, name)
-    assert misses == 1 and hits == (BANDIT_FILES if name == "bandit" else SECRET_FILES) - 1
+    assert stats(warm, name) == warm_stats(name, BANDIT_FILES if name == "bandit" else SECRET_FILES, changed=1)
     assert ("apps/core/clean.py", 6) in {(f["location"]["path"], f["location"]["line"])
                                          for f in warm.result(name)["findings"]}
     uncached = scan(name, project, cache, env={"SECURITY_CACHE": "off"})
@@ -204,7 +212,7 @@ def the_edit_is_scanned_again_and_found(project: Path, cache: Path, name: str) -
     with (project / "apps/core/clean.py").open("a") as f:
         f.write(f"\n\ndef unsafe(expr):\n    token = '{GITHUB_TOKEN}'\n    return eval(expr)\n")
     warm = scan(name, project, cache)
-    assert stats(warm, name)[1] == 1
+    assert stats(warm, name)[1] == RESCANNED[name] + 1
     assert ("apps/core/clean.py", 6) in {(f["location"]["path"], f["location"]["line"])
                                          for f in warm.result(name)["findings"]}
 
@@ -333,12 +341,13 @@ def test_baseline_change_rescans_the_files_it_concerns_and_settings_change_resca
     files = SECRET_FILES  # the baseline itself is not scanned
     cold = scan("detect-secrets", project, cache)
     assert cold.result("detect-secrets")["status"] == "pass"
-    assert stats(scan("detect-secrets", project, cache), "detect-secrets") == (files, 0)
+    # The audited files hold detect-secrets' answers still (the gate drops them): scanned again every run.
+    assert stats(scan("detect-secrets", project, cache), "detect-secrets") == warm_stats("detect-secrets", files)
 
     baseline["results"]["config/keys.py"][0]["is_secret"] = True  # audited: a true secret
     (project / ".secrets.baseline").write_text(json.dumps(baseline))
     run = scan("detect-secrets", project, cache)
-    assert stats(run, "detect-secrets") == (files - 1, 1)
+    assert stats(run, "detect-secrets") == warm_stats("detect-secrets", files)
     assert [f["location"]["path"] for f in run.result("detect-secrets")["findings"]] == ["config/keys.py"]
     uncached = scan("detect-secrets", project, cache, env={"SECURITY_CACHE": "off"})
     assert verdict(run, "detect-secrets") == verdict(uncached, "detect-secrets")
@@ -407,10 +416,10 @@ def test_corrupt_cache_is_ignored_and_the_files_scanned_again(project, cache, na
     cold = scan(name, project, cache)
     rescanned = corrupt(cache, name)
     run = scan(name, project, cache)
-    assert stats(run, name) == ((0, files) if rescanned < 0 else (files - rescanned, rescanned))
+    assert stats(run, name) == ((0, files) if rescanned < 0 else warm_stats(name, files, changed=rescanned))
     assert verdict(run, name) == verdict(cold, name)
     assert raw(run, name) == raw(cold, name)
-    assert stats(scan(name, project, cache), name) == (files, 0)  # the next run trusts the repaired cache
+    assert stats(scan(name, project, cache), name) == warm_stats(name, files)  # it trusts the repaired cache
 
 
 @pytest.mark.parametrize("name", ["bandit", "detect-secrets"])
@@ -497,7 +506,7 @@ def test_file_names_that_are_not_utf8_are_cached_under_their_own_names(project, 
     for name in ("bandit", "detect-secrets"):
         cold = scan(name, project, cache)
         warm = scan(name, project, cache)
-        assert stats(warm, name)[1] == 0
+        assert stats(warm, name)[1] == (0 if name == "bandit" else RESCANNED[name] + 1)  # its key: found again
         assert verdict(warm, name) == verdict(cold, name) and raw(warm, name) == raw(cold, name)
         assert "apps/latin1-\ufffd\ufffd.py" in {f["location"]["path"] for f in warm.result(name)["findings"]}
         if name == "bandit":

@@ -200,6 +200,37 @@ def test_a_pull_request_changing_what_the_image_is_built_or_scanned_from_builds_
     assert run_inputs(clone, "pull_request") == "build=true"
 
 
+@pytest.mark.parametrize("name", [".trivyignore", ".trivyignore.yaml", "trivy.yaml", "trivy-secret.yaml"])
+def test_a_pull_request_adding_only_a_trivy_settings_file_builds_and_scans_the_image(pull_request, tmp_path, name):
+    listed = (REPO_ROOT / "scans" / "trivy" / "settings-files").read_text().splitlines()
+    assert name in listed  # the list the image scan reports them from (scans/trivy/run.sh)
+    clone = pull_request({name: "CVE-2099-0001\n"})
+    summary = tmp_path / "summary.md"
+    output = tmp_path / "github_output"
+    env = {**git_env(), "GITHUB_OUTPUT": str(output), "GITHUB_EVENT_NAME": "pull_request",
+           "GITHUB_STEP_SUMMARY": str(summary)}
+    proc = subprocess.run([str(INPUTS_SCRIPT)], cwd=clone, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert output.read_text() == "build=true\n"
+    assert not summary.exists()
+
+
+def test_a_trivy_settings_file_below_the_top_of_the_checkout_is_no_image_input(pull_request):
+    clone = pull_request({"docs/.trivyignore": "CVE-2099-0001\n"})  # trivy reads only the folder it runs in
+    assert run_inputs(clone, "pull_request") == "build=false"
+
+
+def test_a_pull_request_that_builds_nothing_names_the_trivy_settings_files_it_did_not_change(pull_request, tmp_path):
+    clone = pull_request({"docs/x.yaml": "a: 2\n"})
+    summary = tmp_path / "summary.md"
+    env = {**git_env(), "GITHUB_OUTPUT": str(tmp_path / "out"), "GITHUB_EVENT_NAME": "pull_request",
+           "GITHUB_STEP_SUMMARY": str(summary)}
+    proc = subprocess.run([str(INPUTS_SCRIPT)], cwd=clone, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    text = summary.read_text()
+    assert " .trivyignore " in text and text.rstrip().endswith("trivy-secret.yaml") and "(top" not in text
+
+
 def test_a_pull_request_checkout_that_is_no_merge_commit_builds(origin, tmp_path):
     clone = checkout(origin, tmp_path, origin["pr"][-1], depth=2)
     assert run_inputs(clone, "pull_request") == "build=true"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -121,6 +122,43 @@ def test_secrets_and_dangerous_calls_in_oddly_named_files_are_found(tmp_path, re
     assert "apps/new\\nline.py:1" in run.stdout
     assert_no_stale(run, reports, may_pass=("pip-audit",))  # the lock is clean: pip-audit's pass is this run's
     assert_nothing_leaks(run, tmp_path, AWS_KEY, GITHUB_TOKEN)
+
+
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # control characters but the line break (and tab)
+
+
+def sarif_texts(value) -> list[str]:
+    """Every message text of a SARIF log (results, rules, notifications, suppressions' justifications)."""
+    if isinstance(value, dict):
+        return [text for key, item in value.items()
+                for text in ([item] if key in ("text", "justification") and isinstance(item, str) else sarif_texts(item))]
+    if isinstance(value, list):
+        return [text for item in value for text in sarif_texts(item)]
+    return []
+
+
+def test_a_file_name_with_an_esc_byte_is_escaped_in_the_summary_and_sarif_as_in_the_terminal(tmp_path, reports, osv):
+    name = "apps/esc\x1b[31mred\x1b]0;title\x07.py"
+    tree = project(tmp_path / "p", {name: f'KEY = "{AWS_KEY}"\nresult = eval(input())\n'})
+    run = gate(tree, reports, osv, tmp_path)
+
+    assert run.rc == 1, run.output
+    assert (name, 2) in {(f["location"]["path"], f["location"]["line"]) for f in run.result("bandit")["findings"]}
+    assert (name, 1) in {(f["location"]["path"], f["location"]["line"])
+                         for f in run.result("detect-secrets")["findings"]}
+    shown = "apps/esc?[31mred?]0;title?.py"  # as jq/lib.jq's one_line writes it, in the terminal too
+    assert f"{shown}:2" in run.stdout and "\x1b" not in run.stdout
+    for summary in (reports / f"{GATE}.md", tmp_path / "step-summary.md"):
+        text = summary.read_text()
+        assert f"`{shown}:2`" in text and f"`{shown}:1`" in text
+        assert not CONTROL.search(text), summary
+    sarif = json.loads((reports / f"{GATE}.sarif").read_text())
+    texts = sarif_texts(sarif)
+    assert texts and not [text for text in texts if CONTROL.search(text)]
+    uris = {loc["physicalLocation"]["artifactLocation"]["uri"]
+            for run_ in sarif["runs"] for res in run_["results"] for loc in res["locations"]}
+    assert "apps/esc%1B%5B31mred%1B%5D0%3Btitle%07.py" in uris  # percent-encoded: the real file, no raw byte
+    assert_nothing_leaks(run, tmp_path, AWS_KEY)
 
 
 def test_hardcoded_password_holding_quotes_is_never_repeated(tmp_path, reports):

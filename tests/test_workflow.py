@@ -271,6 +271,18 @@ def test_pull_requests_restore_their_own_caches_then_mains(workflow):
         assert [prefix.split("-", 1)[0] for prefix in prefixes] == ["pr", "main"]
 
 
+def test_a_pull_request_saves_caches_under_its_own_scope_only(workflow):
+    """Each save writes the key its restore step computed, which starts with CACHE_SCOPE: "pr-" on a pull request,
+    a prefix main's restores never ask for (and GitHub keeps a pull request's caches to its merge ref besides)."""
+    primary = {step["id"]: step["with"]["key"] for _, step in restores(workflow)}
+    for job in JOBS:
+        for step in uses_steps(workflow, job, "actions/cache/save"):
+            (step_id,) = re.findall(r"^\$\{\{ steps\.([\w-]+)\.outputs\.cache-primary-key \}\}$", step["with"]["key"])
+            assert primary[step_id].startswith("${{ env.CACHE_SCOPE }}-")
+    for key, _ in cache_keys_for(workflow, "pull_request"):
+        assert key.startswith("pr-")
+
+
 def test_caches_cover_uv_pip_audit_trivy_and_the_scans_with_the_keys_they_need(workflow):
     paths = {(job, step["with"]["path"]): step["with"]["key"] for job, step in restores(workflow)}
 

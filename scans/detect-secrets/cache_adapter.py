@@ -10,7 +10,8 @@ Commands (each writes into the scan's work directory WORK; exit 0 done, 2 error 
          hashed_secret salted (Cache.salted); the committed baseline salted alike (WORK/baseline-salted.json)
          and the coverage (WORK/ds-coverage.txt: "INVENTORY SCANNED"); stores the fresh per-file results of the
          files detect-secrets read (--scanned) and the rule of those it did not read that the gate excluded (--unread-excluded)
-A cached value is detect-secrets' results for one file ({"results": [...]}), or the rule that excluded a file it
+A cached value is detect-secrets' results for one file that holds no secret ({"results": []}: a file with one is
+scanned again every run, since its salted hash is keyed by the run's key and the cache keeps no hash), or the rule that excluded a file it
 could not read ({"excluded": rule}: binary, or a baseline filter); the report's envelope (version, plugins,
 filters) is kept once, under the name <envelope>. A file's key is its path and git's blob id of its content (read
 from the index for a tracked file the work tree has not modified: that file is not read), under the baseline's
@@ -47,6 +48,12 @@ def ds_valid(value: Any, path: str) -> bool:
             and all(isinstance(s, dict) and s.get("filename") == path and isinstance(s.get("type"), str)
                     and isinstance(s.get("hashed_secret"), str) and s["hashed_secret"].startswith(SALTED)
                     for s in value["results"]))
+
+
+def ds_holds_finding(value: Any) -> bool:
+    """Whether a value names a secret (its salted hash, keyed by the run's key): such a file is scanned again
+    every run, never answered from the cache (scripts/lib/cache.py)."""
+    return isinstance(value, dict) and bool(value.get("results"))
 
 
 def read_excluded(path: str) -> dict[str, str]:
@@ -128,7 +135,7 @@ def audits(known: dict[str, Any], path: str) -> Any:
 def ds_cache(args: argparse.Namespace, cache_dir: str, tool_id: str) -> tuple[Cache, dict[str, Any]]:
     settings, known, _ = ds_settings(args.baseline)
     config = {"tool_args": args.tool_args, "baseline_settings": settings, "with_baseline": bool(args.baseline)}
-    return Cache(cache_dir, "detect-secrets", tool_id, config), known
+    return Cache(cache_dir, "detect-secrets", tool_id, config, holds_finding=ds_holds_finding), known
 
 
 def cmd_plan(args: argparse.Namespace) -> None:

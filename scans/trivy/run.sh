@@ -58,8 +58,9 @@ readonly TRIVY_GATE_OWN="TRIVY_FAIL_ON TRIVY_EOSL_SEVERITY TRIVY_DB_MAX_AGE_DAYS
 readonly TRIVY_PASSED="TRIVY_CACHE_DIR TRIVY_CACHE_BACKEND TRIVY_CACHE_TTL TRIVY_DB_REPOSITORY \
 TRIVY_JAVA_DB_REPOSITORY TRIVY_SKIP_DB_UPDATE TRIVY_SKIP_JAVA_DB_UPDATE TRIVY_OFFLINE_SCAN TRIVY_TIMEOUT \
 TRIVY_NO_PROGRESS TRIVY_QUIET TRIVY_DEBUG TRIVY_USERNAME TRIVY_PASSWORD TRIVY_REGISTRY_TOKEN"
-# Files trivy reads from its working folder that would narrow the scan.
-readonly TRIVY_FILES=".trivyignore .trivyignore.yaml trivy.yaml trivy-secret.yaml"
+# The files trivy reads from its working folder that would narrow the scan: one name a line (the one list, which
+# scripts/ci/image-inputs-changed.sh reads too).
+readonly TRIVY_FILES_LIST="${BASH_SOURCE[0]%/*}/settings-files"
 # What every trivy run of the scan is given (the image scan and the canary's): all severities, every package type,
 # no cache of what it found (trivy's scan cache would keep the image's configuration and the lines around each
 # secret), no version check, no telemetry.
@@ -164,12 +165,14 @@ ignore_file_ids() {
 # was started in or from PROJECT_DIR. trivy runs elsewhere and reads none of them; the gap says what they would
 # have hidden, so that nothing is narrowed silently or ignored silently.
 record_trivy_files() {
-  local dir file seen=""
+  local dir file seen="" names
+  names=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$TRIVY_FILES_LIST" 2>/dev/null) && [[ -n "$names" ]] ||
+    scan_error "cannot read the list of trivy's settings files $TRIVY_FILES_LIST"
   for dir in "$PWD" "$PROJECT_DIR"; do
     dir=$(realpath -- "$dir")
     [[ " $seen " == *" $dir "* ]] && continue
     seen+=" $dir"
-    for file in $TRIVY_FILES; do
+    for file in $names; do
       [[ -e "$dir/$file" ]] || continue
       scan_gap "trivy-file:$file" "$dir/$file would make trivy skip $(ignore_file_ids "$dir/$file"); the gate does not read it and scanned everything: move each exception to the suppression file (with a reason and an expiry) and delete $file"
     done

@@ -14,8 +14,7 @@ the plain way" with the reason on stdout (Plain), 2 error with the message on st
 The cache of a scan is one JSON file, SECURITY_CACHE_DIR/v1/SCAN.json (one file, not one per entry: 3,600
 small files cost a second to write, one file a few milliseconds):
   {"format": 1, "scan": SCAN, "entries": {KEY: {"path": PATH, "value": {...the tool's JSON for that file...}}}}
-KEY = HMAC-SHA-256, keyed by the cache's random secret (SECURITY_CACHE_DIR/v1/secret.key, mode 0600), over the
-cache format, the scan, the tool's identity (its distribution's version, the plugins
+KEY = SHA-256 over the cache format, the scan, the tool's identity (its distribution's version, the plugins
 registered for it and the Python version, read from its interpreter; or its `--version` output when it is not
 a Python entry point; and the locale variables), the digest of its configuration, the file's path and the
 id of its content (and what else the adapter says acts on that file; for detect-secrets the baseline's settings
@@ -30,13 +29,16 @@ replaced atomically (temporary file, then rename) by the entries that run used o
 used within RETAIN_DAYS (the manifest's "used": {KEY: day}), at most MAX_ENTRIES (the least recently used go
 first): a short range's run leaves the full history's entries to the daily job, and the file does not grow without
 bound in a cache CI persists. Answers a run makes before it ends are appended as they come to SCAN.journal beside
-it ({"key", "path", "value"} a line, salted like the manifest; Cache.journal): a run stopped by its timeout or
+it ({"key", "path", "value"} a line, those without a finding, as in the manifest; Cache.journal): a run stopped by its timeout or
 interrupted keeps them, and the next run's load() takes them (a torn last line is skipped), its save() folds them
 into the manifest and removes the journal. Two runs at once: the last one to finish wins (the other's answers cost
 time again, never a result).
 detect-secrets' hashed_secret (an unsalted SHA-1 of the secret, which a word list cracks) is kept only salted,
-"hmac:" + HMAC-SHA-256 by the same secret (Cache.salted): in the entries, the merged report and the baseline copy
-the findings are matched with.
+"hmac:" + HMAC-SHA-256 by this run's key (run_key, SECURITY_RUN_KEY: made for each run, written to no file): in
+the merged report, the raw report and the baseline copy the findings are matched with. The cache itself holds
+no key and no hash of a secret: an entry whose value holds a finding (the adapter says which: holds_finding) is
+neither saved nor answered, so the few files and blobs with findings are scanned again every run, and the cache
+a pull request restores gives it nothing to test a guess against (docs/workflow.md, "Caches").
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ import hmac
 import json
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -197,39 +199,21 @@ def write_list(path: str | Path, names: Iterable[str]) -> None:
 
 
 SALTED = "hmac:"
-SECRET_BYTES = 32
+KEY_BYTES = 32
+RUN_KEY_VARIABLE = "SECURITY_RUN_KEY"
+LEGACY_KEY_FILE = "secret.key"  # where an earlier version kept a key in the cache: removed on sight
 
 
-def cache_secret(directory: str) -> bytes:
-    """The cache's random secret, DIRECTORY/vFORMAT/secret.key (made by the first run, mode 0600); without a
-    cache directory, or when it cannot be read or made, a fresh one for this run alone."""
-    if not directory:
-        return os.urandom(SECRET_BYTES)
-    path = Path(directory) / f"v{FORMAT}" / "secret.key"
-    for _ in range(2):
+def run_key() -> bytes:
+    """This run's hashing key: SECURITY_RUN_KEY (64 hex digits; scripts/lib/common.sh makes one a run, the gate's
+    scans share it, and nothing writes it to a file), else a fresh one for this process alone."""
+    text = os.environ.get(RUN_KEY_VARIABLE, "")
+    if len(text) == 2 * KEY_BYTES:
         try:
-            data = path.read_bytes()
-            if len(data) == SECRET_BYTES:
-                return data
-            path.unlink()  # a damaged key: the entries it keyed are misses now
-        except FileNotFoundError:
+            return bytes.fromhex(text)
+        except ValueError:
             pass
-        except OSError:
-            return os.urandom(SECRET_BYTES)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(os.urandom(SECRET_BYTES))
-        except FileExistsError:
-            continue  # another run made it first: read theirs
-        except OSError:
-            return os.urandom(SECRET_BYTES)
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return os.urandom(SECRET_BYTES)
-    return data if len(data) == SECRET_BYTES else os.urandom(SECRET_BYTES)
+    return os.urandom(KEY_BYTES)
 
 
 class Cache:
@@ -240,10 +224,19 @@ class Cache:
     within RETAIN_DAYS (at most MAX_ENTRIES).
     """
 
-    def __init__(self, directory: str, scan: str, tool_id: str, config: Any) -> None:
+    def __init__(self, directory: str, scan: str, tool_id: str, config: Any,
+                 holds_finding: Callable[[Any], bool] | None = None) -> None:
         self.scan = scan
         self.file = Path(directory) / f"v{FORMAT}" / f"{scan}.json" if directory else None
-        self.secret = cache_secret(directory)
+        self.secret = run_key()
+        # A value that holds a finding is never saved nor answered from the manifest (its file is scanned again):
+        # what the cache keeps holds no hash of any secret, salted or not.
+        self.holds_finding = holds_finding or (lambda value: False)
+        if directory:
+            try:
+                (Path(directory) / f"v{FORMAT}" / LEGACY_KEY_FILE).unlink()
+            except OSError:
+                pass
         self.context = [FORMAT, scan, tool_id, digest(config)]
         self.entries: dict[str, Any] = {}
         self.kept: dict[str, Any] = {}
@@ -255,11 +248,12 @@ class Cache:
         self._keyed: Any = None  # the HMAC over the context's part of every key (key())
 
     def key(self, path: str, sha: str, extra: Any = None) -> str:
-        """HMAC(secret, canonical(context + [path, sha, extra])): keyed by the cache's secret, since a key over a
-        small file's content could otherwise be guessed back. The context's part of the HMAC is computed once
-        (the same bytes: the canonical list without its closing bracket, then the rest without its opening one)."""
+        """SHA-256(canonical(context + [path, sha, extra])), keyed by nothing: a key must be the same in the next
+        run, and holds nothing git does not (the path, git's blob id, the tool and its settings, the baseline's
+        entries for the file). The context's part is hashed once (the same bytes: the canonical list without its
+        closing bracket, then the rest without its opening one)."""
         if self._keyed is None:
-            self._keyed = hmac.new(self.secret, canonical(self.context)[:-1].encode(), "sha256")
+            self._keyed = hashlib.sha256(canonical(self.context)[:-1].encode())
         h = self._keyed.copy()
         # canonical([path, sha, extra])[1:] written out: json.dumps on one string is encode_basestring_ascii.
         rest = f",{_json_string(path)},{_json_string(sha)},{'null' if extra is None else canonical(extra)}]"
@@ -267,9 +261,9 @@ class Cache:
         return h.hexdigest()
 
     def salted(self, hashed_secret: str) -> str:
-        """detect-secrets' unsalted hash of a secret, keyed by the cache's secret: what the cache, the raw report
-        and everything else the gate keeps hold instead (the same secret gives the same value in every run that
-        shares the cache, and nobody without the cache's secret can test a guess against it)."""
+        """detect-secrets' unsalted hash of a secret, keyed by this run's key (run_key): what the raw report and
+        the run's work files hold instead (the same secret gives the same value throughout the run, and the key
+        is written nowhere, so nobody can test a guess against it afterwards). The cache keeps none."""
         return SALTED + hmac.new(self.secret, hashed_secret.encode(), "sha256").hexdigest()[:40]
 
     def load(self) -> None:
@@ -313,10 +307,11 @@ class Cache:
         """Keep entries ({key: {"path", "value"}}) and append them to the journal at once, one write: a run stopped
         before save() keeps them for the next. A failure is only said (it costs time, never a result)."""
         self.kept.update(entries)
-        if self.journal_file is None or not entries:
+        storable = {k: e for k, e in entries.items() if not self.holds_finding(e["value"])}  # as save() keeps
+        if self.journal_file is None or not storable:
             return
         text = "".join(json.dumps({"key": k, "path": e["path"], "value": e["value"]}, separators=(",", ":")) + "\n"
-                       for k, e in entries.items())
+                       for k, e in storable.items())
         try:
             self.journal_file.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.journal_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
@@ -339,10 +334,17 @@ class Cache:
         entry = self.entries.get(key)
         if not (isinstance(entry, dict) and set(entry) == {"path", "value"} and entry["path"] == path):
             return None
-        return entry["value"] if valid(entry["value"], path) else None
+        value = entry["value"]
+        return value if valid(value, path) and not self.holds_finding(value) else None
 
     def keep(self, key: str, path: str, value: Any) -> None:
+        """Record an entry of this run (one that holds a finding too: dump_kept hands it on within the run; save
+        leaves it out)."""
         self.kept[key] = {"path": path, "value": value}
+
+    def storable(self) -> dict[str, Any]:
+        """The entries kept that may be saved: those that hold no finding."""
+        return {key: entry for key, entry in self.kept.items() if not self.holds_finding(entry["value"])}
 
     def carry(self) -> None:
         """Keep every entry the manifest holds (a run that adds to the cache without owning it: the hook)."""
@@ -351,8 +353,9 @@ class Cache:
                 self.kept.setdefault(key, entry)
 
     def dump_kept(self, path: str | Path) -> None:
-        """The entries kept so far, into a file of the scan's work directory, for a later step of the same run
-        (keep_from) to save with its own: the tree scan hands its entries to the history scan so."""
+        """The entries kept so far (those with findings too), into a file of the scan's temporary work directory,
+        for a later step of the same run (keep_from) to save with its own: the tree scan hands its entries to the
+        history scan so."""
         write_json(path, self.kept)
 
     def keep_from(self, path: str | Path) -> dict[str, Any]:
@@ -375,14 +378,17 @@ class Cache:
         if not self.tried:
             self.load()  # a run that kept without looking up (a merge step): the entries it leaves to others
         today = self.today()
-        if (self.loaded and not self.journaled and all(self.used.get(k) == today for k in self.kept)
-                and all(self.entries.get(k) == e for k, e in self.kept.items())):
+        kept = self.storable()
+        if (self.loaded and not self.journaled and all(self.used.get(k) == today for k in kept)
+                and all(self.entries.get(k) == e for k, e in kept.items())):
             return  # it would write back what it read (a warm run on an unchanged tree, used today already)
         used = {k: self.used.get(k, today) for k in self.entries}  # an entry of a manifest without days: today
         used = {k: d for k, d in used.items() if d >= today - RETAIN_DAYS}
-        used.update((k, today) for k in self.kept)
-        entries = {k: self.entries[k] for k in used if k not in self.kept}
-        entries.update(self.kept)
+        used.update((k, today) for k in kept)
+        entries = {k: self.entries[k] for k in used
+                   if k not in self.kept and not self.holds_finding(self.entries[k].get("value")
+                                                                    if isinstance(self.entries[k], dict) else None)}
+        entries.update(kept)
         if len(entries) > MAX_ENTRIES:
             for k in sorted(entries, key=lambda k: used[k])[:len(entries) - MAX_ENTRIES]:
                 del entries[k]

@@ -55,6 +55,13 @@ export PROJECT_DIR SECURITY_REPORT_DIR SCAN_TIMEOUT SECURITY_SUPPRESSIONS
 # under LC_ALL=C as under a UTF-8 locale: detect-secrets would skip a UTF-8 file it cannot decode, and bandit would
 # name a file with "é" in its path wrongly (and two such names alike).
 export PYTHONUTF8=1
+# This run's hashing key (64 hex digits), which salts every secret's hash the scans write (scripts/lib/cache.py
+# run_key): made once a run (the gate's, which its scans inherit), kept in the environment only and written to no
+# file, so that no cache and no artifact lets anyone test a guess against a salted hash (docs/workflow.md, "Caches").
+if [[ ! "${SECURITY_RUN_KEY:-}" =~ ^[0-9a-f]{64}$ ]]; then
+  SECURITY_RUN_KEY=$(od -An -tx1 -N32 /dev/urandom 2>/dev/null | tr -d ' \n') || SECURITY_RUN_KEY=""
+fi
+export SECURITY_RUN_KEY
 
 SCAN_NAME=""
 SCAN_DIR="" # scans/SCAN_NAME: the scan's own programs
