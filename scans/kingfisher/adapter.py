@@ -203,7 +203,10 @@ def prepare_history(w: Writer, work: Path) -> None:
     import history  # scans/detect-secrets/history.py: the range's blobs sorted as the detect-secrets scan sorts them
     recorded = read_json(work / "history" / "range.json")
     entries = recorded["entries"]
-    blobs, excluded, gaps = history.sorted_entries(entries)
+    by_base, excluded, gaps = history.sorted_entries(entries)
+    blobs: dict[tuple[str, str], list[str]] = {}  # kingfisher reads each blob whole, whatever the commit changed
+    for (path, blob, _), commits in by_base.items():
+        blobs.setdefault((path, blob), []).extend(c for c in commits if c not in blobs.get((path, blob), ()))
     locks: dict[tuple[str, str], list[str]] = {}
     for e in entries:
         if e["path"] == LOCK and e["mode"] in ("100644", "100755"):
