@@ -559,9 +559,10 @@ load_adopted() {
     require_json "$file" "the adopted secrets' file $file"
     scan_error "the adopted secrets' file $file is malformed: $(jq_error_text "$err")"
   fi
-  jq -s 'add' "$SCAN_WORK/suppressions.json" "$SCAN_WORK/adopted.json" >"$SCAN_WORK/suppressions-all.json" 2>"$err" &&
-    mv -f -- "$SCAN_WORK/suppressions-all.json" "$SCAN_WORK/suppressions.json" ||
+  if ! jq -s 'add' "$SCAN_WORK/suppressions.json" "$SCAN_WORK/adopted.json" >"$SCAN_WORK/suppressions-all.json" \
+    2>"$err" || ! mv -f -- "$SCAN_WORK/suppressions-all.json" "$SCAN_WORK/suppressions.json"; then
     scan_error "could not join the adopted secrets to the suppression entries: $(jq_error_text "$err")"
+  fi
 }
 
 # jq_error_text FILE: the message of a jq error() call, without jq's decorations.
