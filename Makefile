@@ -21,7 +21,7 @@ ARGS ?=
 # The locked tools first on PATH, then uv wherever bootstrap found or installed it.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/.tools/uv/bin:$(PATH)
 
-.PHONY: help setup security-code security-docker test uv-cache-prune bench advisory-mirror clean forget-verdict-security-code forget-verdict-security-docker
+.PHONY: help setup security-code security-docker secrets-baseline test uv-cache-prune bench advisory-mirror clean forget-verdict-security-code forget-verdict-security-docker
 
 help: ## List the targets and the variables that tune them
 	@scripts/help.sh
@@ -39,6 +39,9 @@ security-code: forget-verdict-security-code $(SYNCED) ## Run the code scans (COD
 
 security-docker: forget-verdict-security-docker $(SYNCED) ## Build the image (or take IMAGE / IMAGE_TAR) and run the image scans (DOCKER_SCANS) on it
 	@scripts/run-gate.sh security-docker $(DOCKER_SCANS)
+
+secrets-baseline: $(SYNCED) ## Record every current secret finding of the tree and the history (SECRETS_SINCE; all: every commit) in .security-secrets-adopted.json, to review and commit: then only new secrets fail
+	@scripts/secrets-baseline.sh
 
 forget-verdict-security-code forget-verdict-security-docker:
 	@scripts/verdict.sh --forget $(@:forget-verdict-%=%)

@@ -2,7 +2,8 @@
 # "error" result too: write_error_result in scripts/lib/common.sh runs this with no findings).
 # In (jq -n, all as arguments):
 #   $findings[0]      array of Finding (anything else: an error) (see README "Result schema"); a Finding may already carry .suppression
-#   $suppressions[0]  array of validated suppression entries (suppressions.jq)
+#   $suppressions[0]  array of validated suppression entries (suppressions.jq), and for a secret scan its adopted
+#                     secrets (adopted.jq: entries with a fingerprint, matched on the finding's .adoption)
 #   $policy           {"fail_on": [severity...], "min_confidence": severity|null, "count_unfixed": bool}
 #   $gaps             array of {id, message}: what the tool left out (scan_gap); each is an error unless an active
 #                     suppression entry of this scan has its id (anything else in it: an error naming it)
@@ -15,6 +16,8 @@
 #   $extra[0] (optional, --slurpfile: never an argument, it may be long) an object of fields the scan adds to its
 #                     result (SCAN_RESULT_EXTRA: its cache statistics, the history it read): new keys only, never one of
 #                     the result's own
+#   $adopting (optional, --arg): "1" keeps each finding's .adoption (make secrets-baseline reads it); otherwise no
+#                     finding in the result carries it
 # Out: the scan's result object, with status "pass", "fail" or "error"; its shape is check_result's in lib.jq. Active
 #      suppression entries that matched no finding of a completed run are listed in .unused_suppressions (information only).
 include "lib";
@@ -25,12 +28,20 @@ def over_threshold:
        or (.confidence | severity_rank) >= ($policy.min_confidence | severity_rank))
   and ($policy.count_unfixed != false or .fix != null);
 
+# An adopted secret (an entry with a fingerprint) matches a finding with that fingerprint at that path, in that commit
+# (a history entry), or of the tree (a tree entry, which also matches the history's finding of that secret at that
+# path once the tree no longer holds it); any other entry matches by id or alias, and location when it has one.
 def matches($f):
-  .id as $id
-  | ($f.id == $id or any(($f.aliases // [])[]; . == $id))
-  and ((has("location") | not)
-       or .location == $f.location.path
-       or .location == ($f.location | location_text));
+  if has("fingerprint") then
+    ($f.adoption | type) == "object" and .fingerprint == $f.adoption.fingerprint and .path == $f.location.path
+    and (.commit == null or .commit == $f.adoption.commit)
+  else
+    .id as $id
+    | ($f.id == $id or any(($f.aliases // [])[]; . == $id))
+    and ((has("location") | not)
+         or .location == $f.location.path
+         or .location == ($f.location | location_text))
+  end;
 
 def order: sort_by(.location.path, (.location.line // 0), .id);
 
@@ -56,18 +67,20 @@ def gap_error($open):
       else (first($active[] | select(matches($f))) // null) as $s
         | if $s == null then . else . + {suppression: {reason: $s.reason, expires: $s.expires}} end
       end)) as $all
+| (if ($ARGS.named.adopting // "") == "1" then $all else $all | map(del(.adoption)) end) as $all
 | ($all | map(select(.suppression != null)) | order) as $suppressed
 | ($all | map(select(.suppression == null and over_threshold)) | order) as $failing
 | ($all | map(select(.suppression == null and (over_threshold | not))) | order) as $info
 | ($gaps | unique_by(.id) | map(
     . as $g
-    | (first($active[] | select(.id == $g.id)) // null) as $s
+    | (first($active[] | select((has("fingerprint") | not) and .id == $g.id)) // null) as $s
     | if $s == null then . else . + {suppression: {reason: $s.reason, expires: $s.expires}} end)) as $gapped
 | ($gapped | map(select(.suppression == null))) as $open
 | ($gapped | map(select(.suppression != null))) as $accepted
 | (if $error != "" then []
    else $active | map(. as $entry
-                      | select((any($findings[0][]; . as $f | $entry | matches($f)) or any($gaps[]; .id == $entry.id)) | not))
+                      | select((any($findings[0][]; . as $f | $entry | matches($f))
+                              or ((has("fingerprint") | not) and any($gaps[]; .id == $entry.id))) | not))
    end) as $unused
 | ([if $error != "" then $error else empty end, if ($open | length) > 0 then gap_error($open) else empty end]
    | join("; ")) as $problem

@@ -25,6 +25,7 @@ NOT_TUNABLES = {
     "SECURITY_PROGRESS_DIR": "set by run-gate.sh for the scans it runs (where they say how far they are)",
     "SECURITY_PROGRESS_FILE": "set by scan_begin (common.sh) for the scan and its helpers",
     "SECURITY_RUN_KEY": "made by common.sh once a run: the key that salts secrets' hashes (no setting)",
+    "SECURITY_SECRETS_ADOPTING": "set by secrets-baseline.sh for the scans it runs (the salt's file; no setting)",
     "SCAN_NAME": "a shell variable of the scan life cycle (common.sh)",
     "SCAN_TOOL_VERSION": "a shell variable of the scan life cycle (common.sh)",
     "SCAN_RESULT_EXTRA": "a shell variable of the scan life cycle (common.sh)",

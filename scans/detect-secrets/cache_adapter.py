@@ -32,6 +32,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts" / "lib"))
 
+import adoption  # noqa: E402
 from cache import (  # noqa: E402
     SALTED, Cache, Failure, add_cache_options, blob_ids, cache_settings, canonical, git_blob_id, index_blob_ids, json_lines,
     object_format, read_json, read_list, run_command, write_json, write_list, write_stats,
@@ -72,12 +73,18 @@ def read_excluded(path: str) -> dict[str, str]:
     return {i["item"]: i["rule"] for i in items}
 
 
-def salt_results(results: Any, cache: Cache) -> Any:
-    """detect-secrets' results ({file: [secret...]}) with each hashed_secret salted (Cache.salted)."""
+def salt_results(results: Any, cache: Cache, adopt: bool = False) -> Any:
+    """detect-secrets' results ({file: [secret...]}) with each hashed_secret salted (Cache.salted); with ADOPT (a
+    scan's own results, not the baseline's), each also carries its adoption fingerprint ("adoption", when the project
+    has an adoption file: scripts/lib/adoption.py), computed from the unsalted hash before it is salted."""
+    fingerprint = adoption.current().fingerprint if adopt else (lambda _h: None)
     if isinstance(results, dict):
         for secrets in results.values():
             for item in secrets if isinstance(secrets, list) else []:
                 if isinstance(item, dict) and isinstance(item.get("hashed_secret"), str):
+                    adopted = fingerprint(item["hashed_secret"])
+                    if adopted is not None:
+                        item["adoption"] = adopted
                     item["hashed_secret"] = cache.salted(item["hashed_secret"])
     return results
 
@@ -192,7 +199,7 @@ def merge(args: argparse.Namespace, work: Path, plan: dict[str, Any], cache: Cac
     unread = read_excluded(args.unread_excluded) if args.unread_excluded else {}
     if todo:
         report = read_report(args.fresh, "report")
-        fresh = salt_results(report["results"], cache)
+        fresh = salt_results(report["results"], cache, adopt=True)
         envelope = {k: v for k, v in report.items() if k != "results"}
         cache.keep(cache.key(ENVELOPE, ""), ENVELOPE, json.loads(json.dumps(envelope)))
         made[cache.key(ENVELOPE, "")] = cache.kept[cache.key(ENVELOPE, "")]

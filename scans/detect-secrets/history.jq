@@ -10,7 +10,9 @@
 #     detail naming that commit and counting the others; one the tree scan reports is left to it. Against the
 #     baseline a history finding is matched by type and hash whatever its path (a file renamed or deleted since
 #     keeps its audit): audited as a false positive (is_secret: false) it carries .suppression; audited as a true
-#     secret, or listed but never audited, it fails, its title says which.
+#     secret, or listed but never audited, it fails, its title says which. The oldest occurrence's adoption
+#     fingerprint (.adoption, when the project has an adoption file) is kept as .adoption {fingerprint, commit}
+#     (commit null for the staged change, which becomes the tree), for jq/gate.jq.
 include "lib";
 
 def ident: [.type, .hashed_secret] | tojson;
@@ -55,6 +57,10 @@ expect(type == "array"
         fix: null,
         engines: ["detect-secrets"]
       }
+    + (if ($first.adoption | type) == "string"
+       then {adoption: {fingerprint: $first.adoption,
+                        commit: (if $first.commit == "staged" then null else $first.commit end)}}
+       else {} end)
     + (if $audited == false
        then {suppression: {reason: "audited false positive in .secrets.baseline (the same secret)", expires: null}}
        else {} end))

@@ -593,7 +593,7 @@ def answers_of(items: list[dict[str, Any]], report: str, scanned_list: str, out:
     it read (salted, at their line in the blob), why it read nothing of one it did not (binary, or not UTF-8)."""
     if not items:
         return {}
-    fresh = salt_results(read_report(report, "report on the history's blobs")["results"], cache)
+    fresh = salt_results(read_report(report, "report on the history's blobs")["results"], cache, adopt=True)
     scanned = set(read_list(scanned_list)) if scanned_list else set()
     answers = {}
     for item in items:
@@ -689,7 +689,7 @@ def merge(args: argparse.Namespace, out: Path, plan: dict[str, Any], recorded: d
         for commit in item["commits"]:
             for s in value["results"]:
                 occurrences.append({"commit": commit, "path": path, "line": s.get("line_number"), "type": s["type"],
-                                    "hashed_secret": s["hashed_secret"]})
+                                    "hashed_secret": s["hashed_secret"], "adoption": s.get("adoption")})
     cache.save()
     committed = read_json(args.baseline) if args.baseline else {"results": {}}
     if isinstance(committed, dict) and isinstance(committed.get("results"), dict):

@@ -3,7 +3,8 @@ Usage: python3 scans/detect-secrets/inventory.py OUT_DIR   (run in PROJECT_DIR b
 
 git lists the tracked files and the untracked ones it does not ignore. Of those:
 - ROOT_EXCLUSIONS, matched as whole paths from the project root only (a deploy/prod/.env.sample is scanned),
-  are excluded with their rule;
+  are excluded with their rule, and so is the adopted secrets' file (SECURITY_SECRETS_ADOPTED) when it is in the
+  project;
 - symlinks (never followed: they may point out of the tree) and files deleted in the work tree (nothing to
   read) are excluded with their rule;
 - a git submodule or a nested git repository is a coverage gap naming it: git lists it as one entry, and its
@@ -29,6 +30,21 @@ ROOT_EXCLUSIONS = {
     "uv.lock": "the design's exclusion: uv.lock at the project root (package hashes)",
     ".secrets.baseline": "the baseline at the project root (detect-secrets' own file of audited hashes)",
 }
+
+
+def _adopted_name() -> str | None:
+    """The adopted secrets' file (SECURITY_SECRETS_ADOPTED, scripts/lib/common.sh) as a path in the project, when it
+    is in it: its salt and fingerprints are high-entropy hex by design, and jq/adopted.jq admits nothing else."""
+    file, root = os.environ.get("SECURITY_SECRETS_ADOPTED", ""), os.environ.get("PROJECT_DIR", "")
+    if not file or not root:
+        return None
+    rel = os.path.relpath(os.path.abspath(file), os.path.abspath(root))
+    return None if rel == "." or rel.startswith("..") or os.path.isabs(rel) else rel.replace(os.sep, "/")
+
+
+if _adopted_name() is not None:
+    ROOT_EXCLUSIONS[str(_adopted_name())] = ("the adopted secrets (make secrets-baseline: salted fingerprints, checked"
+                                             " by the gate to hold nothing else)")
 
 
 def git_list(*args: str) -> list[bytes]:

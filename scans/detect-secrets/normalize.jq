@@ -5,7 +5,9 @@
 # Out: array of Finding without any secret value or hash; each names its engine (engines:
 #     ["detect-secrets"], INTERFACES §5). A secret recorded in the baseline and audited as a
 #     false positive (is_secret: false) carries .suppression; every other secret is a plain finding (one in the
-#     baseline but never audited, without is_secret, says which command audits it).
+#     baseline but never audited, without is_secret, says which command audits it). A secret that carries its
+#     adoption fingerprint (.adoption: scripts/lib/adoption.py) keeps it as .adoption {fingerprint, commit: null},
+#     which jq/gate.jq matches against .security-secrets-adopted.json and leaves out of the result.
 include "lib";
 
 def key: [.filename, .type, .hashed_secret];
@@ -36,6 +38,7 @@ expect(type == "object" and (.results | type) == "object"; "detect-secrets' repo
         fix: null,
         engines: ["detect-secrets"]
       }
+    + (if (.adoption | type) == "string" then {adoption: {fingerprint: .adoption, commit: null}} else {} end)
     + (if $b != null and $b.is_secret == false
        then {suppression: {reason: "audited false positive in .secrets.baseline", expires: null}}
        else {} end))

@@ -314,6 +314,18 @@ history_extra() {
   SCAN_RESULT_EXTRA=$extra
 }
 
+# keep_raw_report MERGED: the merged report kept beside the result (keep_raw), without the adoption fingerprints
+# the adapters add when the project has an adoption file (common.sh adopted_file): those stay in SCAN_WORK.
+keep_raw_report() {
+  local merged=$1
+  if [[ -e "$(adopted_file)" ]]; then
+    jq 'del(.results[][]?.adoption)' "$merged" >"$SCAN_WORK/raw-kept.json" ||
+      scan_error "could not write the raw report without its adoption fingerprints"
+    merged="$SCAN_WORK/raw-kept.json"
+  fi
+  keep_raw "$merged"
+}
+
 # staged_main: the pre-commit hook's scan (--staged): the index's blobs that differ from HEAD, with the staged
 # baseline, and no tree scan.
 staged_main() {
@@ -405,7 +417,7 @@ main() {
     [[ -z "$DS_PYTHON" ]] || account_for "$todo" "$SCAN_WORK/read.list" "$baseline"
     cache_merge "$raw" "$raw" "$baseline" "$SCAN_WORK/read.list"
   fi
-  keep_raw "$SCAN_WORK/merged.json"
+  keep_raw_report "$SCAN_WORK/merged.json"
   read -r _ scanned <"$SCAN_WORK/ds-coverage.txt" || scan_error "the scan cache gave no coverage"
   scan_coverage "$INVENTORY" "$scanned"
   normalize normalize.jq "$SCAN_WORK/merged.json" "$SCAN_WORK/tree-findings.json" --slurpfile baseline "$SCAN_WORK/baseline-salted.json"

@@ -23,7 +23,8 @@ report   reads kingfisher's JSON reports (WORK/kf/out/SET-K.json, written in the
          and a "django-insecure-" key in a test settings module. The value's SHA-1 (detect-secrets' hashed_secret) is
          matched against .secrets.baseline's audited entries for the same path (for the history: for any path) and
          then kept only salted (Cache.salted of scripts/lib/cache.py, HMAC-SHA-256 by its key), as the finding's
-         fingerprint. One finding per secret and place: kingfisher's rules that fire on the same value and line are
+         fingerprint; with an adoption file, its adoption fingerprint too (scripts/lib/adoption.py: a slow salted
+         hash, what .security-secrets-adopted.json records). One finding per secret and place: kingfisher's rules that fire on the same value and line are
          one finding (the other rules' ids in aliases); the history's same secret in many commits is one finding at
          the oldest, and one the tree reports is left to it.
          Writes WORK/kf/findings.json (for normalize.jq), WORK/kf/sanitized.json (the raw report the gate keeps),
@@ -51,6 +52,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1] / "scripts" / "lib"))
 sys.path.insert(0, str(HERE.parent / "detect-secrets"))
 
+import adoption  # noqa: E402
 from cache import Cache, Failure, object_format, read_json, read_list, shown, write_json  # noqa: E402
 from inventory import ROOT_EXCLUSIONS  # noqa: E402
 
@@ -427,6 +429,7 @@ def cmd_report(args: argparse.Namespace) -> None:
         else:
             audited = "absent"
         fingerprint = cache.salted(hashed)
+        adopted = adoption.current().fingerprint(hashed)  # scripts/lib/adoption.py: None without an adoption file
         key = (item["path"], tuple(item["commits"] or ()), r["line"], r["member"], fingerprint)
         if key in found:
             if r["rule"] not in found[key]["rules"]:
@@ -435,6 +438,8 @@ def cmd_report(args: argparse.Namespace) -> None:
         found[key] = {"rules": [r["rule"]], "rule_name": r["rule_name"], "path": item["path"], "line": r["line"],
                       "member": r["member"], "commits": item["commits"], "fingerprint": fingerprint,
                       "audited": audited, "confidence": r["confidence"] if isinstance(r["confidence"], str) else None}
+        if adopted is not None:
+            found[key]["adoption"] = adopted
         del r["value"]
     for cls, _, _ in CANARY:
         if cls not in hit:

@@ -2,11 +2,13 @@
 # In: [{rules: [rule id...], rule_name, path, line, member ("" or the archive member), commits: null (the tree) or
 #     [commit...] ("staged": the index), also (history: how many more commits hold it), fingerprint (salted, never
 #     the value), audited: true|false|null|"absent" (the value's SHA-1 in .secrets.baseline for that path, and how
-#     it was audited), confidence}].
+#     it was audited), confidence, adoption (optional: the adoption fingerprint, scripts/lib/adoption.py)}].
 # Out: array of Finding, each with engines ["kingfisher"] and its salted fingerprint (INTERFACES §5: the gate
 #     shows a secret both engines report at one place once, jq/dedupe.jq). A value audited as a false positive in
 #     .secrets.baseline carries .suppression; every other one is a plain finding, its title saying how it stands in
-#     the baseline. The first rule is the id (what a suppression entry names); the others are its aliases.
+#     the baseline. The first rule is the id (what a suppression entry names); the others are its aliases. A
+#     finding with an adoption fingerprint carries .adoption {fingerprint, commit (null: the tree or the staged
+#     change)}, which jq/gate.jq matches against .security-secrets-adopted.json and leaves out of the result.
 include "lib";
 
 def short: if . == "staged" then "the staged change" else "commit \(.)" end;
@@ -42,6 +44,10 @@ expect(type == "array"
       fingerprint: .fingerprint
     }
     + (if (.rules | length) > 1 then {aliases: .rules[1:]} else {} end)
+    + (if (.adoption | type) == "string"
+       then {adoption: {fingerprint: .adoption,
+                        commit: (if .commits == null or .commits[0] == "staged" then null else .commits[0] end)}}
+       else {} end)
     + (if .audited == false
        then {suppression: {reason: "audited false positive in .secrets.baseline", expires: null}}
        else {} end))

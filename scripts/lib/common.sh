@@ -23,6 +23,7 @@
 #   SECURITY_REPORT_DIR=$GATE_ROOT/reports/security  where results, raw outputs, summaries and verdicts go
 #   SCAN_TIMEOUT=900  seconds each scan may run, all its tool runs together, before it is stopped and reported as an error
 #   SECURITY_SUPPRESSIONS=$PROJECT_DIR/.security-suppressions.json  the reviewed suppression file
+#   SECURITY_SECRETS_ADOPTED=$PROJECT_DIR/.security-secrets-adopted.json  the secrets recorded by make secrets-baseline, each accepted where it was (README "Adopting the gate on an old repository")
 #   SECURITY_DEBUG=  1: trace the scripts (set -x)
 
 GATE_ROOT=$(cd "${BASH_SOURCE[0]%/*}/../.." && pwd)
@@ -50,7 +51,9 @@ unset PROJECT_DIR_RESOLVED
 SECURITY_REPORT_DIR=${SECURITY_REPORT_DIR:-$GATE_ROOT/reports/security}
 SCAN_TIMEOUT=${SCAN_TIMEOUT:-900}
 SECURITY_SUPPRESSIONS=${SECURITY_SUPPRESSIONS:-$PROJECT_DIR/.security-suppressions.json}
-export PROJECT_DIR SECURITY_REPORT_DIR SCAN_TIMEOUT SECURITY_SUPPRESSIONS
+# The secret engines' adapters read it too (scripts/lib/adoption.py: its salt).
+SECURITY_SECRETS_ADOPTED=${SECURITY_SECRETS_ADOPTED:-$PROJECT_DIR/.security-secrets-adopted.json}
+export PROJECT_DIR SECURITY_REPORT_DIR SCAN_TIMEOUT SECURITY_SUPPRESSIONS SECURITY_SECRETS_ADOPTED
 # The Python tools and helpers run in UTF-8 mode whatever the locale, so that a tree reads and is reported the same
 # under LC_ALL=C as under a UTF-8 locale: detect-secrets would skip a UTF-8 file it cannot decode, and bandit would
 # name a file with "é" in its path wrongly (and two such names alike).
@@ -178,6 +181,8 @@ gate_result() {
     extra=(--slurpfile extra "$out.extra")
   fi
   read -r tool_name tool_uri < <(tool_of "$SCAN_NAME") || true
+  # SECURITY_SECRETS_ADOPTING (set by scripts/secrets-baseline.sh only) keeps each finding's adoption fingerprint.
+  [[ -z "${SECURITY_SECRETS_ADOPTING:-}" ]] || extra+=(--arg adopting 1)
   run_jq "$out" -n -f "$JQ_DIR/gate.jq" "${extra[@]}" \
     --arg scan "$SCAN_NAME" --arg target "$SCAN_TARGET" --arg today "$(today_utc)" \
     --arg finished_at "$(now_utc)" --arg error "$error" --argjson schema_version "$RESULT_SCHEMA_VERSION" \
@@ -520,8 +525,44 @@ load_suppressions() {
     require_json "$SECURITY_SUPPRESSIONS" "the suppression file $SECURITY_SUPPRESSIONS"
     scan_error "the suppression file $SECURITY_SUPPRESSIONS is malformed: $(jq_error_text "$err")"
   fi
+  load_adopted
   [[ "$out" == "$SCAN_WORK/suppressions.json" ]] || cp -- "$SCAN_WORK/suppressions.json" "$out" ||
     scan_error "cannot write to its work directory"
+}
+
+# secret_scan_names: the scans that are secret engines (scan_kind secrets), space-separated.
+secret_scan_names() {
+  local scan names=""
+  while IFS= read -r scan; do
+    [[ "$(scan_kind "$scan")" != secrets ]] || names+="${names:+ }$scan"
+  done < <(scan_names)
+  printf '%s' "$names"
+}
+
+# adopted_file: the adopted secrets' file the scans read: SECURITY_SECRETS_ADOPTING's (make secrets-baseline: the
+# salt and no entry) when set, else SECURITY_SECRETS_ADOPTED.
+adopted_file() {
+  printf '%s' "${SECURITY_SECRETS_ADOPTING:-$SECURITY_SECRETS_ADOPTED}"
+}
+
+# load_adopted: for a secret engine (scan_kind secrets), its share of the adopted secrets (adopted_file, validated
+# by jq/adopted.jq) added to SCAN_WORK/suppressions.json, where gate.jq applies them as it applies suppression
+# entries (expired: the scan fails; matching nothing: listed as unused). A file that is not valid JSON or not the
+# expected shape is a scan error.
+load_adopted() {
+  local err="$SCAN_WORK/adopted.err" names file
+  file=$(adopted_file)
+  [[ -e "$file" && "$(scan_kind "$SCAN_NAME")" == secrets ]] || return 0
+  names=$(secret_scan_names)
+  if ! run_jq "$SCAN_WORK/adopted.json" -n -f "$JQ_DIR/adopted.jq" --arg scans "$names" --arg scan "$SCAN_NAME" \
+    "$file" 2>"$err"; then
+    require_json "$file" "the adopted secrets' file $file"
+    scan_error "the adopted secrets' file $file is malformed: $(jq_error_text "$err")"
+  fi
+  if ! jq -s 'add' "$SCAN_WORK/suppressions.json" "$SCAN_WORK/adopted.json" >"$SCAN_WORK/suppressions-all.json" \
+    2>"$err" || ! mv -f -- "$SCAN_WORK/suppressions-all.json" "$SCAN_WORK/suppressions.json"; then
+    scan_error "could not join the adopted secrets to the suppression entries: $(jq_error_text "$err")"
+  fi
 }
 
 # jq_error_text FILE: the message of a jq error() call, without jq's decorations.
