@@ -54,6 +54,8 @@ HISTORY_PROBLEM="" # why the history's range cannot be read completely (history_
 RANGE_PID=""       # history.py range running in the background (history_range_start)
 declare -a MERGE_ARGS=() # cache_merge's options that cache_plan also takes (it merges when nothing is left to read)
 PLAN_MERGED=""     # "merged" when cache_plan merged (the cache answered every file)
+CANARY_PID=""      # canary.py running in the background (canary_start)
+CANARY_PROBLEM=""  # what detect-secrets missed of its canary (canary_finish), or empty
 SECRETS_SINCE=${SECRETS_SINCE:-}
 
 # take_inventory OUT_DIR: the files to scan in OUT_DIR/files (NUL-separated, relative to the project), their
@@ -88,6 +90,38 @@ narrowing_finish() {
   scan_helper_wait "$NARROWING_PID" ||
     scan_error "could not judge how .secrets.baseline sets detect-secrets up: $(stderr_tail "$out.err")"
   scan_gaps_from "$out"
+}
+
+# canary_start BASELINE: in the background (CANARY_PID), detect-secrets run as the scan runs it (batched-pool.py,
+# widen.py, SCAN_ARGS), with BASELINE's settings (none: its defaults), on scans/detect-secrets/canary.py's canary of
+# known-format tokens, one per plugin class, in SCAN_WORK/canary (never a finding, never coverage).
+canary_start() {
+  local baseline=$1 dir="$SCAN_WORK/canary" left
+  local -a run=()
+  mkdir -p "$dir/read" || scan_error "cannot write to its work directory"
+  if [[ -n "$DS_PYTHON" ]]; then
+    run=("$DS_PYTHON" "$SCAN_DIR/batched-pool.py" --record "$dir/read" --chdir "$dir/files"
+      "$(command -v detect-secrets)" "${SCAN_ARGS[@]}")
+  else
+    run=(env -C "$dir/files" detect-secrets "${SCAN_ARGS[@]}")
+  fi
+  left=$((SCAN_DEADLINE - SECONDS))
+  python3 -S "$SCAN_DIR/canary.py" --work "$dir" ${baseline:+--baseline "$baseline"} --timeout "$left" -- \
+    "${run[@]}" >"$dir.out" 2>"$dir.err" &
+  CANARY_PID=$!
+  scan_helper "$CANARY_PID"
+}
+
+# canary_finish: wait for canary_start; the plugins that did not fire on their canary, or are not enabled, in
+# CANARY_PROBLEM (one sentence each, naming detect-secrets and the class); the plugins it cannot prove as gaps.
+canary_finish() {
+  local dir="$SCAN_WORK/canary"
+  [[ -n "$CANARY_PID" ]] || return 0
+  scan_helper_wait "$CANARY_PID" || scan_error "could not run detect-secrets' canary: $(stderr_tail "$dir.err")"
+  CANARY_PID=""
+  scan_gaps_from "$dir/gaps.jsonl"
+  CANARY_PROBLEM=$(awk 'NR > 1 { printf "; " } { printf "%s", $0 }' "$dir/problems") ||
+    scan_error "cannot read the result of detect-secrets' canary"
 }
 
 # account_for LIST SCANNED BASELINE: the listed files detect-secrets did not read (SCANNED holds the ones it
@@ -338,6 +372,7 @@ staged_main() {
   else
     printf '{"results": {}}\n' >"$committed"
   fi
+  canary_start "$baseline"
   cache_begin detect-secrets
   printf '{"results": {}}\n' >"$SCAN_WORK/tree-empty.json"
   if [[ -n "$DS_PYTHON" ]]; then
@@ -354,7 +389,8 @@ staged_main() {
   # The staged blobs to read, and the ones detect-secrets read (history.py: binary ones are excluded, the others named).
   mv -f "$SCAN_WORK/history/gate-coverage.json" "$SCAN_WORK/coverage.json" ||
     scan_error "could not read the history's coverage"
-  scan_finish "$SCAN_WORK/history-findings.json"
+  canary_finish
+  scan_finish "$SCAN_WORK/history-findings.json" "$CANARY_PROBLEM"
 }
 
 main() {
@@ -385,6 +421,7 @@ main() {
   else
     printf '{"results": {}}\n' >"$committed"
   fi
+  canary_start "$baseline"
   take_inventory "$SCAN_WORK/inventory"
   list="$SCAN_WORK/inventory/files"
   cache_begin detect-secrets
@@ -421,14 +458,15 @@ main() {
   read -r _ scanned <"$SCAN_WORK/ds-coverage.txt" || scan_error "the scan cache gave no coverage"
   scan_coverage "$INVENTORY" "$scanned"
   normalize normalize.jq "$SCAN_WORK/merged.json" "$SCAN_WORK/tree-findings.json" --slurpfile baseline "$SCAN_WORK/baseline-salted.json"
+  canary_finish
   if [[ -n "$HISTORY_PROBLEM" ]]; then
-    scan_finish "$SCAN_WORK/tree-findings.json" "$HISTORY_PROBLEM"
+    scan_finish "$SCAN_WORK/tree-findings.json" "$HISTORY_PROBLEM${CANARY_PROBLEM:+; $CANARY_PROBLEM}"
   fi
   history_scan "$baseline" "$SCAN_WORK/merged.json" 0
   history_extra
   jq -s 'add' "$SCAN_WORK/tree-findings.json" "$SCAN_WORK/history-findings.json" >"$SCAN_WORK/findings.json" ||
     scan_error "could not join the tree's and the history's findings"
-  scan_finish "$SCAN_WORK/findings.json"
+  scan_finish "$SCAN_WORK/findings.json" "$CANARY_PROBLEM"
 }
 
 main "$@"
