@@ -297,15 +297,15 @@ def test_unaudited_baseline_entry_fails_with_the_command_that_audits_it(tmp_path
 
 
 @pytest.mark.parametrize("narrow, gap_id", [
-    (lambda b: b.update(plugins_used=[{"name": "AWSKeyDetector"}]), "narrowed:baseline-plugin:PrivateKeyDetector"),
     (lambda b: b["filters_used"].append({"path": "detect_secrets.filters.regex.should_exclude_file",
-                                         "pattern": [".*"]}), "narrowed:baseline-filter:exclude-files:.*"),
+                                         "pattern": ["^docs/"]}), "narrowed:baseline-filter:exclude-files:^docs/"),
     (lambda b: b["filters_used"].append({"path": "detect_secrets.filters.regex.should_exclude_line",
-                                         "pattern": ["key"]}), "narrowed:baseline-filter:exclude-lines:key"),
+                                         "pattern": ["^legacy_"]}), "narrowed:baseline-filter:exclude-lines:^legacy_"),
     (lambda b: b["filters_used"].append({"path": "detect_secrets.filters.regex.should_exclude_secret",
-                                         "pattern": ["AKIA.*"]}), "narrowed:baseline-filter:exclude-secrets:AKIA.*"),
+                                         "pattern": ["^AKIAOLD"]}), "narrowed:baseline-filter:exclude-secrets:^AKIAOLD"),
 ])
 def test_baseline_that_narrows_the_scan_fails_unless_accepted(tmp_path, reports, narrow, gap_id):
+    """A narrowing that leaves every class of secret found (detect-secrets' canary) can be accepted, reviewed."""
     project = new_project(tmp_path / "p", {"notes.txt": "hello\n"}, commit=False)
     baseline = baseline_of(project, "notes.txt")
     narrow(baseline)
@@ -318,6 +318,31 @@ def test_baseline_that_narrows_the_scan_fails_unless_accepted(tmp_path, reports,
     run = scan("detect-secrets", project, reports, tmp_path)
     result = run.result("detect-secrets")
     assert run.rc == 0 and gap_id in ids(result, "accepted_gaps"), run.output
+
+
+@pytest.mark.parametrize("narrow, gap_id, silenced", [
+    (lambda b: b.update(plugins_used=[{"name": "AWSKeyDetector"}]), "narrowed:baseline-plugin:PrivateKeyDetector",
+     "PrivateKeyDetector"),
+    (lambda b: b["filters_used"].append({"path": "detect_secrets.filters.regex.should_exclude_file",
+                                         "pattern": [".*"]}), "narrowed:baseline-filter:exclude-files:.*",
+     "AWSKeyDetector"),
+    (lambda b: b["filters_used"].append({"path": "detect_secrets.filters.regex.should_exclude_secret",
+                                         "pattern": ["AKIA.*"]}), "narrowed:baseline-filter:exclude-secrets:AKIA.*",
+     "AWSKeyDetector"),
+])
+def test_baseline_that_silences_a_class_of_secret_is_an_error_even_accepted(tmp_path, reports, narrow, gap_id,
+                                                                             silenced):
+    """A plugin removed, every file or every AWS key excluded: detect-secrets' canary of that class goes unfound."""
+    project = new_project(tmp_path / "p", {"notes.txt": "hello\n"}, commit=False)
+    baseline = baseline_of(project, "notes.txt")
+    narrow(baseline)
+    (project / ".secrets.baseline").write_text(json.dumps(baseline))
+    accept(project, "detect-secrets", gap_id)
+    git_commit_all(project)
+    run = scan("detect-secrets", project, reports, tmp_path)
+    result = run.result("detect-secrets")
+    assert run.rc == 2 and result["status"] == "error" and gap_id in ids(result, "accepted_gaps"), run.output
+    assert f"canary {silenced} (" in result["error"], result["error"]
 
 
 def test_no_unsalted_hash_of_a_found_secret_is_kept_and_the_baseline_still_matches(tmp_path, reports):
