@@ -73,6 +73,7 @@ RUN_DIR=""        # the empty folder trivy runs in
 SCAN_IMAGE=""     # the image tarball scanned
 TRIVY_BIN=""      # the trivy binary on PATH, resolved to its file: hashed, then run by this path
 TRIVY_HASH_PID="" # its hashing, in the background until trivy_binary_ready
+SECRET_CANARY_PID="" # secret-canary.py, in the background until check_secret_canary
 
 # check_settings: error out on a gate setting out of range.
 check_settings() {
@@ -260,6 +261,37 @@ check_canaries() {
     "$out.checked" >"$out" || scan_error "cannot record the canary's result"
 }
 
+# secret_canary_start TAR: in the background (SECRET_CANARY_PID), scans/trivy/secret-canary.py's folder for trivy's
+# secret scanner: its canary of known-format tokens and the image TAR's symlink targets, each file under a number, in
+# SCAN_WORK/secret-canary.
+secret_canary_start() {
+  local tar=$1 dir="$SCAN_WORK/secret-canary"
+  mkdir -p "$dir" || scan_error "cannot write to its work directory"
+  python3 -S "$SCAN_DIR/secret-canary.py" "$tar" "$dir" >"$dir/plan.json" 2>"$dir/plan.err" &
+  SECRET_CANARY_PID=$!
+  scan_helper "$SECRET_CANARY_PID"
+}
+
+# check_secret_canary REPORT OUT: trivy's secret scanner, with the image scan's settings, on secret_canary_start's
+# folder; OUT gets secret-canary-check.jq's {"checked", "problems", "findings", "symlinks"} (against the image scan's
+# REPORT, for its layers' diff ids), the layers whose symlinks could not be read recorded as gaps.
+check_secret_canary() {
+  local report=$1 out=$2 dir="$SCAN_WORK/secret-canary" err="$SCAN_WORK/secret-canary/trivy.err" rc=0
+  scan_helper_wait "$SECRET_CANARY_PID" ||
+    scan_error "could not read the image's symlinks for the secret canary: $(stderr_tail "$dir/plan.err")"
+  require_json "$dir/plan.json" "the secret canary's plan"
+  jq -c '.gaps[]' "$dir/plan.json" >"$dir/gaps.jsonl" || scan_error "cannot read the secret canary's plan"
+  scan_gaps_from "$dir/gaps.jsonl"
+  jq -c '.Metadata.DiffIDs // .Metadata.ImageConfig.rootfs.diff_ids // []' "$report" >"$dir/diff-ids.json" ||
+    scan_error "cannot read the image's layers from trivy's report"
+  run_trivy /dev/null "$err" fs --scanners secret "${TRIVY_COMMON[@]}" --output "$dir/trivy.json" "$dir/files" || rc=$?
+  ((rc == 0)) || scan_error "trivy exited $rc on its secret canary: $(stderr_tail "$err")"
+  require_json "$dir/trivy.json" "trivy's report on its secret canary"
+  run_jq "$out" -c --slurpfile plan "$dir/plan.json" --slurpfile diff_ids "$dir/diff-ids.json" \
+    --arg image_source "$(image_source)" -f "$SCAN_DIR/secret-canary-check.jq" "$dir/trivy.json" 2>"$err" ||
+    scan_error "$(jq_error_text "$err")"
+}
+
 # check_coverage TAR RAW: record a gap for each Python distribution of the image TAR that trivy's report RAW
 # lacks, an exclusion for each one an OS package installed, and the coverage counts.
 check_coverage() {
@@ -303,6 +335,7 @@ main() {
   record_trivy_files
   trivy_binary_ready # before the image is built: a refused trivy costs no build
   find_image
+  secret_canary_start "$SCAN_IMAGE"
 
   # trivy runs in an empty folder: no .trivyignore, trivy.yaml or other file of the caller's reaches it.
   RUN_DIR="$SCAN_WORK/empty"
@@ -325,14 +358,21 @@ main() {
   db_age "$SCAN_WORK/db.json"
   scan_progress "checking the DB canary"
   check_canaries "$raw" "$SCAN_WORK/canary-result.json"
-  problem=$(jq -r '[.problem // empty] + $canary[0].problems | join("; ")' --slurpfile canary "$SCAN_WORK/canary-result.json" \
+  scan_progress "checking the secret canary and the image's symlinks"
+  check_secret_canary "$raw" "$SCAN_WORK/secret-canary-result.json"
+  jq -s '.[0] + .[1].findings' "$SCAN_WORK/findings.json" "$SCAN_WORK/secret-canary-result.json" \
+    >"$SCAN_WORK/all-findings.json" || scan_error "could not add the symlinks' findings"
+  problem=$(jq -r '[.problem // empty] + $canary[0].problems + $secrets[0].problems | join("; ")' \
+    --slurpfile canary "$SCAN_WORK/canary-result.json" --slurpfile secrets "$SCAN_WORK/secret-canary-result.json" \
     "$SCAN_WORK/db.json") || scan_error "cannot read the DB checks"
-  SCAN_RESULT_EXTRA=$(jq -c '{vulnerability_db, db_canary: ($canary[0] | {checked, seconds})}' \
-    --slurpfile canary "$SCAN_WORK/canary-result.json" "$SCAN_WORK/db.json")
+  SCAN_RESULT_EXTRA=$(jq -c '{vulnerability_db, db_canary: ($canary[0] | {checked, seconds}),
+      secret_canary: ($secrets[0] | {checked, symlinks_read: .symlinks})}' \
+    --slurpfile canary "$SCAN_WORK/canary-result.json" --slurpfile secrets "$SCAN_WORK/secret-canary-result.json" \
+    "$SCAN_WORK/db.json")
   SCAN_TOOL_VERSION=$(jq -r '.Version // empty' "$SCAN_WORK/version.json")
   scan_progress "checking coverage"
   check_coverage "$SCAN_IMAGE" "$raw"
-  scan_finish "$SCAN_WORK/findings.json" "$problem"
+  scan_finish "$SCAN_WORK/all-findings.json" "$problem"
 }
 
 main "$@"
