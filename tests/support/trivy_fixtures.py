@@ -132,8 +132,13 @@ def python_metadata(name: str, version: str) -> str:
     return f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\nSummary: fixture package\n"
 
 
+class Symlink(str):
+    """A file of a layer that is a symbolic link to this target text (a value of _tar_bytes' files)."""
+
+
 def _tar_bytes(files: Mapping[str, bytes]) -> bytes:
-    """Return an uncompressed tar with files and their parent directories, reproducibly."""
+    """Return an uncompressed tar with files (a Symlink value: a symbolic link) and their parent directories,
+    reproducibly."""
     directories = set()
     for path in files:
         parts = path.split("/")[:-1]
@@ -149,6 +154,10 @@ def _tar_bytes(files: Mapping[str, bytes]) -> bytes:
             tar.addfile(info)
         for path in sorted(files):
             info = tarfile.TarInfo(path)
+            if isinstance(files[path], Symlink):
+                info.type, info.linkname, info.mode, info.mtime = tarfile.SYMTYPE, files[path], 0o777, EPOCH
+                tar.addfile(info)
+                continue
             info.size = len(files[path])
             info.mode = 0o644
             info.mtime = EPOCH
