@@ -28,6 +28,9 @@
 # "history" field records the range, its commits and the blobs read. A range that cannot be read completely (an
 # unknown SECRETS_SINCE, a shallow clone missing some of its commits) makes the scan an error that still lists
 # the tree's findings.
+# Canary (scans/detect-secrets/canary.py): beside every run, the same detect-secrets, run as the scan runs it with the
+# same baseline settings, reads a canary of one known-format token per plugin class, built at run time, in its own
+# folder (never a finding, never coverage); a plugin not enabled or not firing on it is an error naming the class.
 # --staged (scripts/pre-commit.sh): no tree scan; the blobs of the index that differ from HEAD, with the staged
 # .secrets.baseline, as the history scan reads a commit's.
 # Exit: 0 pass, 1 findings, 2 the scan could not be completed.

@@ -25,6 +25,9 @@
 # The DB canary: the same trivy, DB and settings then scan an SBOM of TRIVY_CANARIES packages (the image's OS
 # family's, and every language one), which must come back vulnerable; one that does not is an error naming what
 # the DB does not know. An image whose OS family has no canary is an error. Canaries are never findings.
+# The secret canary (scans/trivy/secret-canary.py): trivy's secret scanner, with the same settings, reads known-format
+# tokens built at run time (a class its rules miss is an error naming it) and the target text of every symlink of
+# the image's layers (a secret there is a finding naming the symlink and its layer; an unreadable layer a gap).
 # Exit: 0 pass, 1 findings, 2 the scan could not be completed.
 # Variables (`make help` prints these lines; the format is in scripts/help.sh):
 #   IMAGE=  an image the container engine has, to scan without building
