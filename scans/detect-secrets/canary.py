@@ -122,8 +122,17 @@ def parse(argv: list[str]) -> tuple[str, str, float | None, list[str]]:
 
 def run(command: list[str], out: str, err: str, timeout: float | None) -> int:
     """COMMAND in its own process group (a timeout stops its pool too); its exit status."""
+    child: list[int] = []
+
+    def stop(signum, _frame):  # the scan stops its helpers with TERM: the tool and its pool stop with this one
+        for pid in child:
+            os.killpg(pid, signal.SIGKILL)
+        sys.exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
     with open(out, "wb") as stdout, open(err, "wb") as stderr:
         proc = subprocess.Popen(command, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL, start_new_session=True)
+        child.append(proc.pid)
         try:
             return proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:

@@ -97,17 +97,15 @@ narrowing_finish() {
 
 # canary_start BASELINE: in the background (CANARY_PID), detect-secrets run as the scan runs it (batched-pool.py,
 # widen.py, SCAN_ARGS), with BASELINE's settings (none: its defaults), on scans/detect-secrets/canary.py's canary of
-# known-format tokens, one per plugin class, in SCAN_WORK/canary (never a finding, never coverage).
+# known-format tokens, one per plugin class, in SCAN_WORK/canary (never a finding, never coverage). A detect-secrets
+# that is not a Python entry point cannot be run so: its gap unverified:detect-secrets says so.
 canary_start() {
   local baseline=$1 dir="$SCAN_WORK/canary" left
   local -a run=()
+  [[ -n "$DS_PYTHON" ]] || return 0
   mkdir -p "$dir/read" || scan_error "cannot write to its work directory"
-  if [[ -n "$DS_PYTHON" ]]; then
-    run=("$DS_PYTHON" "$SCAN_DIR/batched-pool.py" --record "$dir/read" --chdir "$dir/files"
-      "$(command -v detect-secrets)" "${SCAN_ARGS[@]}")
-  else
-    run=(env -C "$dir/files" detect-secrets "${SCAN_ARGS[@]}")
-  fi
+  run=("$DS_PYTHON" "$SCAN_DIR/batched-pool.py" --record "$dir/read" --chdir "$dir/files"
+    "$(command -v detect-secrets)" "${SCAN_ARGS[@]}")
   left=$((SCAN_DEADLINE - SECONDS))
   python3 -S "$SCAN_DIR/canary.py" --work "$dir" ${baseline:+--baseline "$baseline"} --timeout "$left" -- \
     "${run[@]}" >"$dir.out" 2>"$dir.err" &
@@ -206,7 +204,7 @@ detect_secrets_run() {
     DS_RUN+=(detect-secrets "${SCAN_ARGS[@]}")
     DS_TAIL=(-- "${files[@]}")
     scan_gap "unverified:detect-secrets" "detect-secrets on PATH is not a Python entry point, so the gate cannot \
-tell which files it read (run 'make setup')"
+tell which files it read nor run its canary (run 'make setup')"
   fi
 }
 
@@ -262,7 +260,7 @@ history_scan() {
       DS_RUN=(--name detect-secrets -- env -C "$dir/blobs" "$(command -v detect-secrets)" "${SCAN_ARGS[@]}")
       cp "$dir/todo" "$dir/read/all"
       [[ "$from_index" != 1 ]] || scan_gap "unverified:detect-secrets" "detect-secrets on PATH is not a Python \
-entry point, so the gate cannot tell which files it read (run 'make setup')"
+entry point, so the gate cannot tell which files it read nor run its canary (run 'make setup')"
       DS_RUN+=(-- "${names[@]}")
       if [[ -n "$baseline" ]]; then
         scan_run_tool /dev/null "$err" "${DS_RUN[@]}" --baseline "$dir/baseline-work.json" || rc=$?
