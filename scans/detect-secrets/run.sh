@@ -104,8 +104,9 @@ canary_start() {
   local -a run=()
   [[ -n "$DS_PYTHON" ]] || return 0
   mkdir -p "$dir/read" || scan_error "cannot write to its work directory"
+  # One worker process (-c 1): the same scan of each file, without a pool of every core for a few small files.
   run=("$DS_PYTHON" "$SCAN_DIR/batched-pool.py" --record "$dir/read" --chdir "$dir/files"
-    "$(command -v detect-secrets)" "${SCAN_ARGS[@]}")
+    "$(command -v detect-secrets)" -c 1 "${SCAN_ARGS[@]}")
   left=$((SCAN_DEADLINE - SECONDS))
   python3 -S "$SCAN_DIR/canary.py" --work "$dir" ${baseline:+--baseline "$baseline"} --timeout "$left" -- \
     "${run[@]}" >"$dir.out" 2>"$dir.err" &
