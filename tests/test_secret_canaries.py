@@ -9,12 +9,14 @@ a token as a symlink's target fails naming the symlink and its layer, never the 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import secrets
 import shutil
 import string
 import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -176,3 +178,34 @@ def test_trivy_secret_rules_disabled_by_a_trivy_secret_yaml_end_in_error_naming_
     result = run.result("trivy")
     assert run.rc == 2 and result["status"] == "error", run.output
     assert "trivy missed its secret canary GitHub token (ghp_): its rule github-pat did not fire" in result["error"]
+
+
+def test_a_symlink_named_with_control_characters_is_reported_with_them_escaped(tmp_path, trivy_cache):
+    tar = image(tmp_path / "img.tar", {"app/to\nken\x1b[31m": Symlink(github_token())})
+    rc, output, result = security_docker(tmp_path, tar, trivy_cache)
+    assert rc == 2 and result["status"] == "fail", output
+    [finding] = result["findings"]
+    assert finding["title"].endswith(" in the target of the symlink /app/to\\x0aken\\x1b[31m")
+    assert "\x1b" not in output and "to\nken" not in output
+
+
+def test_a_layer_whose_symlinks_cannot_be_read_is_a_gap_naming_it(tmp_path):
+    """secret-canary.py alone: a layer that is not a tar (here garbage bytes) is named, the others still read."""
+    tar = write_docker_archive(tmp_path / "img.tar", {"app/link": Symlink("/srv/releases/current")},
+                               more_layers=[("COPY x /x", {"x/y": b"y\n"})])
+    with tarfile.open(tar) as outer:  # the second layer's bytes replaced by garbage of the same name
+        members = [(m, outer.extractfile(m).read() if m.isfile() else None) for m in outer.getmembers()]
+    broken = tmp_path / "broken.tar"
+    with tarfile.open(broken, "w") as out:
+        for member, data in members:
+            if data is not None and member.name.endswith("/layer.tar") and b"x/y" in data:
+                data = b"\x00garbage" * 64
+                member.size = len(data)
+            out.addfile(member, io.BytesIO(data) if data is not None else None)
+    proc = subprocess.run(["python3", "-S", str(REPO_ROOT / "scans" / "trivy" / "secret-canary.py"), str(broken),
+                           str(tmp_path / "out")], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    plan = json.loads(proc.stdout)
+    assert [g["id"] for g in plan["gaps"]] == ["not-scanned:symlinks:layer-2"]
+    assert plan["links"] == [{"file": "links/0", "places": [{"path": "/app/link", "layer": 1}]}]
+    assert (tmp_path / "out" / "files" / "links" / "0").read_text() == "/srv/releases/current\n"

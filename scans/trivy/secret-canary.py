@@ -82,14 +82,14 @@ def main(argv: list[str]) -> int:
                             if not entry.issym() or len(entry.linkname.encode("utf-8", "surrogateescape")) < MIN_TARGET:
                                 continue
                             if entry.linkname not in targets and len(targets) >= MAX_TARGETS:
-                                gaps.append({"id": f"symlinks-unread:layer-{place}",
+                                gaps.append({"id": f"not-scanned:symlinks:layer-{place}",
                                              "message": f"layer {place} of {len(names)} has more than {MAX_TARGETS} "
                                                         "distinct symlink targets: the rest were not read for secrets"})
                                 break
                             targets.setdefault(entry.linkname, []).append({"path": shown(clean(entry.name)),
                                                                            "layer": place})
                 except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
-                    gaps.append({"id": f"symlinks-unread:layer-{place}",
+                    gaps.append({"id": f"not-scanned:symlinks:layer-{place}",
                                  "message": f"the symlinks of layer {place} of {len(names)} could not be read for "
                                             f"secrets ({type(exc).__name__}: the layer is not a tar python can read)"})
     except (OSError, tarfile.TarError, ValueError, KeyError, TypeError, EOFError) as exc:
