@@ -185,3 +185,24 @@ def test_harmless_symlinks_pass_both_engines(tmp_path, cache):
         assert run.rc == 0, run.output
         result = run.result(engine)
         assert result["status"] == "pass" and result["coverage"]["scanned"] == result["coverage"]["inventory"] == 5
+
+
+def test_a_link_audited_in_the_baseline_is_accepted_and_one_whose_text_is_not_utf8_is_a_gap_naming_it(tmp_path,
+                                                                                                      cache):
+    root = project(tmp_path / "project")
+    aws = aws_key()
+    link(root, "config/aws-link", aws)
+    link(root, "config/latin1", b"caf\xe9")
+    entry = {"type": "AWS Access Key", "filename": "config/aws-link", "is_verified": False, "line_number": 1,
+             "hashed_secret": hashlib.sha1(aws.encode()).hexdigest(), "is_secret": False}
+    baseline = json.loads(subprocess.run([str(REPO_ROOT / ".venv" / "bin" / "detect-secrets"), "scan", "README.md"],
+                                         cwd=root, capture_output=True, text=True, check=True).stdout)
+    baseline["results"] = {"config/aws-link": [entry]}
+    (root / ".secrets.baseline").write_text(json.dumps(baseline))
+    git_commit_all(root, "links and a baseline")
+    run = run_scan("detect-secrets", root, tmp_path / "reports", {"SECURITY_CACHE_DIR": str(cache)})
+    assert run.rc == 2, run.output
+    result = run.result("detect-secrets")
+    assert [g["id"] for g in result["coverage_gaps"]] == ["not-scanned:config/latin1"], result["coverage_gaps"]
+    assert not result["findings"] and [f["location"]["path"] for f in result["suppressed"]] == ["config/aws-link"]
+    assert_no_value(run.output, (run.reports, cache), aws)

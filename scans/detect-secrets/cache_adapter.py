@@ -295,7 +295,8 @@ def merge(args: argparse.Namespace, work: Path, plan: dict[str, Any], cache: Cac
     (work / "ds-coverage.txt").write_text(f"{len(plan['files'])} {read_hits + len(todo & scanned)}\n")
 
 
-def symlinks_read(work: Path, plan: dict[str, Any], cache: Cache, fresh: dict[str, Any], scanned: set[str]) -> list[str]:
+def symlinks_read(work: Path, plan: dict[str, Any], cache: Cache, fresh: dict[str, Any],
+                  scanned: set[str]) -> list[str]:
     """The paths of the symlinks detect-secrets was given (WORK/todo-links), their results (WORK/links-report.json,
     salted, renamed to the link's path) added to fresh and the ones it read (WORK/links-read.list) to scanned; one it
     did not read is a gap in WORK/links-unread.jsonl."""

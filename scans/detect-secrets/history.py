@@ -44,7 +44,8 @@ a merge, the lines it adds to every parent), written one after another with the 
 WHOLE_SUFFIXES, a blob git diffs as binary or holding a key block ("-----BEGIN"). A symlink (mode 120000) is its
 blob, the target's text: read whole, as a one-line file of no type, written under WORK/history/blobs/N/SYMLINK_FILE
 (never a name from the tree) and keyed as the tree scan keys a symlink (cache_adapter.symlink_id). The root's
-.env.sample, uv.lock and .secrets.baseline are excluded as in the tree scan; a submodule (mode 160000) is a gap. --staged reads the index's blobs that differ from HEAD (`git diff-index --cached`).
+.env.sample, uv.lock and .secrets.baseline are excluded as in the tree scan; a submodule (mode 160000) is a gap.
+--staged reads the index's blobs that differ from HEAD (`git diff-index --cached`).
 """
 
 from __future__ import annotations

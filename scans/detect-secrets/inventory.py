@@ -13,9 +13,9 @@ git lists the tracked files and the untracked ones it does not ignore. Of those:
   files are not this repository's to list (scan that repository on its own, or accept the gap);
 - every other entry is a regular file to scan.
 Writes OUT_DIR/files (NUL-separated, the symlinks' paths too), OUT_DIR/links (NUL-separated, the symlinks of
-files in order) and their targets' text in OUT_DIR/symlinks/N, OUT_DIR/excluded.jsonl ({item, rule} a line) and OUT_DIR/gaps.jsonl
-({id, message} a line); prints the number of files to scan. Exit 0, or 2 with the message on stderr when git
-cannot list the files.
+files in order) and their targets' text in OUT_DIR/symlinks/N, OUT_DIR/excluded.jsonl ({item, rule} a line) and
+OUT_DIR/gaps.jsonl ({id, message} a line); prints the number of files to scan. Exit 0, or 2 with the message on
+stderr when git cannot list the files.
 """
 
 from __future__ import annotations

@@ -159,7 +159,8 @@ cache_merge() {
 # SCAN_WORK/links-report.json and what it read in SCAN_WORK/links-read.list (cache_adapter.py merge maps both back
 # to the links' paths).
 links_scan() {
-  local baseline=$1 rc=0 out="$SCAN_WORK/links-report.json" err="$SCAN_WORK/links.err" record="$SCAN_WORK/links-read"
+  local baseline=$1 rc=0 out="$SCAN_WORK/links-report.json" err="$SCAN_WORK/links.err"
+  local record="$SCAN_WORK/links-read"
   local -a run tail=() names
   mkdir -p "$record" || scan_error "cannot write to its work directory"
   if [[ -n "$DS_PYTHON" ]]; then
@@ -168,7 +169,8 @@ links_scan() {
   else
     # Not a Python entry point: what it read cannot be told (the gap unverified:detect-secrets says so).
     mapfile -d '' names <"$SCAN_WORK/todo-links"
-    run=(--name detect-secrets -- env -C "$SCAN_WORK/inventory/symlinks" "$(command -v detect-secrets)" "${SCAN_ARGS[@]}")
+    run=(--name detect-secrets -- env -C "$SCAN_WORK/inventory/symlinks" "$(command -v detect-secrets)"
+      "${SCAN_ARGS[@]}")
     tail=(-- "${names[@]}")
     cp "$SCAN_WORK/todo-links" "$record/all" || scan_error "cannot write to its work directory"
   fi
