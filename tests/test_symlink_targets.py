@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from support.gate import REPO_ROOT, gate_env, run_scan
+from support.gate import REPO_ROOT, gate_env, run_gate, run_scan
 from support.projects import git, git_commit_all, write_tree
 
 ENGINES = ("detect-secrets", "kingfisher")
@@ -72,21 +72,25 @@ def cache(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def tree_scans(tmp_path_factory, cache):
-    """A tree with a symlink to an AWS-key-like target, one to a GitHub-token-like target behind control
-    characters, and harmless ones (a file in the tree, a dangling path): each engine's tree scan, detect-secrets'
-    cold then warm (its cache answers the harmless links)."""
+    """A tree with a symlink to an AWS-key-like target, one to a GitHub-token-like target, one to an AWS-key-like
+    target among control characters, and harmless ones (a file in the tree, a dangling path): the code gate with both engines (their
+    results, SARIF, summary, step summary and annotations), then detect-secrets again, warm (its cache answers the
+    harmless links)."""
     root = project(tmp_path_factory.mktemp("links") / "project")
-    aws, token = aws_key(), github_token()
+    aws, token, hidden = aws_key(), github_token(), aws_key()
     link(root, "config/aws-link", aws)
-    link(root, "config/token-link", f"\x1b]0;pwned\x07\r{token}\x1b[2J")
+    link(root, "config/token-link", token)
+    link(root, "config/control-link", f"\x1b]0;pwned\x07\r{hidden}\x1b[2J")
     link(root, "docs/readme", "../README.md")
     link(root, "docs/gone", "../missing/file.txt")
     git_commit_all(root, "links")
-    runs = {}
-    for engine, pass_ in RUNS:
-        reports = tmp_path_factory.mktemp(f"{engine}-{pass_}")
-        runs[engine, pass_] = run_scan(engine, root, reports, {"SECURITY_CACHE_DIR": str(cache)})
-    return runs, (aws, token)
+    reports = tmp_path_factory.mktemp("gate")
+    cold = run_gate("security-code", root, reports, {"SECURITY_CACHE_DIR": str(cache), "GITHUB_ACTIONS": "true",
+                                                     "GITHUB_STEP_SUMMARY": str(reports / "step-summary.md")},
+                    scans=ENGINES)
+    warm = run_scan("detect-secrets", root, tmp_path_factory.mktemp("warm"), {"SECURITY_CACHE_DIR": str(cache)})
+    runs = {("detect-secrets", "cold"): cold, ("kingfisher", "cold"): cold, ("detect-secrets", "warm"): warm}
+    return runs, (aws, token, hidden)
 
 
 RUNS = [("detect-secrets", "cold"), ("detect-secrets", "warm"), ("kingfisher", "cold")]
@@ -100,7 +104,8 @@ def test_a_symlink_to_a_token_fails_the_tree_scan_naming_the_link(tree_scans, en
     result = run.result(engine)
     paths = {f["location"]["path"] for f in result["findings"]}
     # kingfisher's AWS rule wants the secret key beside the key id: the GitHub token is the one it must find.
-    assert paths == ({"config/aws-link", "config/token-link"} if engine == "detect-secrets" else {"config/token-link"})
+    assert paths == ({"config/aws-link", "config/token-link", "config/control-link"} if engine == "detect-secrets"
+                     else {"config/token-link"})
     assert "docs/readme" not in json.dumps(result["findings"] + result["below_threshold"] + result["suppressed"])
 
 
@@ -108,16 +113,27 @@ def test_a_symlink_to_a_token_fails_the_tree_scan_naming_the_link(tree_scans, en
 def test_every_symlink_is_in_the_inventory_and_comes_back_scanned(tree_scans, engine, pass_):
     runs, _ = tree_scans
     result = runs[engine, pass_].result(engine)
-    assert result["coverage"]["scanned"] == result["coverage"]["inventory"] >= 6, result["coverage"]
+    assert result["coverage"]["scanned"] == result["coverage"]["inventory"] >= 7, result["coverage"]
     assert not [x for x in result["excluded"] if "symlink" in json.dumps(x)], result["excluded"]
     assert not result["coverage_gaps"], result["coverage_gaps"]
 
 
+def test_the_gate_s_sarif_and_summary_name_the_link_once_for_both_engines(tree_scans):
+    runs, _ = tree_scans
+    reports = runs["kingfisher", "cold"].reports
+    sarif = json.loads((reports / "security-code.sarif").read_text())
+    at = [r for run_ in sarif["runs"] for r in run_["results"]
+          if r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "config/token-link"]
+    assert len(at) == 1 and at[0]["properties"]["engines"] == ["detect-secrets", "kingfisher"], at
+    assert (reports / "security-code.md").read_text().count("config/token-link:1") == 1
+
+
 def test_no_value_and_no_control_character_of_a_target_reaches_a_report_or_the_cache(tree_scans, cache):
     runs, values = tree_scans
-    output = "".join(run.output for run in runs.values())
-    assert_no_value(output, (*(run.reports for run in runs.values()), cache), *values)
-    text = output + written(*(run.reports for run in runs.values()))
+    distinct = [runs["kingfisher", "cold"], runs["detect-secrets", "warm"]]  # the gate's run, the warm scan
+    output = "".join(run.output for run in distinct)
+    assert_no_value(output, (*(run.reports for run in distinct), cache), *values)
+    text = output + written(*(run.reports for run in distinct))
     assert "\x1b" not in text and "\x07" not in text and "pwned" not in text
 
 
