@@ -201,8 +201,8 @@ main() {
       die "no scan named $unit (scans/NAME/run.sh)"
     read_header "$unit"
     [[ -n "$FLAG" || "$DECLARED" == 1 ]] || die "$unit does not say how it scans staged content (docs/pre-commit.md)"
-    [[ -n "$TOOL" && -x "$ROOT/.venv/bin/$TOOL" ]] ||
-      die "the locked ${TOOL:-tool} of $unit is not installed: run 'make setup'"
+    [[ -n "$TOOL" ]] || die "$unit names no tool (its # Tool: line)"
+    [[ -x "$ROOT/.venv/bin/$TOOL" ]] || die "the locked $TOOL is not installed: run 'make setup'"
   done
   export PATH="$ROOT/.venv/bin:$ROOT/.tools/uv/bin:$PATH"
   WORK=$(mktemp -d "${TMPDIR:-/tmp}/pre-commit.XXXXXX")
