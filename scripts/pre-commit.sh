@@ -33,7 +33,8 @@ readonly SCANS="$ROOT/scans"
 readonly SUPPRESSIONS_NAME=.security-suppressions.json ADOPTED_NAME=.security-secrets-adopted.json
 readonly SETTINGS=("$SUPPRESSIONS_NAME" "$ADOPTED_NAME")
 # git's variables for the repository being committed to: an exported tree is a repository of its own.
-readonly GIT_VARS=(GIT_DIR GIT_INDEX_FILE GIT_WORK_TREE GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES GIT_PREFIX)
+readonly GIT_VARS=(GIT_DIR GIT_INDEX_FILE GIT_WORK_TREE GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES
+  GIT_PREFIX)
 WORK=""
 TOPLEVEL="" # the repository being committed to
 declare -a PIDS=()      # the units running (run_unit), in order; an ended one's entry is emptied
@@ -95,17 +96,17 @@ changed_paths() {
   fi
 }
 
-# staged_settings: the gate's own settings (SETTINGS) as staged, into WORK/settings/ (absent when not staged).
+# staged_settings: the gate's own settings (SETTINGS) as staged, into WORK/.settings/ (absent when not staged).
 staged_settings() {
   local name
-  mkdir "$WORK/settings"
+  mkdir "$WORK/.settings"
   for name in "${SETTINGS[@]}"; do
     git cat-file -e ":$name" 2>/dev/null || continue
-    git cat-file blob ":$name" >"$WORK/settings/$name" || die "cannot read the staged $name"
+    git cat-file blob ":$name" >"$WORK/.settings/$name" || die "cannot read the staged $name"
   done
 }
 
-# plan_export: for a unit with a "# Staged:" line (WORDS), what to export: PATHS, or WHOLE=1 for every staged file;
+# plan_export UNIT: for a unit with a "# Staged:" line (WORDS), what to export: PATHS, or WHOLE=1 for every staged file;
 # RUN=0 when it has nothing to do (it does not read `changed`, and the commit changes none of its paths, NAMED, nor
 # the gate's own settings).
 plan_export() {
@@ -135,7 +136,9 @@ plan_export() {
   fi
   ((WHOLE == 0 && RUN == 1)) || return 0
   if ((${#NAMED[@]} > 0)); then
-    mapfile -d '' PATHS < <(git --literal-pathspecs ls-files -z -- "${NAMED[@]}")
+    git --literal-pathspecs ls-files -z -- "${NAMED[@]}" >"$WORK/$1/named" ||
+      die "cannot list the staged ${NAMED[*]}"
+    mapfile -d '' PATHS <"$WORK/$1/named"
   fi
   ((reads_changed == 0)) || PATHS+=("${CHANGED_LIST[@]}")
 }
@@ -166,11 +169,11 @@ run_unit() {
   local -a args=()
   read_header "$unit"
   [[ -z "$FLAG" ]] || args=("$FLAG")
-  export SECURITY_REPORT_DIR="$WORK/$unit/reports" SECURITY_SUPPRESSIONS="$WORK/settings/$SUPPRESSIONS_NAME"
-  export SECURITY_SECRETS_ADOPTED="$WORK/settings/$ADOPTED_NAME"
+  export SECURITY_REPORT_DIR="$WORK/$unit/reports" SECURITY_SUPPRESSIONS="$WORK/.settings/$SUPPRESSIONS_NAME"
+  export SECURITY_SECRETS_ADOPTED="$WORK/.settings/$ADOPTED_NAME"
   mkdir "$WORK/$unit"
   ((DECLARED == 1)) || PROJECT_DIR=$TOPLEVEL exec "$SCANS/$unit/run.sh" "${args[@]}"
-  plan_export
+  plan_export "$unit"
   if ((RUN == 0)); then
     printf '%s: not run: the commit changes none of %s\n' "$unit" "${NAMED[*]} ${SETTINGS[*]}"
     exit 0
@@ -195,21 +198,26 @@ skipped() {
 main() {
   local unit path rc worst=0 i
   local -a units=("$@")
-  ((${#units[@]} > 0)) || mapfile -t units < <(hook_units)
+  WORK=$(mktemp -d "${TMPDIR:-/tmp}/pre-commit.XXXXXX") || die "cannot create a temporary folder (TMPDIR)"
+  trap cleanup EXIT
+  if ((${#units[@]} == 0)); then
+    hook_units >"$WORK/.units" || die "cannot read the units' headers (scans/*/run.sh)"
+    mapfile -t units <"$WORK/.units"
+  fi
   for unit in "${units[@]}"; do
     [[ "$unit" =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ && -x "$SCANS/$unit/run.sh" ]] ||
       die "no scan named $unit (scans/NAME/run.sh)"
     read_header "$unit"
     [[ -n "$FLAG" || "$DECLARED" == 1 ]] || die "$unit does not say how it scans staged content (docs/pre-commit.md)"
+    ! skipped "$unit" || continue
     [[ -n "$TOOL" ]] || die "$unit names no tool (its # Tool: line)"
     [[ -x "$ROOT/.venv/bin/$TOOL" ]] || die "the locked $TOOL is not installed: run 'make setup'"
   done
   export PATH="$ROOT/.venv/bin:$ROOT/.tools/uv/bin:$PATH"
-  WORK=$(mktemp -d "${TMPDIR:-/tmp}/pre-commit.XXXXXX")
-  trap cleanup EXIT
-  TOPLEVEL=$(git rev-parse --show-toplevel)
+  TOPLEVEL=$(git rev-parse --show-toplevel) || die "not in a git repository"
   staged_settings
-  mapfile -d '' CHANGED_LIST < <(changed_paths)
+  changed_paths >"$WORK/.changed" || die "cannot list the staged changes"
+  mapfile -d '' CHANGED_LIST <"$WORK/.changed"
   for path in "${CHANGED_LIST[@]}"; do
     CHANGED[$path]=1
   done
