@@ -38,7 +38,7 @@ readonly GIT_VARS=(GIT_DIR GIT_INDEX_FILE GIT_WORK_TREE GIT_OBJECT_DIRECTORY GIT
 WORK=""
 TOPLEVEL="" # the repository being committed to
 declare -a PIDS=()      # the units running (run_unit), in order; an ended one's entry is emptied
-declare -A CHANGED=()   # the staged paths that differ from HEAD (changed_paths), as keys
+declare -A CHANGED=()   # the staged paths that differ from HEAD (changed_paths; listed when a unit exports), as keys
 declare -a CHANGED_LIST=()
 
 # cleanup: stop the units still running, then remove the exported trees and reports.
@@ -98,12 +98,17 @@ changed_paths() {
 
 # staged_settings: the gate's own settings (SETTINGS) as staged, into WORK/.settings/ (absent when not staged).
 staged_settings() {
-  local name
+  local entry blob stage name
   mkdir "$WORK/.settings"
-  for name in "${SETTINGS[@]}"; do
-    git cat-file -e ":$name" 2>/dev/null || continue
-    git cat-file blob ":$name" >"$WORK/.settings/$name" || die "cannot read the staged $name"
-  done
+  git --literal-pathspecs ls-files -s -z -- "${SETTINGS[@]}" >"$WORK/.settings.list" ||
+    die "cannot list the staged ${SETTINGS[*]}"
+  # Each entry: "MODE BLOB STAGE<TAB>PATH"; only the files themselves (not what a folder of that name holds).
+  while IFS= read -r -d '' entry; do
+    name=${entry#*$'\t'}
+    read -r _ blob stage <<<"${entry%%$'\t'*}"
+    [[ "$stage" == 0 && ("$name" == "$SUPPRESSIONS_NAME" || "$name" == "$ADOPTED_NAME") ]] || continue
+    git cat-file blob "$blob" >"$WORK/.settings/$name" || die "cannot read the staged $name"
+  done <"$WORK/.settings.list"
 }
 
 # plan_export UNIT: for a unit with a "# Staged:" line (WORDS), what to export: PATHS, or WHOLE=1 for every staged file;
@@ -196,7 +201,7 @@ skipped() {
 }
 
 main() {
-  local unit path rc worst=0 i
+  local unit path rc worst=0 i exporting=0
   local -a units=("$@")
   WORK=$(mktemp -d "${TMPDIR:-/tmp}/pre-commit.XXXXXX") || die "cannot create a temporary folder (TMPDIR)"
   trap cleanup EXIT
@@ -210,17 +215,20 @@ main() {
     read_header "$unit"
     [[ -n "$FLAG" || "$DECLARED" == 1 ]] || die "$unit does not say how it scans staged content (docs/pre-commit.md)"
     ! skipped "$unit" || continue
+    ((DECLARED == 0)) || exporting=1
     [[ -n "$TOOL" ]] || die "$unit names no tool (its # Tool: line)"
     [[ -x "$ROOT/.venv/bin/$TOOL" ]] || die "the locked $TOOL is not installed: run 'make setup'"
   done
   export PATH="$ROOT/.venv/bin:$ROOT/.tools/uv/bin:$PATH"
   TOPLEVEL=$(git rev-parse --show-toplevel) || die "not in a git repository"
   staged_settings
-  changed_paths >"$WORK/.changed" || die "cannot list the staged changes"
-  mapfile -d '' CHANGED_LIST <"$WORK/.changed"
-  for path in "${CHANGED_LIST[@]}"; do
-    CHANGED[$path]=1
-  done
+  if ((exporting)); then
+    changed_paths >"$WORK/.changed" || die "cannot list the staged changes"
+    mapfile -d '' CHANGED_LIST <"$WORK/.changed"
+    for path in "${CHANGED_LIST[@]}"; do
+      CHANGED[$path]=1
+    done
+  fi
   for unit in "${units[@]}"; do
     if skipped "$unit"; then
       printf '%s: skipped (SKIP)\n' "$unit" >"$WORK/$unit.log"
