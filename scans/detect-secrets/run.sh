@@ -119,13 +119,16 @@ canary_start() {
 # canary_finish: wait for canary_start; the plugins that did not fire on their canary, or are not enabled, in
 # CANARY_PROBLEM (one sentence each, naming detect-secrets and the class); the plugins it cannot prove as gaps.
 canary_finish() {
-  local dir="$SCAN_WORK/canary"
+  local dir="$SCAN_WORK/canary" problem
+  local -a problems=()
   [[ -n "$CANARY_PID" ]] || return 0
   scan_helper_wait "$CANARY_PID" || scan_error "could not run detect-secrets' canary: $(stderr_tail "$dir.err")"
   CANARY_PID=""
   scan_gaps_from "$dir/gaps.jsonl"
-  CANARY_PROBLEM=$(awk 'NR > 1 { printf "; " } { printf "%s", $0 }' "$dir/problems") ||
-    scan_error "cannot read the result of detect-secrets' canary"
+  mapfile -t problems <"$dir/problems" || scan_error "cannot read the result of detect-secrets' canary"
+  for problem in "${problems[@]}"; do
+    CANARY_PROBLEM+="${CANARY_PROBLEM:+; }$problem"
+  done
 }
 
 # account_for LIST SCANNED BASELINE: the listed files detect-secrets did not read (SCANNED holds the ones it
