@@ -342,7 +342,7 @@ def test_baseline_that_silences_a_class_of_secret_is_an_error_even_accepted(tmp_
     run = scan("detect-secrets", project, reports, tmp_path)
     result = run.result("detect-secrets")
     assert run.rc == 2 and result["status"] == "error" and gap_id in ids(result, "accepted_gaps"), run.output
-    assert f"canary {silenced} (" in result["error"], result["error"]
+    assert "detect-secrets" in result["error"] and f"{silenced} (" in result["error"], result["error"]
 
 
 def test_no_unsalted_hash_of_a_found_secret_is_kept_and_the_baseline_still_matches(tmp_path, reports):

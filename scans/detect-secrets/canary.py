@@ -15,7 +15,8 @@ Checks, from the report detect-secrets wrote (its plugins_used: what the run act
 - every enabled plugin CANARY knows found its canary file: one that did not (a limit too high, a filter that drops
   it, a plugin that failed to load) is an error naming it;
 - an enabled plugin CANARY does not know (a custom plugin of the baseline) cannot be proven: a coverage gap naming it.
-Writes DIR/problems (one error a line, each naming detect-secrets and the class) and DIR/gaps.jsonl; the run's
+Writes DIR/problems (an error a line, at most two: the classes not enabled, the classes missed; each naming
+detect-secrets and the classes) and DIR/gaps.jsonl; the run's
 report and the files stay in DIR (the scan's temporary folder). Exit 0 checked (problems or not), 2 when the canary
 could not be run (the message on stderr).
 """
@@ -179,15 +180,23 @@ def main(argv: list[str]) -> None:
         types = {name: {r["type"] for r in results.get(name, [])} for name in map(str, range(len(CANARY)))}
     except (OSError, ValueError, KeyError, TypeError) as exc:
         fail(f"detect-secrets' report on its canary cannot be read: {exc}")
-    problems, known = [], set()
-    for n, (plugin, secret_type, _) in enumerate(CANARY):
-        known.add(plugin)
-        if plugin not in enabled:
-            problems.append(f"detect-secrets' canary {plugin} ({secret_type}): the plugin is not enabled (removed from "
-                            ".secrets.baseline's plugins_used?), so no secret of that class can be found; put it back")
-        elif secret_type not in types[str(n)]:
-            problems.append(f"detect-secrets missed its canary {plugin} ({secret_type}): the plugin is enabled but did "
-                            "not fire on a token of that class (its settings or a filter of .secrets.baseline stop it)")
+    off = [f"{plugin} ({secret_type})" for plugin, secret_type, _ in CANARY if plugin not in enabled]
+    missed = [f"{plugin} ({secret_type})" for n, (plugin, secret_type, _) in enumerate(CANARY)
+              if plugin in enabled and secret_type not in types[str(n)]]
+    known = {plugin for plugin, _, _ in CANARY}
+    problems = []
+    if off:
+        problems.append(f"detect-secrets' canary {', '.join(off)}: "
+                        + ("the plugin is" if len(off) == 1 else "these plugins are")
+                        + " not enabled (removed from .secrets.baseline's plugins_used?), so no secret of "
+                        + ("that class" if len(off) == 1 else "those classes") + " can be found; put "
+                        + ("it" if len(off) == 1 else "them") + " back")
+    if missed:
+        problems.append(f"detect-secrets missed its canary {', '.join(missed)}: "
+                        + ("the plugin is" if len(missed) == 1 else "these plugins are")
+                        + " enabled but did not fire on a token of "
+                        + ("that class" if len(missed) == 1 else "those classes")
+                        + " (their settings or a filter of .secrets.baseline stop them)")
     gaps = [{"id": f"unverified:detect-secrets-canary:{name}",
              "message": f"detect-secrets' plugin {name} has no canary (scans/detect-secrets/canary.py), so the gate "
                         "cannot show that it fires"} for name in sorted(enabled - known - set(UNPROVABLE))]
