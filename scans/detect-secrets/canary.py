@@ -16,9 +16,9 @@ Checks, from the report detect-secrets wrote (its plugins_used: what the run act
   it, a plugin that failed to load) is an error naming it;
 - an enabled plugin CANARY does not know (a custom plugin of the baseline) cannot be proven: a coverage gap naming it.
 Writes DIR/problems (an error a line, at most two: the classes not enabled, the classes missed; each naming
-detect-secrets and the classes) and DIR/gaps.jsonl; the run's
-report and the files stay in DIR (the scan's temporary folder). Exit 0 checked (problems or not), 2 when the canary
-could not be run (the message on stderr).
+detect-secrets and the classes) and DIR/gaps.jsonl; the run's report and the files stay in DIR (the scan's temporary
+folder). A TERM stops the run's detect-secrets too. Exit 0 checked (problems or not), 2 when the canary could not be
+run (the message on stderr).
 """
 
 from __future__ import annotations
