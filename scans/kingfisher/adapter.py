@@ -53,7 +53,7 @@ sys.path.insert(0, str(HERE.parents[1] / "scripts" / "lib"))
 sys.path.insert(0, str(HERE.parent / "detect-secrets"))
 
 import adoption  # noqa: E402
-from cache import Cache, Failure, object_format, read_json, read_list, shown, write_json  # noqa: E402
+from cache import Cache, Failure, is_int, object_format, read_json, read_list, shown, write_json, write_stats  # noqa: E402
 from inventory import ROOT_EXCLUSIONS  # noqa: E402
 
 try:
@@ -107,8 +107,9 @@ class Writer:
     """Numbered files, BUCKET to a folder, under WORK/kf/main (the main set) and WORK/kf/lock (the uv.lock set),
     and what each is."""
 
-    def __init__(self, work: Path) -> None:
+    def __init__(self, work: Path, cache: Cache) -> None:
         self.kf = work / "kf"
+        self.cache = cache
         if self.kf.exists():
             shutil.rmtree(self.kf)
         for sub in ("main", "lock", "batches", "rechecks", "out"):
@@ -120,21 +121,35 @@ class Writer:
         self.tree: dict[str, str] = {}  # {path: git's blob id} of the tree's files, which the history need not read again
         self.deferred = 0  # the history's blobs the tree's files already are
 
-    def add(self, data: bytes, kind: str, path: str | None, commits: list[str] | None, canary: str | None = None) -> None:
+    def answered(self, kind: str, path: str, blob: str, commits: list[str] | None) -> bool:
+        """Whether the cache answers (path, blob) of the set kind (kf_key): then an item with its cached answer and
+        no file (kingfisher is not handed it)."""
+        key = kf_key(self.cache, kind, path, blob)
+        value = self.cache.get(key, path, kf_valid) if key else None
+        if value is None:
+            return False
+        self.items.append({"n": len(self.items), "name": None, "bucket": None, "set": kind, "path": path,
+                           "commits": commits, "canary": None, "size": 0, "key": key, "cached": value})
+        return True
+
+    def add(self, data: bytes, kind: str, path: str | None, commits: list[str] | None, canary: str | None = None,
+            blob: str | None = None) -> None:
         n = len(self.items)
         bucket = str(self.counts[kind] // BUCKET)
         self.counts[kind] += 1
         folder = self.kf / kind / bucket
         folder.mkdir(exist_ok=True)
         (folder / str(n)).write_bytes(data)
+        key = kf_key(self.cache, kind, path, blob) if path is not None and blob else None
         self.items.append({"n": n, "name": f"{bucket}/{n}", "bucket": bucket, "set": kind, "path": path,
-                           "commits": commits, "canary": canary, "size": len(data)})
+                           "commits": commits, "canary": canary, "size": len(data), "key": key, "cached": None})
 
     def finish(self) -> int:
         for cls, kind, make in CANARY:
             self.add(make().encode(), kind, None, None, cls)
         for kind in ("main", "lock"):
-            buckets = sorted({i["bucket"] for i in self.items if i["set"] == kind}, key=int)
+            buckets = sorted({i["bucket"] for i in self.items if i["set"] == kind and i["bucket"] is not None},
+                             key=int)
             (self.kf / "batches" / kind).write_bytes(b"".join(x.encode() + b"\0" for x in buckets))
         write_json(self.kf / "items.json", self.items)
         return sum(1 for i in self.items if i["canary"] is None)
@@ -189,8 +204,10 @@ def prepare_tree(w: Writer, work: Path) -> None:
             fd = os.open(name, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
             with os.fdopen(fd, "rb") as f:
                 data = f.read()
-        w.add(data, kind, name, None)
-        w.tree[name] = hashlib.new(algorithm, b"blob %d\0" % len(data) + data).hexdigest()
+        blob = hashlib.new(algorithm, b"blob %d\0" % len(data) + data).hexdigest()
+        w.tree[name] = blob
+        if not w.answered(kind, name, blob, None):
+            w.add(data, kind, name, None, blob=blob)
 
     for name in read_list(str(work / "inventory" / "files")):
         add(name, "main")
@@ -217,6 +234,8 @@ def prepare_history(w: Writer, work: Path) -> None:
     # A blob the tree's file at that path holds is read there (its findings are the tree's, as detect-secrets has it).
     w.deferred = sum(1 for k, _, _ in todo if w.tree.get(k[0]) == k[1])
     todo = [t for t in todo if w.tree.get(t[0][0]) != t[0][1]]
+    # A (path, blob) the cache answers is not read out of git at all.
+    todo = [t for t in todo if not w.answered(t[2], t[0][0], t[0][1], t[1])]
     wanted = sorted({k[1] for k, _, _ in todo})
     # A blob read once, written for each (path, blob) that names it (a file copied to two paths is two inputs).
     by_blob: dict[str, list[tuple[tuple[str, str], list[str], str]]] = {}
@@ -224,7 +243,7 @@ def prepare_history(w: Writer, work: Path) -> None:
         by_blob.setdefault(key[1], []).append((key, commits, kind))
     for blob, data in read_blobs(wanted):
         for (path, _), commits, kind in by_blob[blob]:
-            w.add(data, kind, path, commits)
+            w.add(data, kind, path, commits, blob=blob)
     tree = set()
     if (w.kf / "excluded.jsonl").exists():
         tree = {line for line in (w.kf / "excluded.jsonl").read_text(encoding="utf-8").splitlines()}
@@ -235,9 +254,37 @@ def prepare_history(w: Writer, work: Path) -> None:
         f.writelines(json.dumps(x) + "\n" for x in gaps)
 
 
+def kf_cache(args: argparse.Namespace) -> Cache:
+    """The cache of kingfisher's answers (scripts/lib/cache.py, scan "kingfisher"; directory "" = off), keyed by
+    kingfisher's version (--tool-id), its arguments (--tool-args), the content of the gate's rule files and of the
+    code that drops matches (this file, scripts/lib/placeholders.py): a change to any of them is a miss."""
+    code = {}
+    for f in [*sorted((HERE / "rules").glob("*.yml")), Path(__file__).resolve(),
+              HERE.parents[1] / "scripts" / "lib" / "placeholders.py"]:
+        code[f.name] = hashlib.sha256(f.read_bytes()).hexdigest() if f.is_file() else None
+    cache_dir = args.cache_dir if args.tool_id else ""
+    return Cache(cache_dir, "kingfisher", args.tool_id, {"tool_args": args.tool_args, "code": code},
+                 holds_finding=lambda value: not kf_valid(value, ""))
+
+
+def kf_key(cache: Cache, kind: str, path: str, blob: str) -> str | None:
+    """The key of kingfisher's answer on (path, blob) in the set kind (None: cache off). The tree's file and the
+    history's blob of the same path and content share it."""
+    return cache.key(path, blob, kind) if cache.file is not None else None
+
+
+def kf_valid(value: Any, path: str) -> bool:
+    """A cached answer: {"dropped": {why: count}}, kingfisher read the file whole and every match it made was
+    dropped (dropped_why), or it made none. An answer with a finding is never kept (cache.py: holds_finding)."""
+    return (isinstance(value, dict) and set(value) == {"dropped"} and isinstance(value["dropped"], dict)
+            and all(isinstance(k, str) and is_int(v) and v > 0 for k, v in value["dropped"].items()))
+
+
 def cmd_prepare(args: argparse.Namespace) -> None:
     work = Path(args.work)
-    w = Writer(work)
+    cache = kf_cache(args)
+    cache.load()
+    w = Writer(work, cache)
     try:
         if args.mode == "tree":
             prepare_tree(w, work)
@@ -298,7 +345,7 @@ def read_buckets(kf: Path, items: list[dict[str, Any]]) -> tuple[set[tuple[str, 
     whole, rest = set(), []
     for kind in ("main", "lock"):
         record = audit_record(load_report(kf, kind), kind, 1)
-        mine = [i for i in items if i["set"] == kind]
+        mine = [i for i in items if i["set"] == kind and i["bucket"] is not None]  # not those the cache answered
         for bucket in {i["bucket"] for i in mine}:
             files = [i for i in mine if i["bucket"] == bucket]
             if record.get(bucket) == (len(files), sum(i["size"] for i in files)):
@@ -364,9 +411,9 @@ def cmd_report(args: argparse.Namespace) -> None:
     work = Path(args.work)
     kf = work / "kf"
     items = read_json(kf / "items.json")
-    by_name = {(i["set"], i["name"]): i for i in items}
+    by_name = {(i["set"], i["name"]): i for i in items if i["name"] is not None}
     reports = [(kind, load_report(kf, kind)) for kind in ("main", "lock")]
-    cache = Cache(args.cache_dir, "kingfisher", "", None)  # only its secret: the salt every scan shares
+    cache = kf_cache(args)  # the answers kept for the next run, and the salt every scan shares (Cache.salted)
     audit = audited_baseline(args.baseline)
     problems: list[str] = []
     gaps: list[dict[str, str]] = []
@@ -395,7 +442,7 @@ def cmd_report(args: argparse.Namespace) -> None:
                                  "line": fnd["line"], "member": member, "value": fnd["snippet"],
                                  "confidence": fnd.get("confidence")})
     for i in items:
-        if (i["set"], i["name"]) in read:
+        if (i["set"], i["name"]) in read or i["cached"] is not None:
             continue
         if i["canary"] is not None:
             problems.append(f"kingfisher did not read its canary ({i['canary']}): its audit record does not list it "
@@ -406,6 +453,8 @@ def cmd_report(args: argparse.Namespace) -> None:
                                 "(an archive it cannot open, or a file it skipped)"})
     hit: set[str] = set()
     dropped: dict[str, int] = {}
+    item_dropped: dict[int, dict[str, int]] = {}  # {item n: {why: count}}: the answer the cache may keep
+    with_finding: set[int] = set()  # the items with a finding: never kept
     found: dict[tuple, dict[str, Any]] = {}
     blob_dir = {"main": kf / "main", "lock": kf / "lock"}
     for r in raw_findings:
@@ -418,7 +467,10 @@ def cmd_report(args: argparse.Namespace) -> None:
         why = dropped_why(r["rule"], r["value"], item, text)
         if why is not None:
             dropped[why] = dropped.get(why, 0) + 1
+            counts = item_dropped.setdefault(item["n"], {})
+            counts[why] = counts.get(why, 0) + 1
             continue
+        with_finding.add(item["n"])
         hashed = hashlib.sha1(r["value"].encode(errors="surrogateescape")).hexdigest()
         paths = audit.get(hashed, {})
         if item["path"] in paths:
@@ -445,6 +497,7 @@ def cmd_report(args: argparse.Namespace) -> None:
         if cls not in hit:
             problems.append(f"kingfisher missed its canary {cls}: its rules did not fire on a token of that class")
     findings = one_per_secret(list(found.values()))
+    keep_answers(cache, items, read, item_dropped, with_finding, dropped)
     for f in findings:
         kept_raw.append({k: f[k] for k in ("rules", "path", "line", "member", "commits", "confidence")})
     write_json(kf / "findings.json", findings)
@@ -458,8 +511,26 @@ def cmd_report(args: argparse.Namespace) -> None:
         f.writelines(json.dumps(g) + "\n" for g in gaps)
     (kf / "problems").write_text("".join(p + "\n" for p in problems), encoding="utf-8")
     inventory = sum(1 for i in items if i["canary"] is None)
-    scanned = sum(1 for i in items if i["canary"] is None and (i["set"], i["name"]) in read)
+    scanned = sum(1 for i in items if i["canary"] is None and ((i["set"], i["name"]) in read or i["cached"] is not None))
+    hits = sum(1 for i in items if i["cached"] is not None)
+    write_stats(work, "on" if cache.file is not None else "", "", hits, inventory - hits)
     print(f"{inventory} {scanned} {sum(dropped.values())}")
+
+
+def keep_answers(cache: Cache, items: list[dict[str, Any]], read: set[tuple[str, str]],
+                 item_dropped: dict[int, dict[str, int]], with_finding: set[int], dropped: dict[str, int]) -> None:
+    """The cache's answers: the ones it gave, used again (their drops counted as kingfisher's would be); of the
+    files kingfisher read whole, those without a finding ({"dropped": {why: count}}), journaled at once; saved."""
+    fresh = {}
+    for i in items:
+        if i["cached"] is not None:
+            cache.keep(i["key"], i["path"], i["cached"])
+            for why, count in i["cached"]["dropped"].items():
+                dropped[why] = dropped.get(why, 0) + count
+        elif i["key"] and i["n"] not in with_finding and (i["set"], i["name"]) in read:
+            fresh[i["key"]] = {"path": i["path"], "value": {"dropped": item_dropped.get(i["n"], {})}}
+    cache.journal(fresh)
+    cache.save()
 
 
 def one_per_secret(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -477,12 +548,19 @@ def one_per_secret(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return tree + history
 
 
+def add_key_options(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--cache-dir", default="", help="SECURITY_CACHE_DIR; empty: cache off")
+    sp.add_argument("--tool-id", default="", help="kingfisher's --version output (empty: cache off)")
+    sp.add_argument("--tool-args", default="", help="the arguments every kingfisher run gets")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="adapter.py", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
     sp = sub.add_parser("prepare")
     sp.add_argument("--work", required=True)
     sp.add_argument("--mode", choices=("tree", "staged"), required=True)
+    add_key_options(sp)
     sp.set_defaults(func=cmd_prepare)
     sp = sub.add_parser("check")
     sp.add_argument("--work", required=True)
@@ -490,7 +568,7 @@ def parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("report")
     sp.add_argument("--work", required=True)
     sp.add_argument("--baseline", default="")
-    sp.add_argument("--cache-dir", default="")
+    add_key_options(sp)
     sp.set_defaults(func=cmd_report)
     return p
 

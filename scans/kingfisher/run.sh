@@ -33,6 +33,7 @@ readonly DS_DIR="$SCANS_DIR/detect-secrets" # the inventory and the history's ra
 # size limit, JSON on a file; the rules and the rule cache are added per run.
 readonly KF_ARGS=(scan --no-validate --no-update-check --no-dedup --no-ignore --max-file-size 0 --format json --quiet)
 declare -a RULE_CACHE=() # where kingfisher keeps its compiled rules (rule_cache_args)
+declare -a KEY_ARGS=()   # what the cache of kingfisher's answers is keyed on, with the rules (adapter.py kf_cache)
 HISTORY_PROBLEM="" # why the history's range cannot be read completely, or empty
 RANGE_PID=""
 
@@ -166,7 +167,9 @@ main() {
   [[ -z "$HISTORY_PROBLEM" || "$staged" != 1 ]] || scan_error "$HISTORY_PROBLEM"
   out="$SCAN_WORK/prepare.out"
   scan_progress "writing the files to read"
-  python3 -S "$SCAN_DIR/adapter.py" prepare --work "$SCAN_WORK" --mode "$mode" >"$out" 2>"$out.err" ||
+  KEY_ARGS=(--cache-dir "$([[ "$SECURITY_CACHE" != on ]] || printf '%s' "$SECURITY_CACHE_DIR")"
+    --tool-id "kingfisher $SCAN_TOOL_VERSION" --tool-args "${KF_ARGS[*]}")
+  python3 -S "$SCAN_DIR/adapter.py" prepare --work "$SCAN_WORK" --mode "$mode" "${KEY_ARGS[@]}" >"$out" 2>"$out.err" ||
     scan_error "could not write the files kingfisher reads: $(stderr_tail "$out.err")"
   read -r count deferred <"$out" || scan_error "the adapter gave no count"
   ((deferred == 0)) || log "$deferred of the history's blob(s) are the tree's files: read there"
@@ -176,11 +179,14 @@ that the gate may scan (are they all ignored, by this repository or by one that 
   scan_progress "scanning files"
   run_kingfisher
   out="$SCAN_WORK/report.out"
-  python3 -S "$SCAN_DIR/adapter.py" report --work "$SCAN_WORK" --baseline "$BASELINE" \
-    --cache-dir "$([[ "$SECURITY_CACHE" != on ]] || printf '%s' "$SECURITY_CACHE_DIR")" >"$out" 2>"$out.err" ||
+  python3 -S "$SCAN_DIR/adapter.py" report --work "$SCAN_WORK" --baseline "$BASELINE" "${KEY_ARGS[@]}" \
+    >"$out" 2>"$out.err" ||
     scan_error "kingfisher's output has an unexpected shape: $(stderr_tail "$out.err")"
   read -r inventory scanned dropped <"$out" || scan_error "the adapter gave no coverage"
-  log "$inventory file(s) and blob(s), $scanned read by kingfisher; $dropped match(es) dropped (placeholders, digests, allowlisted)"
+  log "$inventory file(s) and blob(s), $scanned read by kingfisher or answered by the cache; $dropped match(es) \
+dropped (placeholders, digests, allowlisted)"
+  [[ ! -s "$out.err" ]] || log "$(head -n 3 "$out.err")"
+  cache_stats_from_plan
   scan_gaps_from "$SCAN_WORK/kf/gaps.jsonl"
   scan_coverage "$inventory" "$scanned"
   keep_raw "$SCAN_WORK/kf/sanitized.json"
