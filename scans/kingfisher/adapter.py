@@ -68,6 +68,9 @@ except ImportError:  # TODO(i29-recall): scripts/lib/placeholders.py not on this
 LOCK = "uv.lock"  # the root lock file: read with the uv.lock rule alone
 BUCKET = 500  # files a folder: kingfisher reads each folder as one input, its audit record counts each folder's
 BATCH = 2000  # inputs per kingfisher run of a recheck: its command line stays far below the kernel's limits
+# Folders per kingfisher run (4,000 files): each run's answers are kept (absorb) before the next starts, so that a
+# scan stopped by its timeout keeps what it finished; each run costs about half a second to start.
+CHUNK_BUCKETS = 8
 STAGED = "staged"
 DJANGO_RULE = "gate.django.secret-key"
 TEST_SETTINGS = re.compile(r"(^|/)(tests?|testing)(/|$)|(^|/)[^/]*test[^/]*\.py$", re.IGNORECASE)
@@ -150,7 +153,9 @@ class Writer:
         for kind in ("main", "lock"):
             buckets = sorted({i["bucket"] for i in self.items if i["set"] == kind and i["bucket"] is not None},
                              key=int)
-            (self.kf / "batches" / kind).write_bytes(b"".join(x.encode() + b"\0" for x in buckets))
+            for k in range(0, len(buckets), CHUNK_BUCKETS):
+                (self.kf / "batches" / f"{kind}-{k // CHUNK_BUCKETS}").write_bytes(
+                    b"".join(x.encode() + b"\0" for x in buckets[k:k + CHUNK_BUCKETS]))
         write_json(self.kf / "items.json", self.items)
         return sum(1 for i in self.items if i["canary"] is None)
 
@@ -339,12 +344,23 @@ def audit_record(report: dict[str, Any], run: str, depth: int) -> dict[str, tupl
     return found
 
 
-def read_buckets(kf: Path, items: list[dict[str, Any]]) -> tuple[set[tuple[str, str]], list[dict[str, Any]]]:
+def runs_of(kf: Path) -> list[tuple[str, str]]:
+    """[(set, run)] of the kingfisher runs prepare planned (WORK/kf/batches/SET-K), in order."""
+    runs = [name.rsplit("-", 1) for name in os.listdir(kf / "batches")]
+    return [(kind, f"{kind}-{k}") for kind, k in sorted(runs, key=lambda r: (r[0] != "main", int(r[1])))]
+
+
+def read_buckets(kf: Path, items: list[dict[str, Any]], runs: list[tuple[str, str]] | None = None,
+                 ) -> tuple[set[tuple[str, str]], list[dict[str, Any]]]:
     """The (set, bucket) kingfisher read whole by its own record (every file of the folder a blob, every byte
-    scanned), and the items of the other folders (checked one by one: cmd_check)."""
+    scanned), and the items of the other folders (checked one by one: cmd_check), by the records of the runs given
+    (all of them by default; of one run, the other runs' folders are the rest)."""
     whole, rest = set(), []
+    runs = runs_of(kf) if runs is None else runs
     for kind in ("main", "lock"):
-        record = audit_record(load_report(kf, kind), kind, 1)
+        record: dict[str, tuple[int, int]] = {}
+        for _, run in (r for r in runs if r[0] == kind):
+            record.update(audit_record(load_report(kf, run), run, 1))
         mine = [i for i in items if i["set"] == kind and i["bucket"] is not None]  # not those the cache answered
         for bucket in {i["bucket"] for i in mine}:
             files = [i for i in mine if i["bucket"] == bucket]
@@ -407,12 +423,67 @@ def dropped_why(rule: str, value: str, item: dict[str, Any], text: str) -> str |
     return None
 
 
+def findings_of(report: dict[str, Any], kind: str, run: str,
+                by_name: dict[tuple[str, str], dict[str, Any]]) -> list[dict[str, Any]]:
+    """The findings of kingfisher's report of its run (of the set kind), each with its item, its value too."""
+    found = []
+    for f in report["findings"]:
+        rule = f.get("rule") if isinstance(f, dict) else None
+        fnd = f.get("finding") if isinstance(f, dict) else None
+        if not (isinstance(rule, dict) and isinstance(rule.get("id"), str) and isinstance(fnd, dict)
+                and isinstance(fnd.get("path"), str) and isinstance(fnd.get("snippet"), str)
+                and isinstance(fnd.get("line"), int)):
+            raise Failure(f"a finding of kingfisher's run {run} lacks its rule id, path, line or value")
+        name, _, member = fnd["path"].partition("!")
+        item = by_name.get((kind, "/".join(name.split("/")[-2:])))
+        if item is None:
+            raise Failure(f"kingfisher reported a finding in a file it was not given (run {run})")
+        label = rule.get("description") if rule["id"].startswith("gate.") else None
+        found.append({"item": item, "rule": rule["id"], "rule_name": str(label or rule.get("name", ""))[:200],
+                      "line": fnd["line"], "member": member, "value": fnd["snippet"],
+                      "confidence": fnd.get("confidence")})
+    return found
+
+
+def why_dropped(kf: Path, r: dict[str, Any], item_dropped: dict[int, dict[str, int]]) -> str | None:
+    """Why the finding r (findings_of) is not one (dropped_why, counted by item in item_dropped), or None."""
+    item = r["item"]
+    data = (kf / item["set"] / item["name"]).read_bytes()
+    text = line_of(data, r["line"]) if not r["member"] else ""
+    why = dropped_why(r["rule"], r["value"], item, text)
+    if why is not None:
+        counts = item_dropped.setdefault(item["n"], {})
+        counts[why] = counts.get(why, 0) + 1
+    return why
+
+
+def cmd_absorb(args: argparse.Namespace) -> None:
+    """kingfisher's answers of its run --run on the files of the folders it read whole without a finding, appended
+    to the cache's journal at once (Cache.journal): a scan stopped later (its timeout) keeps them."""
+    kf = Path(args.work) / "kf"
+    items = read_json(kf / "items.json")
+    by_name = {(i["set"], i["name"]): i for i in items if i["name"] is not None}
+    kind = args.run.rsplit("-", 1)[0]
+    cache = kf_cache(args)
+    if cache.file is None:
+        return
+    whole, _ = read_buckets(kf, items, [(kind, args.run)])
+    item_dropped: dict[int, dict[str, int]] = {}
+    with_finding = set()
+    for r in findings_of(load_report(kf, args.run), kind, args.run, by_name):
+        if r["item"]["canary"] is None and why_dropped(kf, r, item_dropped) is None:
+            with_finding.add(r["item"]["n"])
+    cache.journal({i["key"]: {"path": i["path"], "value": {"dropped": item_dropped.get(i["n"], {})}} for i in items
+                   if i["key"] and i["cached"] is None and (i["set"], i["bucket"]) in whole
+                   and i["n"] not in with_finding})
+
+
 def cmd_report(args: argparse.Namespace) -> None:
     work = Path(args.work)
     kf = work / "kf"
     items = read_json(kf / "items.json")
     by_name = {(i["set"], i["name"]): i for i in items if i["name"] is not None}
-    reports = [(kind, load_report(kf, kind)) for kind in ("main", "lock")]
+    reports = [(kind, run, load_report(kf, run)) for kind, run in runs_of(kf)]
     cache = kf_cache(args)  # the answers kept for the next run, and the salt every scan shares (Cache.salted)
     audit = audited_baseline(args.baseline)
     problems: list[str] = []
@@ -425,22 +496,8 @@ def cmd_report(args: argparse.Namespace) -> None:
         kind = run.rsplit("-", 1)[0]
         report = load_report(kf, f"recheck-{run}")
         read |= {(kind, name) for name, (blobs, _) in audit_record(report, run, 2).items() if blobs >= 1}
-    for kind, report in reports:
-        for f in report["findings"]:
-            rule = f.get("rule") if isinstance(f, dict) else None
-            fnd = f.get("finding") if isinstance(f, dict) else None
-            if not (isinstance(rule, dict) and isinstance(rule.get("id"), str) and isinstance(fnd, dict)
-                    and isinstance(fnd.get("path"), str) and isinstance(fnd.get("snippet"), str)
-                    and isinstance(fnd.get("line"), int)):
-                raise Failure(f"a finding of kingfisher's run {kind} lacks its rule id, path, line or value")
-            name, _, member = fnd["path"].partition("!")
-            item = by_name.get((kind, "/".join(name.split("/")[-2:])))
-            if item is None:
-                raise Failure(f"kingfisher reported a finding in a file it was not given (run {kind})")
-            label = rule.get("description") if rule["id"].startswith("gate.") else None
-            raw_findings.append({"item": item, "rule": rule["id"], "rule_name": str(label or rule.get("name", ""))[:200],
-                                 "line": fnd["line"], "member": member, "value": fnd["snippet"],
-                                 "confidence": fnd.get("confidence")})
+    for kind, run, report in reports:
+        raw_findings.extend(findings_of(report, kind, run, by_name))
     for i in items:
         if (i["set"], i["name"]) in read or i["cached"] is not None:
             continue
@@ -456,19 +513,14 @@ def cmd_report(args: argparse.Namespace) -> None:
     item_dropped: dict[int, dict[str, int]] = {}  # {item n: {why: count}}: the answer the cache may keep
     with_finding: set[int] = set()  # the items with a finding: never kept
     found: dict[tuple, dict[str, Any]] = {}
-    blob_dir = {"main": kf / "main", "lock": kf / "lock"}
     for r in raw_findings:
         item = r["item"]
         if item["canary"] is not None:
             hit.add(item["canary"])
             continue
-        data = (blob_dir[item["set"]] / item["name"]).read_bytes()
-        text = line_of(data, r["line"]) if not r["member"] else ""
-        why = dropped_why(r["rule"], r["value"], item, text)
+        why = why_dropped(kf, r, item_dropped)
         if why is not None:
             dropped[why] = dropped.get(why, 0) + 1
-            counts = item_dropped.setdefault(item["n"], {})
-            counts[why] = counts.get(why, 0) + 1
             continue
         with_finding.add(item["n"])
         hashed = hashlib.sha1(r["value"].encode(errors="surrogateescape")).hexdigest()
@@ -504,7 +556,7 @@ def cmd_report(args: argparse.Namespace) -> None:
     summary = {"kingfisher": [{"run": b, "rules_applied": rep["metadata"]["summary"].get("rules_applied"),
                                "blobs_scanned": rep["metadata"]["summary"].get("blobs_scanned"),
                                "bytes_scanned": rep["metadata"]["summary"].get("bytes_scanned"),
-                               "version": rep["metadata"].get("kingfisher_version")} for b, rep in reports],
+                               "version": rep["metadata"].get("kingfisher_version")} for _, b, rep in reports],
                "findings": kept_raw, "dropped": dropped}
     write_json(kf / "sanitized.json", summary)
     with open(kf / "gaps.jsonl", "a", encoding="utf-8") as f:
@@ -562,6 +614,11 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--mode", choices=("tree", "staged"), required=True)
     add_key_options(sp)
     sp.set_defaults(func=cmd_prepare)
+    sp = sub.add_parser("absorb")
+    sp.add_argument("--work", required=True)
+    sp.add_argument("--run", required=True)
+    add_key_options(sp)
+    sp.set_defaults(func=cmd_absorb)
     sp = sub.add_parser("check")
     sp.add_argument("--work", required=True)
     sp.set_defaults(func=cmd_check)

@@ -105,13 +105,21 @@ kingfisher_run() {
   esac
 }
 
-# run_kingfisher: kingfisher on each set's folders of numbered files (adapter.py prepare), one input a folder;
-# then, for the folders its audit record does not show read whole (adapter.py check), on each of their files.
+# run_kingfisher: kingfisher on each set's folders of numbered files (adapter.py prepare), one input a folder, a
+# run a chunk of folders (WORK/kf/batches/SET-K), each run's answers kept in the cache's journal before the next
+# starts (adapter.py absorb: a scan stopped by its timeout keeps what it finished); then, for the folders its audit
+# record does not show read whole (adapter.py check), on each of their files.
 run_kingfisher() {
-  local kind out="$SCAN_WORK/check.out" count recheck
+  local kind out="$SCAN_WORK/check.out" count recheck batch run
   rule_cache_args
   for kind in main lock; do
-    kingfisher_run "$kind" "$kind" "$SCAN_WORK/kf/batches/$kind"
+    for batch in "$SCAN_WORK/kf/batches/$kind"-*; do
+      [[ -f "$batch" ]] || scan_error "kingfisher's $kind run has nothing to read (the canary is missing)"
+      run=${batch##*/}
+      kingfisher_run "$kind" "$run" "$batch"
+      python3 -S "$SCAN_DIR/adapter.py" absorb --work "$SCAN_WORK" --run "$run" "${KEY_ARGS[@]}" >"$out" 2>"$out.err" ||
+        scan_error "kingfisher's output has an unexpected shape: $(stderr_tail "$out.err")"
+    done
   done
   python3 -S "$SCAN_DIR/adapter.py" check --work "$SCAN_WORK" >"$out" 2>"$out.err" ||
     scan_error "kingfisher's output has an unexpected shape: $(stderr_tail "$out.err")"
