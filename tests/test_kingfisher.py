@@ -231,9 +231,10 @@ def test_a_file_kingfisher_leaves_out_of_its_record_is_a_gap_naming_it(tmp_path)
             'if [[ " $* " == *" 0/0 "* ]]; then f=\'del(.audit.repositories[] | select(.key | endswith("/0/0")))\'\n'
             'else f=\'.audit.repositories[].stats.blobs_scanned -= 1\'; fi\n'
             'jq -c "$f" "$out" >"$out.t" && mv "$out.t" "$out"; exit $rc')
-    # An empty cache: another test's run may have kept kingfisher's answer on the same apps/views.py.
-    run = run_scan("kingfisher", root, tmp_path / "reports", {"SECURITY_CACHE_DIR": str(tmp_path / "cache")},
-                   path=stand_in(tmp_path, body))
+    # A file of its own: no other test's run has kept kingfisher's answer on it (SHARED_CACHE).
+    write_tree(root, {"apps/views.py": f"def index():\n    return '{rand(12)}'\n"})
+    git_commit_all(root, "its own file")
+    run = run_scan("kingfisher", root, tmp_path / "reports", SHARED_CACHE, path=stand_in(tmp_path, body))
     assert run.rc == 2, run.output
     result = run.result("kingfisher")
     assert [g["id"] for g in result["coverage_gaps"]] == ["not-scanned:apps/views.py"], result["coverage_gaps"]

@@ -12,6 +12,10 @@ Commands (each writes into WORK/history; exit 0 done, 2 error with the message o
          N is the blob's index in todo and NAME its path's last component (detect-secrets reads a file's type from
          its name): a path from git never becomes a file-system path. range refuses a tree entry whose path could
          leave the folder (scripts/lib/git_paths.py: absolute, `..`, `.git`, too long), an error naming the commit.
+         A blob whose answer named findings under the same key before (never cached itself) has the numbers of the
+         lines they were at cached (hint_key: line numbers alone, no value, no hash): only those lines are read
+         again (not a WHOLE_SUFFIXES file, a key block or a binary blob), mapped back as added lines are; lines
+         read alone that name other lines than the hint are a gap, and the hint is dropped (read whole next run).
          With no rest (--staged aside), plan merges too (with --tree-kept) and prints "merged" last.
   merge  detect-secrets' report on the rest plus the answered blobs: every secret of every blob, once per commit
          that introduced it, in WORK/history/occurrences.json (salted hashes only; scans/detect-secrets/history.jq

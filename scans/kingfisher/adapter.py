@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Summary: what kingfisher reads and what the gate keeps of its answer (scans/kingfisher/run.sh; run in PROJECT_DIR).
-Usage: python3 -S scans/kingfisher/adapter.py prepare --work WORK --mode tree|staged
-       python3 -S scans/kingfisher/adapter.py report --work WORK [--baseline FILE] [--cache-dir DIR]
+Usage: python3 -S scans/kingfisher/adapter.py prepare --work WORK --mode tree|staged KEY...
+       python3 -S scans/kingfisher/adapter.py absorb --work WORK --run SET-K KEY...
+       python3 -S scans/kingfisher/adapter.py check --work WORK
+       python3 -S scans/kingfisher/adapter.py report --work WORK [--baseline FILE] KEY...
+       KEY: --cache-dir DIR (SECURITY_CACHE_DIR, "" off) --tool-id "kingfisher VERSION" --tool-args "ARGS"
 
 prepare  writes every file kingfisher must read into WORK/kf/blobs, each under a number (N), never under a name
          from the tree or from git: tree, the files of scans/detect-secrets/inventory.py's list (WORK/inventory/files)
@@ -12,7 +15,12 @@ prepare  writes every file kingfisher must read into WORK/kf/blobs, each under a
          tokens (CANARY), built now from prefixes and random characters, joins each set (never a finding, never
          coverage). The inputs of each kingfisher run in WORK/kf/batches/SET-K (NUL-separated names, BATCH at most);
          WORK/kf/items.json says what each number is. A history blob the tree's file at its path holds is left to
-         the tree (read once). Prints the number of files to read and of the history's blobs left to the tree.
+         the tree (read once). A (path, blob) the cache answers (kf_cache: an earlier run's answer under the same
+         key, made without a finding) is neither read out of git nor written: an item with its answer, not handed to
+         kingfisher, counted as read. The runs: CHUNK_BUCKETS folders each. Prints the number of files to read
+         (answered ones too) and of the history's blobs left to the tree.
+absorb   after each run: the answers of the files of the folders that run read whole without a finding, appended to
+         the cache's journal (a scan stopped later keeps them; scripts/lib/cache.py).
 report   reads kingfisher's JSON reports (WORK/kf/out/SET-K.json, written in the run's temporary folder, values and
          all) and keeps none of what could hold a value or an unsalted hash of one (snippet, fingerprint,
          validation, validate_command). Each file handed to kingfisher must be in its audit record, completed, with
@@ -29,7 +37,10 @@ report   reads kingfisher's JSON reports (WORK/kf/out/SET-K.json, written in the
          the oldest, and one the tree reports is left to it.
          Writes WORK/kf/findings.json (for normalize.jq), WORK/kf/sanitized.json (the raw report the gate keeps),
          WORK/kf/gaps.jsonl, WORK/kf/excluded.jsonl, WORK/kf/problems (one error a line: canary misses, a broken
-         report) and prints "INVENTORY SCANNED DROPPED".
+         report) and prints "INVENTORY SCANNED DROPPED". Keeps in the cache the answers of the files read without a
+         finding ({"dropped": {why: count}}: never a value, a hash or a line) and the ones it answered, and writes
+         the result's "cache" field (WORK/cache-stats.json: hits, the files the cache answered; misses, the ones
+         kingfisher was handed).
 Exit 0 done, 2 error with the message on stderr.
 """
 

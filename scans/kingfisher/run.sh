@@ -18,6 +18,11 @@
 # validation text of kingfisher's is kept: the adapter salts the value's SHA-1 (as detect-secrets' hashed_secret)
 # and matches it against .secrets.baseline's audited false positives; .security-suppressions.json accepts a
 # finding by its rule id and path[:line] (README, "Suppressing a finding").
+# kingfisher's answers on the files and blobs in which it found nothing (or only matches the adapter drops) are kept
+# in the scan cache (SECURITY_CACHE, SECURITY_CACHE_DIR: scripts/lib/cache.py, its scan "kingfisher"), keyed by the
+# path, git's blob id, the set, kingfisher's version, its arguments, the rule files and the adapter's code: a warm run
+# hands kingfisher only the new files and the ones with findings (never cached: read again every run), in runs of at
+# most 4,000 files, each run's answers journaled before the next starts (a stopped scan keeps them).
 # --staged (scripts/pre-commit.sh): no tree scan; the blobs of the index that differ from HEAD, with the staged
 # .secrets.baseline.
 # Exit: 0 pass, 1 findings, 2 the scan could not be completed.
