@@ -18,7 +18,8 @@ prepare  writes every file kingfisher must read into WORK/kf/blobs, each under a
          the tree (read once). A (path, blob) the cache answers (kf_cache: an earlier run's answer under the same
          key, made without a finding) is neither read out of git nor written: an item with its answer, not handed to
          kingfisher, counted as read. The runs: CHUNK_BUCKETS folders each. Prints the number of files to read
-         (answered ones too) and of the history's blobs left to the tree.
+         (answered ones too), of the history's blobs left to the tree, and of those left unwritten because
+         --budget ran out (the scan is then an error; the next run continues).
 absorb   after each run: the answers of the files of the folders that run read whole without a finding, appended to
          the cache's journal (a scan stopped later keeps them; scripts/lib/cache.py).
 report   reads kingfisher's JSON reports (WORK/kf/out/SET-K.json, written in the run's temporary folder, values and
@@ -134,6 +135,8 @@ class Writer:
         self.counts = {"main": 0, "lock": 0}
         self.tree: dict[str, str] = {}  # {path: git's blob id} of the tree's files, which the history need not read again
         self.deferred = 0  # the history's blobs the tree's files already are
+        self.budget: float | None = None  # time.monotonic() after which no more history blobs are written
+        self.left = 0  # the history's blobs left unwritten for want of time (budget)
 
     def answered(self, kind: str, path: str, blob: str, commits: list[str] | None) -> bool:
         """Whether the cache answers (path, blob) of the set kind (kf_key): then an item with its cached answer and
@@ -198,8 +201,8 @@ def read_blobs(ids: list[str]):
                 raise Failure(f"git cat-file gave blob {blob} truncated")
             yield blob, data
     finally:
+        proc.stdout.close()  # first: a reader that stops early (the time budget) ends git, and so the feeder
         feeder.join()
-        proc.stdout.close()
         proc.wait()
     if proc.returncode != 0:
         raise Failure(f"git cat-file --batch failed: {proc.stderr.read().decode(errors='replace')[:300]}")
@@ -257,7 +260,14 @@ def prepare_history(w: Writer, work: Path) -> None:
     by_blob: dict[str, list[tuple[tuple[str, str], list[str], str]]] = {}
     for key, commits, kind in todo:
         by_blob.setdefault(key[1], []).append((key, commits, kind))
+    import time
+
     for blob, data in read_blobs(wanted):
+        if w.budget is not None and time.monotonic() > w.budget:
+            # Out of time (SCAN_TIMEOUT): the rest is left to the next run, this one an error; what was written is
+            # read and its answers kept, so that the next run continues from there.
+            w.left = sum(len(by_blob[b]) for b in wanted[wanted.index(blob):])
+            break
         for (path, _), commits, kind in by_blob[blob]:
             w.add(data, kind, path, commits, blob=blob)
     tree = set()
@@ -301,6 +311,10 @@ def cmd_prepare(args: argparse.Namespace) -> None:
     cache = kf_cache(args)
     cache.load()
     w = Writer(work, cache)
+    if args.budget:
+        import time
+
+        w.budget = time.monotonic() + args.budget
     try:
         if args.mode == "tree":
             prepare_tree(w, work)
@@ -308,7 +322,7 @@ def cmd_prepare(args: argparse.Namespace) -> None:
             prepare_history(w, work)
     except OSError as e:
         raise Failure(f"cannot write the files kingfisher reads: {e}") from e
-    print(w.finish(), w.deferred)
+    print(w.finish(), w.deferred, w.left)
 
 
 # --- report --------------------------------------------------------------------------------------------------
@@ -623,6 +637,7 @@ def parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("prepare")
     sp.add_argument("--work", required=True)
     sp.add_argument("--mode", choices=("tree", "staged"), required=True)
+    sp.add_argument("--budget", type=int, default=0, help="seconds to write the history's blobs in (0: no limit)")
     add_key_options(sp)
     sp.set_defaults(func=cmd_prepare)
     sp = sub.add_parser("absorb")

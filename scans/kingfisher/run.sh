@@ -160,7 +160,7 @@ baseline_of() {
 }
 
 main() {
-  local staged=0 mode=tree count deferred out inventory scanned dropped problem=""
+  local staged=0 mode=tree count deferred left out inventory scanned dropped problem=""
   scan_begin kingfisher "$PROJECT_DIR"
   scan_policy UNKNOWN+ # every secret not audited as a false positive fails
   require_command kingfisher
@@ -182,9 +182,14 @@ main() {
   scan_progress "writing the files to read"
   KEY_ARGS=(--cache-dir "$([[ "$SECURITY_CACHE" != on ]] || printf '%s' "$SECURITY_CACHE_DIR")"
     --tool-id "kingfisher $SCAN_TOOL_VERSION" --tool-args "${KF_ARGS[*]}")
-  python3 -S "$SCAN_DIR/adapter.py" prepare --work "$SCAN_WORK" --mode "$mode" "${KEY_ARGS[@]}" >"$out" 2>"$out.err" ||
+  # Half of what is left of SCAN_TIMEOUT to write the history's blobs: kingfisher then reads what was written, and
+  # its answers are kept, so that a history too long for the timeout converges over runs.
+  python3 -S "$SCAN_DIR/adapter.py" prepare --work "$SCAN_WORK" --mode "$mode" "${KEY_ARGS[@]}" \
+    --budget "$(((SCAN_DEADLINE - SECONDS) / 2 + 1))" >"$out" 2>"$out.err" ||
     scan_error "could not write the files kingfisher reads: $(stderr_tail "$out.err")"
-  read -r count deferred <"$out" || scan_error "the adapter gave no count"
+  read -r count deferred left <"$out" || scan_error "the adapter gave no count"
+  ((left == 0)) || HISTORY_PROBLEM="${HISTORY_PROBLEM:+$HISTORY_PROBLEM; }$left of the history's blob(s) were not read \
+within SCAN_TIMEOUT=${SCAN_TIMEOUT}s (the whole scan's limit): the next run continues from the answers this one kept"
   ((deferred == 0)) || log "$deferred of the history's blob(s) are the tree's files: read there"
   [[ "$staged" == 1 ]] || ((count > 0)) || scan_error "there is nothing to scan: git lists no file in $PROJECT_DIR \
 that the gate may scan (are they all ignored, by this repository or by one that encloses it?)"
