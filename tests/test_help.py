@@ -30,6 +30,7 @@ NOT_TUNABLES = {
     "SCAN_TOOL_VERSION": "a shell variable of the scan life cycle (common.sh)",
     "SCAN_RESULT_EXTRA": "a shell variable of the scan life cycle (common.sh)",
     "DS_PYTHON": "a shell variable of the detect-secrets scan",
+    "SKIP": "pre-commit's own variable (docs/pre-commit.md): scripts/pre-commit.sh skips the units it names",
     "EPOCHREALTIME": "bash's clock (bash 5), for the trivy canary's time",
     "TRIVY_CACHE_BACKEND": "trivy's own setting (README: the TRIVY_* row); the image scan refuses any but memory",
 }

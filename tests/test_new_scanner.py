@@ -5,6 +5,10 @@ In a copy of the tree (a git repository of its own, so the change can be listed)
 scanner, `fake`, that reports one finding through the common life cycle, and `fake` to CODE_SCANS. Then
 `make security-code` runs it beside the real code scans, gates it (fail), puts it in the Markdown summary and the
 SARIF log with its tool's documentation link, and accepts a suppression for it (pass).
+
+The pre-commit hook names no scanner either: in another copy, a throwaway unit whose Usage line lists --staged
+(`fake-staged`, its tool locked in the copy's .venv) is run by the hook on the staged content and blocks a commit
+with its finding, while `fake`, which says nothing of staged content, is not run.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from support.faults import clean_project
-from support.gate import REPO_ROOT, gate_env, makefile_list, scan_units
+from support.gate import REPO_ROOT, VENV_BIN, gate_env, makefile_list, scan_units
 
 FAKE_RUN = """#!/usr/bin/env bash
 # Summary: a throwaway scan for tests/test_new_scanner.py: its tool reports one HIGH finding.
@@ -52,6 +56,26 @@ include "lib";
 expect(type == "object" and (.issues | type) == "array"; "the fake report lacks its issues")
 | [.issues[] | {scan: "fake", id: .rule, severity: (.level | ascii_upcase), title: "a fake finding",
                 location: location(.file; .line; null), package: null, fix: null}]
+"""
+
+
+# The staged unit: run.sh --staged in the repository being committed to, reading the index itself (its tool,
+# fake-staged, reports each staged file that holds MARKER).
+MARKER = "FAKE" + "-" + "LEAKED"
+FAKE_STAGED_RUN = FAKE_RUN.replace("its tool reports one HIGH finding", "its tool reads the index").replace(
+    "scans/fake/run.sh", "scans/fake-staged/run.sh [--staged]").replace(
+    "# Tool: fake https://example.invalid/fake-scanner", "# Tool: fake-staged https://example.invalid/fake-staged"
+).replace("scan_begin fake", "scan_begin fake-staged").replace(
+    """  scan_run_tool "$raw" "$SCAN_WORK/fake.err" -- \\
+    printf '{"issues": [{"rule": "FAKE001", "file": "apps/core/views.py", "line": 1, "level": "high"}]}\\n'""",
+    """  [[ "${1:-}" == --staged ]] || scan_error "this unit reads the index only (--staged)"
+  cd "$PROJECT_DIR"
+  scan_run_tool "$raw" "$SCAN_WORK/fake.err" -- fake-staged""")
+FAKE_STAGED_TOOL = f"""#!/usr/bin/env bash
+# The throwaway tool: the staged files that hold the marker, as issues.
+set -euo pipefail
+{{ git grep --cached -l -z -e {MARKER} || true; }} |
+  jq -Rs '{{issues: [split("\\u0000")[] | select(. != "") | {{rule: "FAKE002", file: ., line: 1, level: "high"}}]}}'
 """
 
 
@@ -147,3 +171,58 @@ def test_every_scan_unit_is_in_one_gate_and_every_scan_a_gate_lists_is_a_unit():
     code, docker = makefile_list("CODE_SCANS"), makefile_list("DOCKER_SCANS")
     assert sorted(code + docker) == sorted(scan_units())
     assert not set(code) & set(docker)
+
+
+def venv_with_tool(tree: Path, name: str, text: str) -> None:
+    """The copy's .venv: the locked one's entries linked, and bin/ a folder of links to its tools plus NAME."""
+    (tree / ".venv").unlink()
+    (tree / ".venv").mkdir()
+    for entry in VENV_BIN.parent.iterdir():
+        if entry.name != "bin":
+            (tree / ".venv" / entry.name).symlink_to(entry)
+    (tree / ".venv" / "bin").mkdir()
+    for tool in VENV_BIN.iterdir():
+        (tree / ".venv" / "bin" / tool.name).symlink_to(tool)
+    (tree / ".venv" / "bin" / name).write_text(text)
+    (tree / ".venv" / "bin" / name).chmod(0o755)
+
+
+def test_the_hook_runs_a_unit_that_says_it_scans_staged_content_and_no_other(tmp_path):
+    tree = copy_of_the_tree(tmp_path / "gate")
+    add_fake_scanner(tree)  # fake: no --staged, no "# Staged:" line; it always reports a finding
+    unit = tree / "scans" / "fake-staged"
+    unit.mkdir()
+    (unit / "run.sh").write_text(FAKE_STAGED_RUN)
+    (unit / "run.sh").chmod(0o755)
+    (unit / "normalize.jq").write_text(FAKE_NORMALIZE.replace('scan: "fake"', 'scan: "fake-staged"'))
+    git(tree, "add", "-A")
+    git(tree, "commit", "-q", "-m", "two throwaway units")
+    venv_with_tool(tree, "fake-staged", FAKE_STAGED_TOOL)
+    home = tmp_path / "pre-commit-home"
+    subprocess.run([str(VENV_BIN / "pre-commit"), "install"], cwd=tree, check=True, capture_output=True,
+                   env={**os.environ, "PRE_COMMIT_HOME": str(home)})
+    # The real units are skipped (SKIP, as pre-commit passes it on): only the throwaway ones are in question.
+    env = {"PRE_COMMIT_HOME": str(home), "SKIP": ",".join(u for u in scan_units() if not u.startswith("fake"))}
+
+    (tree / "apps" / "leak.txt").write_text(f"token {MARKER}\n")
+    git(tree, "add", "apps/leak.txt")
+    before = git(tree, "rev-parse", "HEAD")
+    blocked = commit(tree, "a leak", env)
+    output = blocked.stdout + blocked.stderr
+    assert blocked.returncode != 0 and git(tree, "rev-parse", "HEAD") == before, output
+    assert "fake-staged: FAIL" in output and "FAKE002" in output and "apps/leak.txt" in output, output
+    assert "fake:" not in output and "FAKE001" not in output, output  # fake says nothing of staged content
+
+    git(tree, "rm", "-q", "--cached", "apps/leak.txt")
+    (tree / "apps" / "clean.txt").write_text("nothing here\n")
+    git(tree, "add", "apps/clean.txt")
+    clean = commit(tree, "clean", env)
+    assert clean.returncode == 0 and git(tree, "rev-parse", "HEAD") != before, clean.stdout + clean.stderr
+
+
+def commit(tree: Path, message: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """git commit in tree through its pre-commit hook."""
+    return subprocess.run(["git", "commit", "-m", message], cwd=tree, capture_output=True, text=True, check=False,
+                          env={**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1",
+                               "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
+                               "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid", **env})

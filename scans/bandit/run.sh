@@ -2,6 +2,7 @@
 # Summary: scan the project's Python code with bandit; any finding at or over the threshold fails.
 # Tool: bandit https://github.com/PyCQA/bandit
 # Usage: scans/bandit/run.sh [--staged]
+# Staged: changed pyproject.toml
 #
 # Scans the Python files under BANDIT_TARGETS (relative to PROJECT_DIR) with [tool.bandit] from the project's
 # pyproject.toml. BANDIT_SEVERITY and BANDIT_CONFIDENCE (low, medium, high) set the threshold. The gate lists

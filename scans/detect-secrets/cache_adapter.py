@@ -19,6 +19,14 @@ settings (ds_settings: never its results or its date, which change no answer); s
 keys the blobs of the history the same way, so entries are shared. merge --keep-to FILE hands the entries to the
 history scan (which saves them with its own) instead of saving, and appends the ones it made to the journal.
 plan --merge-if-answered (with merge's options) merges too when the cache answers every file, and prints "merged".
+A symlink of the inventory (scans/detect-secrets/inventory.py: WORK/inventory/links) is never opened: its target's
+text, written by the inventory to WORK/inventory/symlinks/N, is its content. plan lists the numbers of those the cache
+does not answer in WORK/todo-links (detect-secrets reads them in that folder, with WORK/baseline-links.json, the
+baseline re-keyed to the numbers: scans/detect-secrets/run.sh links_scan), merge maps its report
+(WORK/links-report.json) and what it read (WORK/links-read.list) back to the links' paths, and names one it did not
+read in WORK/links-unread.jsonl (a gap). A symlink's key is its target's blob id marked as a symlink's (symlink_id):
+its text is scanned as a file of no type, a regular file by its name's, so the same bytes at the same path are two
+entries.
 """
 
 from __future__ import annotations
@@ -39,6 +47,23 @@ from cache import (  # noqa: E402
 )
 
 ENVELOPE = "<envelope>"
+SYMLINK = "symlink:"  # a symlink's content id in a key: its target's blob id, marked (symlink_id)
+
+
+def symlink_id(sha: str) -> str:
+    """The content id a symlink is keyed by (the tree's and the history's alike): git's blob id of its target's
+    text, marked as a symlink's."""
+    return SYMLINK + sha
+
+
+def inventory_links(folder: Path) -> dict[str, str]:
+    """{symlink's path: the number its target's text is written under in folder/symlinks} of the inventory in folder
+    (scans/detect-secrets/inventory.py); none when it lists none."""
+    try:
+        names = read_list(str(folder / "links"))
+    except FileNotFoundError:
+        return {}
+    return {name: str(n) for n, name in enumerate(names)}
 
 
 def ds_valid(value: Any, path: str) -> bool:
@@ -154,33 +179,46 @@ def cmd_plan(args: argparse.Namespace) -> None:
     cache, known = ds_cache(args, cache_dir, tool_id)
     cache.load()
     files = read_list(args.list)
+    links = inventory_links(Path(args.list).parent)
+    texts = Path(args.list).parent / "symlinks"
     envelope = cache.get(cache.key(ENVELOPE, ""), ENVELOPE, ds_envelope_valid)
-    plan_files, hits, todo = [], {}, []
+    plan_files, hits, todo, link_todo = [], {}, [], []
     algorithm = object_format()
-    ids = blob_ids(files, index_blob_ids(), algorithm) if cache_dir else {}
+    # A symlink's id is its target's text's (never the path's: that would follow the link).
+    ids = blob_ids((f for f in files if f not in links), index_blob_ids(), algorithm) if cache_dir else {}
     for path in files:
-        sha = ids.get(path)
-        key = cache.key(path, sha, audits(known, path)) if sha else None
+        n = links.get(path)
+        sha = git_blob_id(str(texts / n), algorithm) if n is not None and cache_dir else ids.get(path)
+        key = cache.key(path, symlink_id(sha) if n is not None else sha, audits(known, path)) if sha else None
         value = cache.get(key, path, ds_valid) if key and envelope is not None else None
-        plan_files.append({"name": path, "key": key, "sha": sha})
+        plan_files.append({"name": path, "key": key, "sha": sha, **({"link": n} if n is not None else {})})
         if value is None:
-            todo.append(path)
+            (link_todo if n is not None else todo).append(n if n is not None else path)
         else:
             hits[path] = value
     write_list(work / "todo", todo)
+    write_list(work / "todo-links", link_todo)
+    if link_todo and args.baseline:
+        # The baseline for the links' run: its settings, its entries re-keyed to the numbers detect-secrets reads.
+        baseline = read_json(args.baseline)
+        by_number = {n: path for path, n in links.items()}
+        baseline["results"] = {n: baseline["results"][by_number[n]] for n in link_todo
+                               if by_number[n] in baseline["results"]}
+        baseline["generated_at"] = "not-written-by-this-run"
+        write_json(work / "baseline-links.json", baseline)
     with open(work / "cached-excluded.jsonl", "w", encoding="utf-8") as f:
         f.write(json_lines({"item": path, "rule": value["excluded"]} for path, value in hits.items()
                            if "excluded" in value))
     plan = {"files": plan_files, "hits": hits, "envelope": envelope, "cache_dir": cache_dir, "tool_id": tool_id,
-            "algorithm": algorithm}
+            "algorithm": algorithm, "symlinks": str(texts)}
     write_json(work / "plan.json", plan)
-    write_stats(work, cache_dir, note, len(hits), len(todo))
-    if args.merge_if_answered and not todo and envelope is not None:
+    write_stats(work, cache_dir, note, len(hits), len(todo) + len(link_todo))
+    if args.merge_if_answered and not todo and not link_todo and envelope is not None:
         # Nothing for detect-secrets to read: merge now, with the cache as loaded (saved only if it changed).
         merge(args, work, plan, cache, known)
-        print(f"{len(files)} {len(hits)} {len(todo)} merged")
+        print(f"{len(files)} {len(hits)} 0 merged")
         return
-    print(f"{len(files)} {len(hits)} {len(todo)}")
+    print(f"{len(files)} {len(hits)} {len(todo) + len(link_todo)}")
 
 
 def cmd_merge(args: argparse.Namespace) -> None:
@@ -197,10 +235,16 @@ def merge(args: argparse.Namespace, work: Path, plan: dict[str, Any], cache: Cac
     todo = set(read_list(str(work / "todo")))
     scanned = set(read_list(args.scanned)) if args.scanned else set()
     unread = read_excluded(args.unread_excluded) if args.unread_excluded else {}
+    fresh, envelope = {}, None
     if todo:
         report = read_report(args.fresh, "report")
         fresh = salt_results(report["results"], cache, adopt=True)
         envelope = {k: v for k, v in report.items() if k != "results"}
+    link_paths = symlinks_read(work, plan, cache, fresh, scanned)
+    if envelope is None and link_paths:
+        envelope = {k: v for k, v in read_report(str(work / "links-report.json"), "report").items() if k != "results"}
+    todo |= set(link_paths)
+    if envelope is not None:
         cache.keep(cache.key(ENVELOPE, ""), ENVELOPE, json.loads(json.dumps(envelope)))
         made[cache.key(ENVELOPE, "")] = cache.kept[cache.key(ENVELOPE, "")]
     else:
@@ -224,9 +268,11 @@ def merge(args: argparse.Namespace, work: Path, plan: dict[str, Any], cache: Cac
         if path not in todo or not key or (path not in scanned and path not in unread):
             continue
         value = {"results": fresh.get(path, [])} if path in scanned else {"excluded": unread[path]}
-        # The file must still be what the plan hashed: a file edited while detect-secrets ran is not stored.
-        sha = git_blob_id(path, plan["algorithm"])
-        if ds_valid(value, path) and sha and cache.key(path, sha, audits(known, path)) == key:
+        # The file must still be what the plan hashed: a file edited while detect-secrets ran is not stored (a
+        # symlink's text was read once, by the inventory: what was hashed is what was scanned).
+        sha = f["sha"] if "link" in f else git_blob_id(path, plan["algorithm"])
+        if ds_valid(value, path) and sha and cache.key(path, symlink_id(sha) if "link" in f else sha,
+                                                        audits(known, path)) == key:
             cache.keep(key, path, value)
             made[key] = cache.kept[key]
     if args.keep_to:
@@ -247,6 +293,38 @@ def merge(args: argparse.Namespace, work: Path, plan: dict[str, Any], cache: Cac
         committed["results"] = salt_results(committed["results"], cache)
     write_json(work / "baseline-salted.json", committed)
     (work / "ds-coverage.txt").write_text(f"{len(plan['files'])} {read_hits + len(todo & scanned)}\n")
+
+
+def symlinks_read(work: Path, plan: dict[str, Any], cache: Cache, fresh: dict[str, Any],
+                  scanned: set[str]) -> list[str]:
+    """The paths of the symlinks detect-secrets was given (WORK/todo-links), their results (WORK/links-report.json,
+    salted, renamed to the link's path) added to fresh and the ones it read (WORK/links-read.list) to scanned; one it
+    did not read is a gap in WORK/links-unread.jsonl."""
+    numbers = set(read_list(str(work / "todo-links"))) if (work / "todo-links").exists() else set()
+    path_of = {f["link"]: f["name"] for f in plan["files"] if f.get("link") in numbers}
+    gaps = []
+    if numbers:
+        report = read_report(str(work / "links-report.json"), "report on the symlinks' target text")
+        for n, secrets in salt_results(report["results"], cache, adopt=True).items():
+            if n not in path_of:
+                raise Failure("detect-secrets reported a finding in a symlink's text it was not given")
+            fresh[path_of[n]] = [dict(s, filename=path_of[n]) for s in secrets]
+        read = set(read_list(str(work / "links-read.list")))
+        for n, path in sorted(path_of.items(), key=lambda x: x[1]):
+            if n in read:
+                scanned.add(path)
+                continue
+            try:
+                (Path(plan["symlinks"]) / n).read_bytes().decode("utf-8")
+                why = "was not read by detect-secrets (no reason known)"
+            except UnicodeDecodeError:
+                why = "is not UTF-8"
+            gaps.append({"id": f"not-scanned:{path}",
+                         "message": f"detect-secrets did not scan the target of the symlink {path}: its text {why} "
+                                    "(accept the gap, or point the link elsewhere)"})
+    with open(work / "links-unread.jsonl", "w", encoding="utf-8") as f:
+        f.write(json_lines(gaps))
+    return list(path_of.values())
 
 
 def parser() -> argparse.ArgumentParser:

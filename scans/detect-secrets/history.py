@@ -45,9 +45,11 @@ entries are {commit, path, mode, blob[, base]}: base, the blob(s) the commit cha
 when it changes a file. plan reads of such a blob the lines the commit adds (`git diff-tree -m -p -U0`, streamed;
 a merge, the lines it adds to every parent), written one after another with the line each one is in the blob
 (merge maps findings back), keyed by both blob ids; whole instead: a new path, a root's or the index's files,
-WHOLE_SUFFIXES, a blob git diffs as binary or holding a key block ("-----BEGIN"). Symlinks
-(mode 120000) and the root's .env.sample, uv.lock and .secrets.baseline are excluded as in the tree scan; a
-submodule (mode 160000) is a gap. --staged reads the index's blobs that differ from HEAD (`git diff-index --cached`).
+WHOLE_SUFFIXES, a blob git diffs as binary or holding a key block ("-----BEGIN"). A symlink (mode 120000) is its
+blob, the target's text: read whole, as a one-line file of no type, written under WORK/history/blobs/N/SYMLINK_FILE
+(never a name from the tree) and keyed as the tree scan keys a symlink (cache_adapter.symlink_id). The root's
+.env.sample, uv.lock and .secrets.baseline are excluded as in the tree scan; a submodule (mode 160000) is a gap.
+--staged reads the index's blobs that differ from HEAD (`git diff-index --cached`).
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ from cache import (  # noqa: E402
     Cache, Failure, add_cache_options, cache_settings, canonical, git_text, json_lines, object_format, read_json,
     read_list, run_command, write_json, write_list,
 )
-from cache_adapter import audits, ds_cache, ds_settings, ds_valid, read_report, salt_results  # noqa: E402
+from cache_adapter import audits, ds_cache, ds_settings, ds_valid, read_report, salt_results, symlink_id  # noqa: E402
 from git_paths import path_problem, shown  # noqa: E402
 from inventory import ROOT_EXCLUSIONS  # noqa: E402
 
@@ -79,6 +81,9 @@ STAGED = "staged"  # the "commit" a blob of the index is named by (the hook)
 # The result lists at most this many of the range's commit ids (4 KiB of them); the count and a digest name the rest.
 COMMITS_LISTED = 100
 FILE_MODES = ("100644", "100755")
+SYMLINK_MODE = "120000"
+SYMLINK = "symlink"  # sorted_entries' base of a symlink's blob (read whole, as a file of no type)
+SYMLINK_FILE = "symlink-target"  # the name a symlink's text is written under (WORK/history/blobs/N/SYMLINK_FILE)
 # detect-secrets reads the history's blobs in chunks of at most this many files or bytes (each started run costs
 # about half a second; a stopped scan loses at most the chunk it was reading).
 CHUNK_FILES = int(os.environ.get("SECRETS_HISTORY_CHUNK_FILES") or 3000)  # the variable: for tests
@@ -263,7 +268,7 @@ def sorted_entries(entries: list[dict[str, Any]]) -> tuple[dict[tuple[str, str, 
                                                              list[dict]]:
     """({(path, blob, base): [commit...]} of the blobs to scan, the exclusions, the gaps); base is the blob the commits
     change (they add only the lines of the diff between the two), "" when they introduce the whole blob (a new
-    path, a root commit, a merge's resolution, a file read whole: WHOLE_SUFFIXES)."""
+    path, a root commit, a merge's resolution, a file read whole: WHOLE_SUFFIXES), SYMLINK for a symlink's blob."""
     blobs: dict[tuple[str, str, str], list[str]] = {}
     excluded, gaps = [], []
     for e in entries:
@@ -274,8 +279,8 @@ def sorted_entries(entries: list[dict[str, Any]]) -> tuple[dict[tuple[str, str, 
                                     "scanned (scan that repository on its own)"})
         elif e["path"] in ROOT_EXCLUSIONS:
             excluded.append({"item": e["path"], "rule": ROOT_EXCLUSIONS[e["path"]]})
-        elif e["mode"] == "120000":
-            excluded.append({"item": where, "rule": "a symlink (never followed: it may point out of the tree)"})
+        elif e["mode"] == SYMLINK_MODE:
+            blobs.setdefault((e["path"], e["blob"], SYMLINK), []).append(e["commit"])
         elif e["mode"] in FILE_MODES:
             base = "" if e["path"].lower().endswith(WHOLE_SUFFIXES) else e.get("base", "")
             blobs.setdefault((e["path"], e["blob"], base), []).append(e["commit"])
@@ -535,6 +540,9 @@ def cmd_plan(args: argparse.Namespace) -> None:
     cache, known = ds_cache(args, cache_dir, tool_id)
     cache.load()
     tree_todo = set(read_list(str(work / "todo"))) if tree_plan is not None and (work / "todo").exists() else set()
+    if tree_plan is not None and (work / "todo-links").exists():  # the tree's symlinks it is scanning, by number
+        numbers = set(read_list(str(work / "todo-links")))
+        tree_todo |= {f["name"] for f in tree_plan["files"] if f.get("link") in numbers}
     # The tree scan's files by path: a blob that is the tree's file at the same path has the tree's key (the same
     # path, blob id and baseline entries) and the tree's answer, without a lookup of its own.
     tree_files = {f["name"]: f for f in tree_plan["files"]} if tree_plan is not None else {}
@@ -542,11 +550,13 @@ def cmd_plan(args: argparse.Namespace) -> None:
     plan, todo, hits, deferred = [], [], 0, 0
     for (path, blob, base), commits in sorted(blobs.items()):
         # The whole blob's answer (the tree's, or the cache's) answers its added lines too (it holds them).
+        link = base == SYMLINK
+        base = "" if link else base
         same = tree_files.get(path)
-        if same is not None and same.get("sha") == blob and same["key"]:
+        if same is not None and same.get("sha") == blob and same["key"] and ("link" in same) == link:
             key, value = same["key"], tree_hits.get(path)
         else:
-            key = cache.key(path, blob, audits(known, path)) if cache_dir else None
+            key = cache.key(path, symlink_id(blob) if link else blob, audits(known, path)) if cache_dir else None
             value = cache.get(key, path, history_valid) if key else None
         item = {"path": path, "blob": blob, "base": base, "commits": commits, "key": key, "value": value,
                 "name": None}
@@ -564,11 +574,11 @@ def cmd_plan(args: argparse.Namespace) -> None:
         else:
             # Written by index: the path from git only lends its last component (detect-secrets reads a file's
             # type from its name), refused already when it could leave the folder (refuse_path).
-            item["name"] = f"{len(todo)}/{path.rsplit('/', 1)[-1]}"
+            item["name"] = f"{len(todo)}/{SYMLINK_FILE if link else path.rsplit('/', 1)[-1]}"
             # Its answer named findings before, under this very key: the rest of it held none, so only the lines
             # they were at are read (the answer's other lines are known clean); never a blob read whole anyway.
             hint = cache.get(hint_key(cache, path, item["key"]), path, hint_valid) if item["key"] else None
-            if hint is not None and not path.lower().endswith(WHOLE_SUFFIXES):
+            if hint is not None and not link and not path.lower().endswith(WHOLE_SUFFIXES):
                 item["hint"] = hint["finding_lines"]
                 item.setdefault("whole_key", item["key"])
             todo.append(item)

@@ -5,14 +5,17 @@ git lists the tracked files and the untracked ones it does not ignore. Of those:
 - ROOT_EXCLUSIONS, matched as whole paths from the project root only (a deploy/prod/.env.sample is scanned),
   are excluded with their rule, and so is the adopted secrets' file (SECURITY_SECRETS_ADOPTED) when it is in the
   project;
-- symlinks (never followed: they may point out of the tree) and files deleted in the work tree (nothing to
-  read) are excluded with their rule;
+- a symlink is never followed (it may point out of the tree) but read: its target's text (os.readlink, what git
+  commits as the link's blob) is written to OUT_DIR/symlinks/N, N its index in OUT_DIR/links, and scanned as the
+  content of a one-line file (never the path: the scans read that file); the link's path is in the list;
+- files deleted in the work tree (nothing to read) are excluded with their rule;
 - a git submodule or a nested git repository is a coverage gap naming it: git lists it as one entry, and its
   files are not this repository's to list (scan that repository on its own, or accept the gap);
 - every other entry is a regular file to scan.
-Writes OUT_DIR/files (NUL-separated), OUT_DIR/excluded.jsonl ({item, rule} a line) and OUT_DIR/gaps.jsonl
-({id, message} a line); prints the number of files to scan. Exit 0, or 2 with the message on stderr when git
-cannot list the files.
+Writes OUT_DIR/files (NUL-separated, the symlinks' paths too), OUT_DIR/links (NUL-separated, the symlinks of
+files in order) and their targets' text in OUT_DIR/symlinks/N, OUT_DIR/excluded.jsonl ({item, rule} a line) and
+OUT_DIR/gaps.jsonl ({id, message} a line); prints the number of files to scan. Exit 0, or 2 with the message on
+stderr when git cannot list the files.
 """
 
 from __future__ import annotations
@@ -67,7 +70,8 @@ def main(out_dir: str) -> int:
         print(e, file=sys.stderr)
         return 2
     gitlinks = {line.split(b"\t", 1)[1] for line in staged if line.startswith(b"160000 ")}
-    files, excluded, gaps = [], [], []
+    files, excluded, gaps, links = [], [], [], []
+    os.makedirs(os.path.join(out_dir, "symlinks"), exist_ok=True)
     for raw in listed:
         name = os.fsdecode(raw.rstrip(b"/"))
         try:
@@ -87,13 +91,22 @@ def main(out_dir: str) -> int:
         elif mode is None:
             excluded.append({"item": name, "rule": "deleted in the work tree (nothing to read)"})
         elif stat.S_ISLNK(mode):
-            excluded.append({"item": name, "rule": "a symlink (never followed: it may point out of the tree)"})
+            try:
+                target = os.readlink(raw.rstrip(b"/"))  # bytes: the link's own text, never what it points to
+            except OSError:
+                excluded.append({"item": name, "rule": "deleted in the work tree (nothing to read)"})
+                continue
+            with open(os.path.join(out_dir, "symlinks", str(len(links))), "xb") as f:
+                f.write(target)
+            links.append(name)
+            files.append(name)
         elif mode and not stat.S_ISREG(mode):
             excluded.append({"item": name, "rule": "not a regular file (a pipe or a socket: nothing to read)"})
         else:
             files.append(name)
-    with open(os.path.join(out_dir, "files"), "wb") as f:
-        f.write(b"".join(os.fsencode(n) + b"\0" for n in files))
+    for file_name, names in (("files", files), ("links", links)):
+        with open(os.path.join(out_dir, file_name), "wb") as f:
+            f.write(b"".join(os.fsencode(n) + b"\0" for n in names))
     for file_name, items in (("excluded.jsonl", excluded), ("gaps.jsonl", gaps)):
         with open(os.path.join(out_dir, file_name), "w", encoding="utf-8") as f:
             f.writelines(json.dumps(i) + "\n" for i in items)

@@ -2,6 +2,7 @@
 # Summary: audit every pinned dependency with pip-audit, against a service proven to answer; any known vulnerability fails.
 # Tool: pip-audit https://github.com/pypa/pip-audit
 # Usage: scans/pip-audit/run.sh
+# Staged: uv.lock pyproject.toml all-if=PIP_AUDIT_REQUIREMENTS
 #
 # The gate computes the inventory itself (scans/pip-audit/inventory.py): every (name, version) in the project's
 # uv.lock, every fork, markers ignored; or, when PIP_AUDIT_REQUIREMENTS names requirements files (space-separated,

@@ -65,7 +65,8 @@ json.dump(settings, open(sys.argv[1], "w"))' "$out/bandit-config.yaml" 2>"$out/b
 }
 
 # by_hand_detect-secrets OUT: detect-secrets over git's tracked and unignored files, less the gate's exclusions
-# (the root's .env.sample, uv.lock and .secrets.baseline, symlinks), in UTF-8 mode, with the filters that skip
+# (the root's .env.sample, uv.lock and .secrets.baseline; and symlinks, whose target text the gate reads from its
+# work folder), in UTF-8 mode, with the filters that skip
 # files by name disabled as the gate disables them (scans/detect-secrets/widen.py). detect-secrets' worker
 # processes put back the one for non-text extensions (.css, .svg, ...): by hand those files are read only when
 # they are the whole list, so on a tree with a secret in one of them the gate finds more than this reference.
