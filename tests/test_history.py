@@ -21,7 +21,7 @@ from support.projects import git, git_commit_all, write_tree
 KEYS = {name: "AKIA" + suffix for name, suffix in (
     ("removed", "QYLPMN5HFIQR7ABC"), ("merge", "QYLPMN5HFIQR7DEF"), ("renamed", "QYLPMN5HFIQR7GHI"),
     ("side", "QYLPMN5HFIQR7JKL"), ("pushed", "QYLPMN5HFIQR7MNO"), ("local", "QYLPMN5HFIQR7PQR"),
-    ("rewritten", "QYLPMN5HFIQR7STU"))}
+    ("rewritten", "QYLPMN5HFIQR7STU"), ("lines", "QYLPMN5HFIQR7VWX"))}
 OLD_PASSWORD = "DB_PASS" + "WORD = 'correct-horse-battery-staple-example'\n"  # a Secret Keyword  # pragma: allowlist secret
 CLEAN = {"apps/__init__.py": "", "apps/views.py": "def index():\n    return 'ok'\n"}
 
@@ -229,3 +229,21 @@ def test_the_default_range_is_every_commit_without_a_remote_and_the_unpushed_one
     assert result["status"] == "fail", run.output
     assert result["history"]["commits"] == [added, removed] and result["history"]["remote_refs"] > 0
     assert [f["location"]["detail"] for f in result["findings"]] == [f"introduced by commit {added}"]
+
+
+def test_a_blob_with_a_finding_is_read_again_as_the_lines_that_held_it_with_the_same_finding(tmp_path):
+    project, ids = based_on_a_clean_commit(tmp_path / "project")
+    body = "".join(f"VALUE_{n} = {n}\n" for n in range(40))
+    ids["add"] = commit(project, {"apps/settings.py": body + f"AWS_KEY = '{KEYS['lines']}'\n" + body}, "a key")
+    commit(project, {"apps/settings.py": None}, "remove it")
+    cache = tmp_path / "cache"
+    cold = scan(project, tmp_path / "cold", since="all", cache=cache)
+    warm = scan(project, tmp_path / "warm", since="all", cache=cache)
+    results = [run.result("detect-secrets") for run in (cold, warm)]
+    assert [r["status"] for r in results] == ["fail", "fail"], cold.output + warm.output
+    assert results[0]["findings"] == results[1]["findings"]
+    assert results[1]["findings"][0]["location"] == {"path": "apps/settings.py", "line": 41,
+                                                     "detail": f"introduced by commit {ids['add']}"}
+    assert results[0]["history"]["blobs_read_as_finding_lines"] == 0
+    assert results[1]["history"]["blobs_read_as_finding_lines"] == 1 and results[1]["history"]["blobs_read"] == 1
+    assert KEYS["lines"] not in everything(cache) + everything(tmp_path / "warm")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from support.gate import VENV_BIN, fake_tool, run_gate, run_scan, tool_path
+from support.gate import REPO_ROOT, VENV_BIN, fake_tool, gate_copy, run_gate, run_scan, tool_path
 from support.projects import git, git_commit_all, write_tree
 
 ALNUM = string.ascii_letters + string.digits
@@ -231,7 +231,10 @@ def test_a_file_kingfisher_leaves_out_of_its_record_is_a_gap_naming_it(tmp_path)
             'if [[ " $* " == *" 0/0 "* ]]; then f=\'del(.audit.repositories[] | select(.key | endswith("/0/0")))\'\n'
             'else f=\'.audit.repositories[].stats.blobs_scanned -= 1\'; fi\n'
             'jq -c "$f" "$out" >"$out.t" && mv "$out.t" "$out"; exit $rc')
-    run = run_scan("kingfisher", root, tmp_path / "reports", path=stand_in(tmp_path, body))
+    # A file of its own: no other test's run has kept kingfisher's answer on it (SHARED_CACHE).
+    write_tree(root, {"apps/views.py": f"def index():\n    return '{rand(12)}'\n"})
+    git_commit_all(root, "its own file")
+    run = run_scan("kingfisher", root, tmp_path / "reports", SHARED_CACHE, path=stand_in(tmp_path, body))
     assert run.rc == 2, run.output
     result = run.result("kingfisher")
     assert [g["id"] for g in result["coverage_gaps"]] == ["not-scanned:apps/views.py"], result["coverage_gaps"]
@@ -323,3 +326,73 @@ def test_a_secret_both_engines_report_at_one_place_is_one_finding_in_the_sarif_s
     annotations = [line for line in run.stdout.splitlines() if line.startswith("::error file=notes/setup.txt")]
     assert len(annotations) == 1, run.stdout
     assert token not in run.output + run.everything_written()
+
+
+
+def main_runs(run) -> int:
+    """How many files kingfisher's main runs read (their audit records, in the raw report the gate keeps)."""
+    runs = json.loads((run.reports / "kingfisher.raw.json").read_text())["kingfisher"]
+    return sum(r["blobs_scanned"] for r in runs if r["run"].startswith("main-"))
+
+
+def canaries() -> int:
+    """The canary's files of the main set (scans/kingfisher/adapter.py CANARY), read in every run."""
+    source = (REPO_ROOT / "scans" / "kingfisher" / "adapter.py").read_text()
+    return source.split("CANARY = (", 1)[1].split("\n)\n", 1)[0].count('"main",')
+
+
+# The gate's own cache folder: kingfisher's compiled rules are kept there, so no test compiles them again (4 CPU s);
+# the files of these tests are their own (random), so no other run's answer is theirs.
+SHARED_CACHE = {"SECURITY_CACHE_DIR": str(REPO_ROOT / ".cache" / "security")}
+
+
+def test_a_warm_history_run_hands_kingfisher_only_new_blobs_and_those_with_findings(tmp_path):
+    token = f"dapi{rand(32, HEX)}"
+    root = tmp_path / "project"
+    write_tree(root, {f"apps/m{n}.py": f"VALUE_{n} = '{rand(12)}'\n" for n in range(6)})
+    git_commit_all(root, "base")
+    write_tree(root, {"deploy/old.env": f"DATABRICKS_TOKEN={token}\n"})
+    added = git_commit_all(root, "add a token")
+    (root / "deploy" / "old.env").unlink()
+    git_commit_all(root, "remove it")
+    env = {"SECRETS_SINCE": "all"} | SHARED_CACHE
+    cold = run_scan("kingfisher", root, tmp_path / "cold", env)
+    assert cold.rc == 1, cold.output
+    assert cold.result("kingfisher")["cache"] == {"enabled": True, "hits": 0, "misses": 7, "note": None}
+    assert main_runs(cold) == 7 + canaries()  # the 6 tree files, the token's blob
+    write_tree(root, {"apps/new.py": f"NEW = '{rand(12)}'\n"})
+    git_commit_all(root, "a new file")
+    warm = run_scan("kingfisher", root, tmp_path / "warm", env)
+    assert warm.rc == 1, warm.output
+    result = warm.result("kingfisher")
+    # Handed: the blob with the finding and the new file (and the canary); the 6 others answered by the cache.
+    assert main_runs(warm) == 2 + canaries(), warm.output
+    assert result["cache"]["hits"] == 6 and result["cache"]["misses"] == 2
+    assert result["coverage"] == {"inventory": 8, "scanned": 8}
+    [found] = result["findings"]
+    assert found["location"]["path"] == "deploy/old.env" and added in found["location"]["detail"]
+    assert token not in warm.output + warm.everything_written() + everything(REPO_ROOT / ".cache" / "security" / "v1")
+
+
+def test_a_cached_answer_is_not_used_when_kingfishers_rules_change(tmp_path):
+    gate = gate_copy(tmp_path / "gate")
+    value = rand(24)
+    lock = f'version = 1\n\n[[package]]\nname = "lib-{rand(8)}"\nsource = {{ registry = "https://x{value}.example.com" }}\n'
+    root = tmp_path / "project"
+    write_tree(root, {"apps/a.py": f"A = '{rand(12)}'\n", "uv.lock": lock})
+    git_commit_all(root, "base")
+    first = run_scan("kingfisher", root, tmp_path / "r1", SHARED_CACHE, root=gate)
+    again = run_scan("kingfisher", root, tmp_path / "r2", SHARED_CACHE, root=gate)
+    assert first.rc == again.rc == 0, first.output + again.output
+    assert again.result("kingfisher")["cache"]["hits"] == 2 and main_runs(again) == canaries()
+    # A rule for uv.lock (the set whose rules compile in no time) that fires on the file the cache answered: every
+    # file is read again, and the lock's match found.
+    rules = gate / "scans" / "kingfisher" / "rules" / "uv-lock.yml"
+    rules.write_text(rules.read_text() + "  - name: A test's own host name\n    id: gate.test.host\n"
+                     "    pattern: 'https://x([A-Za-z0-9]{24})[.]example[.]com'\n    min_entropy: 2.0\n"
+                     "    confidence: high\n")
+    changed = run_scan("kingfisher", root, tmp_path / "r3", SHARED_CACHE, root=gate)
+    assert changed.rc == 1, changed.output
+    assert changed.result("kingfisher")["cache"]["hits"] == 0 and main_runs(changed) == 1 + canaries()
+    [found] = changed.result("kingfisher")["findings"]
+    assert found["location"]["path"] == "uv.lock"

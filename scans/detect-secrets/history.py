@@ -12,6 +12,10 @@ Commands (each writes into WORK/history; exit 0 done, 2 error with the message o
          N is the blob's index in todo and NAME its path's last component (detect-secrets reads a file's type from
          its name): a path from git never becomes a file-system path. range refuses a tree entry whose path could
          leave the folder (scripts/lib/git_paths.py: absolute, `..`, `.git`, too long), an error naming the commit.
+         A blob whose answer named findings under the same key before (never cached itself) has the numbers of the
+         lines they were at cached (hint_key: line numbers alone, no value, no hash): only those lines are read
+         again (not a WHOLE_SUFFIXES file, a key block or a binary blob), mapped back as added lines are; lines
+         read alone that name other lines than the hint are a gap, and the hint is dropped (read whole next run).
          With no rest (--staged aside), plan merges too (with --tree-kept) and prints "merged" last.
   merge  detect-secrets' report on the rest plus the answered blobs: every secret of every blob, once per commit
          that introduced it, in WORK/history/occurrences.json (salted hashes only; scans/detect-secrets/history.jq
@@ -300,6 +304,42 @@ def history_valid(value: Any, path: str) -> bool:
                                      and isinstance(value["unreadable"], str) and value["unreadable"] != "")
 
 
+def hint_key(cache: Cache, path: str, key: str) -> str:
+    """Where the cache keeps the lines at which the answer under key (a blob, or its added lines) named findings."""
+    return cache.key(path, f"finding-lines:{key}")
+
+
+def finding_lines(value: Any, path: str) -> list[int] | None:
+    """The lines of the blob at which an answer names findings (None: it names none, or a line is unknown, or the
+    blob is read whole anyway: WHOLE_SUFFIXES)."""
+    if not (history_valid(value, path) and value.get("results")) or path.lower().endswith(WHOLE_SUFFIXES):
+        return None
+    lines = {s.get("line_number") for s in value["results"]}
+    return sorted(lines) if all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in lines) else None
+
+
+def hint_valid(value: Any, path: str) -> bool:
+    """A cached hint: {"finding_lines": [N, ...]}, line numbers alone (no value, no hash: cache.py keeps it)."""
+    return (isinstance(value, dict) and set(value) == {"finding_lines"} and isinstance(value["finding_lines"], list)
+            and len(value["finding_lines"]) > 0
+            and all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in value["finding_lines"]))
+
+
+def answer_entries(cache: Cache, item: dict[str, Any], value: Any) -> dict[str, Any]:
+    """What the cache keeps of an item's answer: the answer under its key (an answer with a finding is never saved:
+    cache.py), unless only the lines that held findings were read (a partial answer); and when it names findings,
+    the lines it names them at (finding_lines), under hint_key: the next run reads those lines alone."""
+    if not item["key"]:
+        return {}
+    entries = {}
+    if "hint" not in item and history_valid(value, item["path"]):
+        entries[item["key"]] = {"path": item["path"], "value": value}
+    lines = finding_lines(value, item["path"])
+    if lines is not None:
+        entries[hint_key(cache, item["path"], item["key"])] = {"path": item["path"], "value": {"finding_lines": lines}}
+    return entries
+
+
 def tree_exclusions(work: Path) -> set[str]:
     """The exclusions the tree scan recorded (WORK/excluded.jsonl), canonical: the history lists only others."""
     try:
@@ -535,6 +575,12 @@ def cmd_plan(args: argparse.Namespace) -> None:
             # Written by index: the path from git only lends its last component (detect-secrets reads a file's
             # type from its name), refused already when it could leave the folder (refuse_path).
             item["name"] = f"{len(todo)}/{SYMLINK_FILE if link else path.rsplit('/', 1)[-1]}"
+            # Its answer named findings before, under this very key: the rest of it held none, so only the lines
+            # they were at are read (the answer's other lines are known clean); never a blob read whole anyway.
+            hint = cache.get(hint_key(cache, path, item["key"]), path, hint_valid) if item["key"] else None
+            if hint is not None and not link and not path.lower().endswith(WHOLE_SUFFIXES):
+                item["hint"] = hint["finding_lines"]
+                item.setdefault("whole_key", item["key"])
             todo.append(item)
         plan.append(item)
     blob_dir = out / "blobs"
@@ -542,16 +588,22 @@ def cmd_plan(args: argparse.Namespace) -> None:
     blob_dir.mkdir()
     if todo:
         check_objects(out, todo)
-        pairs = {(b, i["blob"]): i["commits"][0] for i in todo if i["base"] for b in i["base"].split(",")}
+        pairs = {(b, i["blob"]): i["commits"][0] for i in todo if i["base"] and "hint" not in i
+                 for b in i["base"].split(",")}
         diffs = added_lines(out, pairs) if pairs else {}
         for item in todo:
-            if item["base"]:
+            if "hint" in item:
+                item["ranges"] = [(n, 1) for n in item["hint"]]
+            elif item["base"]:
                 ranges = common_lines([diffs.get((b, item["blob"])) for b in item["base"].split(",")])
                 if ranges is None:  # binary to git, or no diff found: read whole, under the whole key
                     item["key"], item["base"] = item.pop("whole_key"), ""
                 else:
                     item["ranges"] = ranges
         write_blobs(todo, blob_dir)
+        for item in todo:
+            if "hint" in item and "lines" not in item:
+                del item["hint"]  # read whole after all (binary, a key block): a whole answer
     write_list(out / "todo", [i["name"] for i in todo])
     chunks = write_chunks(out, todo)
     known = tree_exclusions(work)
@@ -642,8 +694,10 @@ def cmd_absorb(args: argparse.Namespace) -> None:
     items = [i for i in plan["blobs"] if i["name"] in names]
     cache, _ = ds_cache(args, plan["cache_dir"], plan["tool_id"])
     answers = answers_of(items, args.fresh, args.scanned, out, cache)
-    cache.journal({i["key"]: {"path": i["path"], "value": answers[i["name"]]} for i in items
-                   if i["key"] and history_valid(answers[i["name"]], i["path"])})
+    entries: dict[str, Any] = {}
+    for i in items:
+        entries.update(answer_entries(cache, i, answers[i["name"]]))
+    cache.journal(entries)
     with open(out / "answers.jsonl", "a", encoding="utf-8") as f:
         f.write("".join(json.dumps({"name": n, "value": v}, separators=(",", ":")) + "\n" for n, v in answers.items()))
     print(len(items))
@@ -685,8 +739,17 @@ def merge(args: argparse.Namespace, out: Path, plan: dict[str, Any], recorded: d
                 continue
         elif item["name"]:
             value = answers[item["name"]]
-        if item["key"] and history_valid(value, path):
-            cache.keep(item["key"], path, value)
+        if "hint" in item and finding_lines(value, path) != item["hint"]:
+            # Its lines read alone did not name what the whole blob named under the same key: never trusted; the
+            # hint is dropped, so that the next run reads it whole.
+            cache.load()
+            cache.entries.pop(hint_key(cache, path, item["key"]), None)
+            gaps.append({"id": gap_id(path, item["commits"][0]),
+                         "message": f"detect-secrets read the lines of {path} (commit {item['commits'][0]}) that held "
+                                    "findings differently from the whole blob: it is read whole in the next run"})
+            continue
+        for key, entry in answer_entries(cache, item, value).items():
+            cache.keep(key, path, entry["value"])
         if "unreadable" in value:
             where = ", ".join(item["commits"][:3]) + (", ..." if len(item["commits"]) > 3 else "")
             gaps.append({"id": gap_id(path, item["commits"][0]),
@@ -716,7 +779,8 @@ def merge(args: argparse.Namespace, out: Path, plan: dict[str, Any], recorded: d
                                                                                      if i["value"] is not None),
                 blobs_from_tree_scan=sum(1 for i in plan["blobs"] if i.get("from_tree")),
                 binary_blobs=excluded_blobs, blobs_named_by_tree_scan=left_to_tree,
-                blobs_read_as_added_lines=sum(1 for i in todo if i.get("lines") is not None))
+                blobs_read_as_added_lines=sum(1 for i in todo if i.get("lines") is not None and "hint" not in i),
+                blobs_read_as_finding_lines=sum(1 for i in todo if "hint" in i))
     write_json(out / "coverage.json", {"history": info})
     # The hook's coverage for the gate: the staged blobs to read, and the ones detect-secrets read (binary ones are
     # excluded, the others named).

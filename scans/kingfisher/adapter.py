@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Summary: what kingfisher reads and what the gate keeps of its answer (scans/kingfisher/run.sh; run in PROJECT_DIR).
-Usage: python3 -S scans/kingfisher/adapter.py prepare --work WORK --mode tree|staged
-       python3 -S scans/kingfisher/adapter.py report --work WORK [--baseline FILE] [--cache-dir DIR]
+Usage: python3 -S scans/kingfisher/adapter.py prepare --work WORK --mode tree|staged KEY...
+       python3 -S scans/kingfisher/adapter.py absorb --work WORK --run SET-K KEY...
+       python3 -S scans/kingfisher/adapter.py check --work WORK
+       python3 -S scans/kingfisher/adapter.py report --work WORK [--baseline FILE] KEY...
+       KEY: --cache-dir DIR (SECURITY_CACHE_DIR, "" off) --tool-id "kingfisher VERSION" --tool-args "ARGS"
 
 prepare  writes every file kingfisher must read into WORK/kf/blobs, each under a number (N), never under a name
          from the tree or from git: tree, the files of scans/detect-secrets/inventory.py's list (WORK/inventory/files)
@@ -12,7 +15,13 @@ prepare  writes every file kingfisher must read into WORK/kf/blobs, each under a
          tokens (CANARY), built now from prefixes and random characters, joins each set (never a finding, never
          coverage). The inputs of each kingfisher run in WORK/kf/batches/SET-K (NUL-separated names, BATCH at most);
          WORK/kf/items.json says what each number is. A history blob the tree's file at its path holds is left to
-         the tree (read once). Prints the number of files to read and of the history's blobs left to the tree.
+         the tree (read once). A (path, blob) the cache answers (kf_cache: an earlier run's answer under the same
+         key, made without a finding) is neither read out of git nor written: an item with its answer, not handed to
+         kingfisher, counted as read. The runs: CHUNK_BUCKETS folders each. Prints the number of files to read
+         (answered ones too), of the history's blobs left to the tree, and of those left unwritten because
+         --budget ran out (the scan is then an error; the next run continues).
+absorb   after each run: the answers of the files of the folders that run read whole without a finding, appended to
+         the cache's journal (a scan stopped later keeps them; scripts/lib/cache.py).
 report   reads kingfisher's JSON reports (WORK/kf/out/SET-K.json, written in the run's temporary folder, values and
          all) and keeps none of what could hold a value or an unsalted hash of one (snippet, fingerprint,
          validation, validate_command). Each file handed to kingfisher must be in its audit record, completed, with
@@ -29,7 +38,10 @@ report   reads kingfisher's JSON reports (WORK/kf/out/SET-K.json, written in the
          the oldest, and one the tree reports is left to it.
          Writes WORK/kf/findings.json (for normalize.jq), WORK/kf/sanitized.json (the raw report the gate keeps),
          WORK/kf/gaps.jsonl, WORK/kf/excluded.jsonl, WORK/kf/problems (one error a line: canary misses, a broken
-         report) and prints "INVENTORY SCANNED DROPPED".
+         report) and prints "INVENTORY SCANNED DROPPED". Keeps in the cache the answers of the files read without a
+         finding ({"dropped": {why: count}}: never a value, a hash or a line) and the ones it answered, and writes
+         the result's "cache" field (WORK/cache-stats.json: hits, the files the cache answered; misses, the ones
+         kingfisher was handed).
 Exit 0 done, 2 error with the message on stderr.
 """
 
@@ -53,7 +65,7 @@ sys.path.insert(0, str(HERE.parents[1] / "scripts" / "lib"))
 sys.path.insert(0, str(HERE.parent / "detect-secrets"))
 
 import adoption  # noqa: E402
-from cache import Cache, Failure, object_format, read_json, read_list, shown, write_json  # noqa: E402
+from cache import Cache, Failure, is_int, object_format, read_json, read_list, shown, write_json, write_stats  # noqa: E402
 from inventory import ROOT_EXCLUSIONS  # noqa: E402
 
 try:
@@ -68,6 +80,9 @@ except ImportError:  # TODO(i29-recall): scripts/lib/placeholders.py not on this
 LOCK = "uv.lock"  # the root lock file: read with the uv.lock rule alone
 BUCKET = 500  # files a folder: kingfisher reads each folder as one input, its audit record counts each folder's
 BATCH = 2000  # inputs per kingfisher run of a recheck: its command line stays far below the kernel's limits
+# Folders per kingfisher run (4,000 files): each run's answers are kept (absorb) before the next starts, so that a
+# scan stopped by its timeout keeps what it finished; each run costs about half a second to start.
+CHUNK_BUCKETS = 8
 STAGED = "staged"
 DJANGO_RULE = "gate.django.secret-key"
 TEST_SETTINGS = re.compile(r"(^|/)(tests?|testing)(/|$)|(^|/)[^/]*test[^/]*\.py$", re.IGNORECASE)
@@ -107,8 +122,9 @@ class Writer:
     """Numbered files, BUCKET to a folder, under WORK/kf/main (the main set) and WORK/kf/lock (the uv.lock set),
     and what each is."""
 
-    def __init__(self, work: Path) -> None:
+    def __init__(self, work: Path, cache: Cache) -> None:
         self.kf = work / "kf"
+        self.cache = cache
         if self.kf.exists():
             shutil.rmtree(self.kf)
         for sub in ("main", "lock", "batches", "rechecks", "out"):
@@ -119,23 +135,41 @@ class Writer:
         self.counts = {"main": 0, "lock": 0}
         self.tree: dict[str, str] = {}  # {path: git's blob id} of the tree's files, which the history need not read again
         self.deferred = 0  # the history's blobs the tree's files already are
+        self.budget: float | None = None  # time.monotonic() after which no more history blobs are written
+        self.left = 0  # the history's blobs left unwritten for want of time (budget)
 
-    def add(self, data: bytes, kind: str, path: str | None, commits: list[str] | None, canary: str | None = None) -> None:
+    def answered(self, kind: str, path: str, blob: str, commits: list[str] | None) -> bool:
+        """Whether the cache answers (path, blob) of the set kind (kf_key): then an item with its cached answer and
+        no file (kingfisher is not handed it)."""
+        key = kf_key(self.cache, kind, path, blob)
+        value = self.cache.get(key, path, kf_valid) if key else None
+        if value is None:
+            return False
+        self.items.append({"n": len(self.items), "name": None, "bucket": None, "set": kind, "path": path,
+                           "commits": commits, "canary": None, "size": 0, "key": key, "cached": value})
+        return True
+
+    def add(self, data: bytes, kind: str, path: str | None, commits: list[str] | None, canary: str | None = None,
+            blob: str | None = None) -> None:
         n = len(self.items)
         bucket = str(self.counts[kind] // BUCKET)
         self.counts[kind] += 1
         folder = self.kf / kind / bucket
         folder.mkdir(exist_ok=True)
         (folder / str(n)).write_bytes(data)
+        key = kf_key(self.cache, kind, path, blob) if path is not None and blob else None
         self.items.append({"n": n, "name": f"{bucket}/{n}", "bucket": bucket, "set": kind, "path": path,
-                           "commits": commits, "canary": canary, "size": len(data)})
+                           "commits": commits, "canary": canary, "size": len(data), "key": key, "cached": None})
 
     def finish(self) -> int:
         for cls, kind, make in CANARY:
             self.add(make().encode(), kind, None, None, cls)
         for kind in ("main", "lock"):
-            buckets = sorted({i["bucket"] for i in self.items if i["set"] == kind}, key=int)
-            (self.kf / "batches" / kind).write_bytes(b"".join(x.encode() + b"\0" for x in buckets))
+            buckets = sorted({i["bucket"] for i in self.items if i["set"] == kind and i["bucket"] is not None},
+                             key=int)
+            for k in range(0, len(buckets), CHUNK_BUCKETS):
+                (self.kf / "batches" / f"{kind}-{k // CHUNK_BUCKETS}").write_bytes(
+                    b"".join(x.encode() + b"\0" for x in buckets[k:k + CHUNK_BUCKETS]))
         write_json(self.kf / "items.json", self.items)
         return sum(1 for i in self.items if i["canary"] is None)
 
@@ -167,8 +201,8 @@ def read_blobs(ids: list[str]):
                 raise Failure(f"git cat-file gave blob {blob} truncated")
             yield blob, data
     finally:
+        proc.stdout.close()  # first: a reader that stops early (the time budget) ends git, and so the feeder
         feeder.join()
-        proc.stdout.close()
         proc.wait()
     if proc.returncode != 0:
         raise Failure(f"git cat-file --batch failed: {proc.stderr.read().decode(errors='replace')[:300]}")
@@ -189,8 +223,10 @@ def prepare_tree(w: Writer, work: Path) -> None:
             fd = os.open(name, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
             with os.fdopen(fd, "rb") as f:
                 data = f.read()
-        w.add(data, kind, name, None)
-        w.tree[name] = hashlib.new(algorithm, b"blob %d\0" % len(data) + data).hexdigest()
+        blob = hashlib.new(algorithm, b"blob %d\0" % len(data) + data).hexdigest()
+        w.tree[name] = blob
+        if not w.answered(kind, name, blob, None):
+            w.add(data, kind, name, None, blob=blob)
 
     for name in read_list(str(work / "inventory" / "files")):
         add(name, "main")
@@ -217,14 +253,23 @@ def prepare_history(w: Writer, work: Path) -> None:
     # A blob the tree's file at that path holds is read there (its findings are the tree's, as detect-secrets has it).
     w.deferred = sum(1 for k, _, _ in todo if w.tree.get(k[0]) == k[1])
     todo = [t for t in todo if w.tree.get(t[0][0]) != t[0][1]]
+    # A (path, blob) the cache answers is not read out of git at all.
+    todo = [t for t in todo if not w.answered(t[2], t[0][0], t[0][1], t[1])]
     wanted = sorted({k[1] for k, _, _ in todo})
     # A blob read once, written for each (path, blob) that names it (a file copied to two paths is two inputs).
     by_blob: dict[str, list[tuple[tuple[str, str], list[str], str]]] = {}
     for key, commits, kind in todo:
         by_blob.setdefault(key[1], []).append((key, commits, kind))
+    import time
+
     for blob, data in read_blobs(wanted):
+        if w.budget is not None and time.monotonic() > w.budget:
+            # Out of time (SCAN_TIMEOUT): the rest is left to the next run, this one an error; what was written is
+            # read and its answers kept, so that the next run continues from there.
+            w.left = sum(len(by_blob[b]) for b in wanted[wanted.index(blob):])
+            break
         for (path, _), commits, kind in by_blob[blob]:
-            w.add(data, kind, path, commits)
+            w.add(data, kind, path, commits, blob=blob)
     tree = set()
     if (w.kf / "excluded.jsonl").exists():
         tree = {line for line in (w.kf / "excluded.jsonl").read_text(encoding="utf-8").splitlines()}
@@ -235,9 +280,41 @@ def prepare_history(w: Writer, work: Path) -> None:
         f.writelines(json.dumps(x) + "\n" for x in gaps)
 
 
+def kf_cache(args: argparse.Namespace) -> Cache:
+    """The cache of kingfisher's answers (scripts/lib/cache.py, scan "kingfisher"; directory "" = off), keyed by
+    kingfisher's version (--tool-id), its arguments (--tool-args), the content of the gate's rule files and of the
+    code that drops matches (this file, scripts/lib/placeholders.py): a change to any of them is a miss."""
+    code = {}
+    for f in [*sorted((HERE / "rules").glob("*.yml")), Path(__file__).resolve(),
+              HERE.parents[1] / "scripts" / "lib" / "placeholders.py"]:
+        code[f.name] = hashlib.sha256(f.read_bytes()).hexdigest() if f.is_file() else None
+    cache_dir = args.cache_dir if args.tool_id else ""
+    return Cache(cache_dir, "kingfisher", args.tool_id, {"tool_args": args.tool_args, "code": code},
+                 holds_finding=lambda value: not kf_valid(value, ""))
+
+
+def kf_key(cache: Cache, kind: str, path: str, blob: str) -> str | None:
+    """The key of kingfisher's answer on (path, blob) in the set kind (None: cache off). The tree's file and the
+    history's blob of the same path and content share it."""
+    return cache.key(path, blob, kind) if cache.file is not None else None
+
+
+def kf_valid(value: Any, path: str) -> bool:
+    """A cached answer: {"dropped": {why: count}}, kingfisher read the file whole and every match it made was
+    dropped (dropped_why), or it made none. An answer with a finding is never kept (cache.py: holds_finding)."""
+    return (isinstance(value, dict) and set(value) == {"dropped"} and isinstance(value["dropped"], dict)
+            and all(isinstance(k, str) and is_int(v) and v > 0 for k, v in value["dropped"].items()))
+
+
 def cmd_prepare(args: argparse.Namespace) -> None:
     work = Path(args.work)
-    w = Writer(work)
+    cache = kf_cache(args)
+    cache.load()
+    w = Writer(work, cache)
+    if args.budget:
+        import time
+
+        w.budget = time.monotonic() + args.budget
     try:
         if args.mode == "tree":
             prepare_tree(w, work)
@@ -245,7 +322,7 @@ def cmd_prepare(args: argparse.Namespace) -> None:
             prepare_history(w, work)
     except OSError as e:
         raise Failure(f"cannot write the files kingfisher reads: {e}") from e
-    print(w.finish(), w.deferred)
+    print(w.finish(), w.deferred, w.left)
 
 
 # --- report --------------------------------------------------------------------------------------------------
@@ -292,13 +369,24 @@ def audit_record(report: dict[str, Any], run: str, depth: int) -> dict[str, tupl
     return found
 
 
-def read_buckets(kf: Path, items: list[dict[str, Any]]) -> tuple[set[tuple[str, str]], list[dict[str, Any]]]:
+def runs_of(kf: Path) -> list[tuple[str, str]]:
+    """[(set, run)] of the kingfisher runs prepare planned (WORK/kf/batches/SET-K), in order."""
+    runs = [name.rsplit("-", 1) for name in os.listdir(kf / "batches")]
+    return [(kind, f"{kind}-{k}") for kind, k in sorted(runs, key=lambda r: (r[0] != "main", int(r[1])))]
+
+
+def read_buckets(kf: Path, items: list[dict[str, Any]], runs: list[tuple[str, str]] | None = None,
+                 ) -> tuple[set[tuple[str, str]], list[dict[str, Any]]]:
     """The (set, bucket) kingfisher read whole by its own record (every file of the folder a blob, every byte
-    scanned), and the items of the other folders (checked one by one: cmd_check)."""
+    scanned), and the items of the other folders (checked one by one: cmd_check), by the records of the runs given
+    (all of them by default; of one run, the other runs' folders are the rest)."""
     whole, rest = set(), []
+    runs = runs_of(kf) if runs is None else runs
     for kind in ("main", "lock"):
-        record = audit_record(load_report(kf, kind), kind, 1)
-        mine = [i for i in items if i["set"] == kind]
+        record: dict[str, tuple[int, int]] = {}
+        for _, run in (r for r in runs if r[0] == kind):
+            record.update(audit_record(load_report(kf, run), run, 1))
+        mine = [i for i in items if i["set"] == kind and i["bucket"] is not None]  # not those the cache answered
         for bucket in {i["bucket"] for i in mine}:
             files = [i for i in mine if i["bucket"] == bucket]
             if record.get(bucket) == (len(files), sum(i["size"] for i in files)):
@@ -360,13 +448,68 @@ def dropped_why(rule: str, value: str, item: dict[str, Any], text: str) -> str |
     return None
 
 
+def findings_of(report: dict[str, Any], kind: str, run: str,
+                by_name: dict[tuple[str, str], dict[str, Any]]) -> list[dict[str, Any]]:
+    """The findings of kingfisher's report of its run (of the set kind), each with its item, its value too."""
+    found = []
+    for f in report["findings"]:
+        rule = f.get("rule") if isinstance(f, dict) else None
+        fnd = f.get("finding") if isinstance(f, dict) else None
+        if not (isinstance(rule, dict) and isinstance(rule.get("id"), str) and isinstance(fnd, dict)
+                and isinstance(fnd.get("path"), str) and isinstance(fnd.get("snippet"), str)
+                and isinstance(fnd.get("line"), int)):
+            raise Failure(f"a finding of kingfisher's run {run} lacks its rule id, path, line or value")
+        name, _, member = fnd["path"].partition("!")
+        item = by_name.get((kind, "/".join(name.split("/")[-2:])))
+        if item is None:
+            raise Failure(f"kingfisher reported a finding in a file it was not given (run {run})")
+        label = rule.get("description") if rule["id"].startswith("gate.") else None
+        found.append({"item": item, "rule": rule["id"], "rule_name": str(label or rule.get("name", ""))[:200],
+                      "line": fnd["line"], "member": member, "value": fnd["snippet"],
+                      "confidence": fnd.get("confidence")})
+    return found
+
+
+def why_dropped(kf: Path, r: dict[str, Any], item_dropped: dict[int, dict[str, int]]) -> str | None:
+    """Why the finding r (findings_of) is not one (dropped_why, counted by item in item_dropped), or None."""
+    item = r["item"]
+    data = (kf / item["set"] / item["name"]).read_bytes()
+    text = line_of(data, r["line"]) if not r["member"] else ""
+    why = dropped_why(r["rule"], r["value"], item, text)
+    if why is not None:
+        counts = item_dropped.setdefault(item["n"], {})
+        counts[why] = counts.get(why, 0) + 1
+    return why
+
+
+def cmd_absorb(args: argparse.Namespace) -> None:
+    """kingfisher's answers of its run --run on the files of the folders it read whole without a finding, appended
+    to the cache's journal at once (Cache.journal): a scan stopped later (its timeout) keeps them."""
+    kf = Path(args.work) / "kf"
+    items = read_json(kf / "items.json")
+    by_name = {(i["set"], i["name"]): i for i in items if i["name"] is not None}
+    kind = args.run.rsplit("-", 1)[0]
+    cache = kf_cache(args)
+    if cache.file is None:
+        return
+    whole, _ = read_buckets(kf, items, [(kind, args.run)])
+    item_dropped: dict[int, dict[str, int]] = {}
+    with_finding = set()
+    for r in findings_of(load_report(kf, args.run), kind, args.run, by_name):
+        if r["item"]["canary"] is None and why_dropped(kf, r, item_dropped) is None:
+            with_finding.add(r["item"]["n"])
+    cache.journal({i["key"]: {"path": i["path"], "value": {"dropped": item_dropped.get(i["n"], {})}} for i in items
+                   if i["key"] and i["cached"] is None and (i["set"], i["bucket"]) in whole
+                   and i["n"] not in with_finding})
+
+
 def cmd_report(args: argparse.Namespace) -> None:
     work = Path(args.work)
     kf = work / "kf"
     items = read_json(kf / "items.json")
-    by_name = {(i["set"], i["name"]): i for i in items}
-    reports = [(kind, load_report(kf, kind)) for kind in ("main", "lock")]
-    cache = Cache(args.cache_dir, "kingfisher", "", None)  # only its secret: the salt every scan shares
+    by_name = {(i["set"], i["name"]): i for i in items if i["name"] is not None}
+    reports = [(kind, run, load_report(kf, run)) for kind, run in runs_of(kf)]
+    cache = kf_cache(args)  # the answers kept for the next run, and the salt every scan shares (Cache.salted)
     audit = audited_baseline(args.baseline)
     problems: list[str] = []
     gaps: list[dict[str, str]] = []
@@ -378,24 +521,10 @@ def cmd_report(args: argparse.Namespace) -> None:
         kind = run.rsplit("-", 1)[0]
         report = load_report(kf, f"recheck-{run}")
         read |= {(kind, name) for name, (blobs, _) in audit_record(report, run, 2).items() if blobs >= 1}
-    for kind, report in reports:
-        for f in report["findings"]:
-            rule = f.get("rule") if isinstance(f, dict) else None
-            fnd = f.get("finding") if isinstance(f, dict) else None
-            if not (isinstance(rule, dict) and isinstance(rule.get("id"), str) and isinstance(fnd, dict)
-                    and isinstance(fnd.get("path"), str) and isinstance(fnd.get("snippet"), str)
-                    and isinstance(fnd.get("line"), int)):
-                raise Failure(f"a finding of kingfisher's run {kind} lacks its rule id, path, line or value")
-            name, _, member = fnd["path"].partition("!")
-            item = by_name.get((kind, "/".join(name.split("/")[-2:])))
-            if item is None:
-                raise Failure(f"kingfisher reported a finding in a file it was not given (run {kind})")
-            label = rule.get("description") if rule["id"].startswith("gate.") else None
-            raw_findings.append({"item": item, "rule": rule["id"], "rule_name": str(label or rule.get("name", ""))[:200],
-                                 "line": fnd["line"], "member": member, "value": fnd["snippet"],
-                                 "confidence": fnd.get("confidence")})
+    for kind, run, report in reports:
+        raw_findings.extend(findings_of(report, kind, run, by_name))
     for i in items:
-        if (i["set"], i["name"]) in read:
+        if (i["set"], i["name"]) in read or i["cached"] is not None:
             continue
         if i["canary"] is not None:
             problems.append(f"kingfisher did not read its canary ({i['canary']}): its audit record does not list it "
@@ -406,19 +535,19 @@ def cmd_report(args: argparse.Namespace) -> None:
                                 "(an archive it cannot open, or a file it skipped)"})
     hit: set[str] = set()
     dropped: dict[str, int] = {}
+    item_dropped: dict[int, dict[str, int]] = {}  # {item n: {why: count}}: the answer the cache may keep
+    with_finding: set[int] = set()  # the items with a finding: never kept
     found: dict[tuple, dict[str, Any]] = {}
-    blob_dir = {"main": kf / "main", "lock": kf / "lock"}
     for r in raw_findings:
         item = r["item"]
         if item["canary"] is not None:
             hit.add(item["canary"])
             continue
-        data = (blob_dir[item["set"]] / item["name"]).read_bytes()
-        text = line_of(data, r["line"]) if not r["member"] else ""
-        why = dropped_why(r["rule"], r["value"], item, text)
+        why = why_dropped(kf, r, item_dropped)
         if why is not None:
             dropped[why] = dropped.get(why, 0) + 1
             continue
+        with_finding.add(item["n"])
         hashed = hashlib.sha1(r["value"].encode(errors="surrogateescape")).hexdigest()
         paths = audit.get(hashed, {})
         if item["path"] in paths:
@@ -445,21 +574,40 @@ def cmd_report(args: argparse.Namespace) -> None:
         if cls not in hit:
             problems.append(f"kingfisher missed its canary {cls}: its rules did not fire on a token of that class")
     findings = one_per_secret(list(found.values()))
+    keep_answers(cache, items, read, item_dropped, with_finding, dropped)
     for f in findings:
         kept_raw.append({k: f[k] for k in ("rules", "path", "line", "member", "commits", "confidence")})
     write_json(kf / "findings.json", findings)
     summary = {"kingfisher": [{"run": b, "rules_applied": rep["metadata"]["summary"].get("rules_applied"),
                                "blobs_scanned": rep["metadata"]["summary"].get("blobs_scanned"),
                                "bytes_scanned": rep["metadata"]["summary"].get("bytes_scanned"),
-                               "version": rep["metadata"].get("kingfisher_version")} for b, rep in reports],
+                               "version": rep["metadata"].get("kingfisher_version")} for _, b, rep in reports],
                "findings": kept_raw, "dropped": dropped}
     write_json(kf / "sanitized.json", summary)
     with open(kf / "gaps.jsonl", "a", encoding="utf-8") as f:
         f.writelines(json.dumps(g) + "\n" for g in gaps)
     (kf / "problems").write_text("".join(p + "\n" for p in problems), encoding="utf-8")
     inventory = sum(1 for i in items if i["canary"] is None)
-    scanned = sum(1 for i in items if i["canary"] is None and (i["set"], i["name"]) in read)
+    scanned = sum(1 for i in items if i["canary"] is None and ((i["set"], i["name"]) in read or i["cached"] is not None))
+    hits = sum(1 for i in items if i["cached"] is not None)
+    write_stats(work, "on" if cache.file is not None else "", "", hits, inventory - hits)
     print(f"{inventory} {scanned} {sum(dropped.values())}")
+
+
+def keep_answers(cache: Cache, items: list[dict[str, Any]], read: set[tuple[str, str]],
+                 item_dropped: dict[int, dict[str, int]], with_finding: set[int], dropped: dict[str, int]) -> None:
+    """The cache's answers: the ones it gave, used again (their drops counted as kingfisher's would be); of the
+    files kingfisher read whole, those without a finding ({"dropped": {why: count}}), journaled at once; saved."""
+    fresh = {}
+    for i in items:
+        if i["cached"] is not None:
+            cache.keep(i["key"], i["path"], i["cached"])
+            for why, count in i["cached"]["dropped"].items():
+                dropped[why] = dropped.get(why, 0) + count
+        elif i["key"] and i["n"] not in with_finding and (i["set"], i["name"]) in read:
+            fresh[i["key"]] = {"path": i["path"], "value": {"dropped": item_dropped.get(i["n"], {})}}
+    cache.journal(fresh)
+    cache.save()
 
 
 def one_per_secret(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -477,20 +625,33 @@ def one_per_secret(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return tree + history
 
 
+def add_key_options(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--cache-dir", default="", help="SECURITY_CACHE_DIR; empty: cache off")
+    sp.add_argument("--tool-id", default="", help="kingfisher's --version output (empty: cache off)")
+    sp.add_argument("--tool-args", default="", help="the arguments every kingfisher run gets")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="adapter.py", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
     sp = sub.add_parser("prepare")
     sp.add_argument("--work", required=True)
     sp.add_argument("--mode", choices=("tree", "staged"), required=True)
+    sp.add_argument("--budget", type=int, default=0, help="seconds to write the history's blobs in (0: no limit)")
+    add_key_options(sp)
     sp.set_defaults(func=cmd_prepare)
+    sp = sub.add_parser("absorb")
+    sp.add_argument("--work", required=True)
+    sp.add_argument("--run", required=True)
+    add_key_options(sp)
+    sp.set_defaults(func=cmd_absorb)
     sp = sub.add_parser("check")
     sp.add_argument("--work", required=True)
     sp.set_defaults(func=cmd_check)
     sp = sub.add_parser("report")
     sp.add_argument("--work", required=True)
     sp.add_argument("--baseline", default="")
-    sp.add_argument("--cache-dir", default="")
+    add_key_options(sp)
     sp.set_defaults(func=cmd_report)
     return p
 

@@ -18,6 +18,11 @@
 # validation text of kingfisher's is kept: the adapter salts the value's SHA-1 (as detect-secrets' hashed_secret)
 # and matches it against .secrets.baseline's audited false positives; .security-suppressions.json accepts a
 # finding by its rule id and path[:line] (README, "Suppressing a finding").
+# kingfisher's answers on the files and blobs in which it found nothing (or only matches the adapter drops) are kept
+# in the scan cache (SECURITY_CACHE, SECURITY_CACHE_DIR: scripts/lib/cache.py, its scan "kingfisher"), keyed by the
+# path, git's blob id, the set, kingfisher's version, its arguments, the rule files and the adapter's code: a warm run
+# hands kingfisher only the new files and the ones with findings (never cached: read again every run), in runs of at
+# most 4,000 files, each run's answers journaled before the next starts (a stopped scan keeps them).
 # --staged (scripts/pre-commit.sh): no tree scan; the blobs of the index that differ from HEAD, with the staged
 # .secrets.baseline.
 # Exit: 0 pass, 1 findings, 2 the scan could not be completed.
@@ -33,6 +38,7 @@ readonly DS_DIR="$SCANS_DIR/detect-secrets" # the inventory and the history's ra
 # size limit, JSON on a file; the rules and the rule cache are added per run.
 readonly KF_ARGS=(scan --no-validate --no-update-check --no-dedup --no-ignore --max-file-size 0 --format json --quiet)
 declare -a RULE_CACHE=() # where kingfisher keeps its compiled rules (rule_cache_args)
+declare -a KEY_ARGS=()   # what the cache of kingfisher's answers is keyed on, with the rules (adapter.py kf_cache)
 HISTORY_PROBLEM="" # why the history's range cannot be read completely, or empty
 RANGE_PID=""
 
@@ -104,13 +110,21 @@ kingfisher_run() {
   esac
 }
 
-# run_kingfisher: kingfisher on each set's folders of numbered files (adapter.py prepare), one input a folder;
-# then, for the folders its audit record does not show read whole (adapter.py check), on each of their files.
+# run_kingfisher: kingfisher on each set's folders of numbered files (adapter.py prepare), one input a folder, a
+# run a chunk of folders (WORK/kf/batches/SET-K), each run's answers kept in the cache's journal before the next
+# starts (adapter.py absorb: a scan stopped by its timeout keeps what it finished); then, for the folders its audit
+# record does not show read whole (adapter.py check), on each of their files.
 run_kingfisher() {
-  local kind out="$SCAN_WORK/check.out" count recheck
+  local kind out="$SCAN_WORK/check.out" count recheck batch run
   rule_cache_args
   for kind in main lock; do
-    kingfisher_run "$kind" "$kind" "$SCAN_WORK/kf/batches/$kind"
+    for batch in "$SCAN_WORK/kf/batches/$kind"-*; do
+      [[ -f "$batch" ]] || scan_error "kingfisher's $kind run has nothing to read (the canary is missing)"
+      run=${batch##*/}
+      kingfisher_run "$kind" "$run" "$batch"
+      python3 -S "$SCAN_DIR/adapter.py" absorb --work "$SCAN_WORK" --run "$run" "${KEY_ARGS[@]}" >"$out" 2>"$out.err" ||
+        scan_error "kingfisher's output has an unexpected shape: $(stderr_tail "$out.err")"
+    done
   done
   python3 -S "$SCAN_DIR/adapter.py" check --work "$SCAN_WORK" >"$out" 2>"$out.err" ||
     scan_error "kingfisher's output has an unexpected shape: $(stderr_tail "$out.err")"
@@ -146,7 +160,7 @@ baseline_of() {
 }
 
 main() {
-  local staged=0 mode=tree count deferred out inventory scanned dropped problem=""
+  local staged=0 mode=tree count deferred left out inventory scanned dropped problem=""
   scan_begin kingfisher "$PROJECT_DIR"
   scan_policy UNKNOWN+ # every secret not audited as a false positive fails
   require_command kingfisher
@@ -166,9 +180,16 @@ main() {
   [[ -z "$HISTORY_PROBLEM" || "$staged" != 1 ]] || scan_error "$HISTORY_PROBLEM"
   out="$SCAN_WORK/prepare.out"
   scan_progress "writing the files to read"
-  python3 -S "$SCAN_DIR/adapter.py" prepare --work "$SCAN_WORK" --mode "$mode" >"$out" 2>"$out.err" ||
+  KEY_ARGS=(--cache-dir "$([[ "$SECURITY_CACHE" != on ]] || printf '%s' "$SECURITY_CACHE_DIR")"
+    --tool-id "kingfisher $SCAN_TOOL_VERSION" --tool-args "${KF_ARGS[*]}")
+  # Half of what is left of SCAN_TIMEOUT to write the history's blobs: kingfisher then reads what was written, and
+  # its answers are kept, so that a history too long for the timeout converges over runs.
+  python3 -S "$SCAN_DIR/adapter.py" prepare --work "$SCAN_WORK" --mode "$mode" "${KEY_ARGS[@]}" \
+    --budget "$(((SCAN_DEADLINE - SECONDS) / 2 + 1))" >"$out" 2>"$out.err" ||
     scan_error "could not write the files kingfisher reads: $(stderr_tail "$out.err")"
-  read -r count deferred <"$out" || scan_error "the adapter gave no count"
+  read -r count deferred left <"$out" || scan_error "the adapter gave no count"
+  ((left == 0)) || HISTORY_PROBLEM="${HISTORY_PROBLEM:+$HISTORY_PROBLEM; }$left of the history's blob(s) were not read \
+within SCAN_TIMEOUT=${SCAN_TIMEOUT}s (the whole scan's limit): the next run continues from the answers this one kept"
   ((deferred == 0)) || log "$deferred of the history's blob(s) are the tree's files: read there"
   [[ "$staged" == 1 ]] || ((count > 0)) || scan_error "there is nothing to scan: git lists no file in $PROJECT_DIR \
 that the gate may scan (are they all ignored, by this repository or by one that encloses it?)"
@@ -176,11 +197,14 @@ that the gate may scan (are they all ignored, by this repository or by one that 
   scan_progress "scanning files"
   run_kingfisher
   out="$SCAN_WORK/report.out"
-  python3 -S "$SCAN_DIR/adapter.py" report --work "$SCAN_WORK" --baseline "$BASELINE" \
-    --cache-dir "$([[ "$SECURITY_CACHE" != on ]] || printf '%s' "$SECURITY_CACHE_DIR")" >"$out" 2>"$out.err" ||
+  python3 -S "$SCAN_DIR/adapter.py" report --work "$SCAN_WORK" --baseline "$BASELINE" "${KEY_ARGS[@]}" \
+    >"$out" 2>"$out.err" ||
     scan_error "kingfisher's output has an unexpected shape: $(stderr_tail "$out.err")"
   read -r inventory scanned dropped <"$out" || scan_error "the adapter gave no coverage"
-  log "$inventory file(s) and blob(s), $scanned read by kingfisher; $dropped match(es) dropped (placeholders, digests, allowlisted)"
+  log "$inventory file(s) and blob(s), $scanned read by kingfisher or answered by the cache; $dropped match(es) \
+dropped (placeholders, digests, allowlisted)"
+  [[ ! -s "$out.err" ]] || log "$(head -n 3 "$out.err")"
+  cache_stats_from_plan
   scan_gaps_from "$SCAN_WORK/kf/gaps.jsonl"
   scan_coverage "$inventory" "$scanned"
   keep_raw "$SCAN_WORK/kf/sanitized.json"

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Summary: the per-file result cache shared by the scans that have one (bandit, detect-secrets).
+"""Summary: the per-file result cache shared by the scans that have one (bandit, detect-secrets, kingfisher).
 Usage: imported by each scan's adapter, scans/<scan>/cache_adapter.py;
        `python3 scripts/lib/cache.py identity DIST` prints a tool's identity from inside its interpreter
        (tool_identity runs it so).
@@ -38,7 +38,9 @@ detect-secrets' hashed_secret (an unsalted SHA-1 of the secret, which a word lis
 the merged report, the raw report and the baseline copy the findings are matched with. The cache itself holds
 no key and no hash of a secret: an entry whose value holds a finding (the adapter says which: holds_finding) is
 neither saved nor answered, so the few files and blobs with findings are scanned again every run, and the cache
-a pull request restores gives it nothing to test a guess against (docs/workflow.md, "Caches").
+a pull request restores gives it nothing to test a guess against (docs/workflow.md, "Caches"). (The history scan
+keeps, for a blob with findings, the numbers of the lines they were at, and reads those lines alone again;
+kingfisher's scan keeps its answers without a finding as its scan "kingfisher": scans/kingfisher/adapter.py.)
 """
 
 from __future__ import annotations
