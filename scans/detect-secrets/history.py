@@ -7,7 +7,7 @@ Commands (each writes into WORK/history; exit 0 done, 2 error with the message o
          each introduces; WORK/history/range.json. An incomplete range is an error naming why (below).
   plan   the blobs the cache answers (keyed as the tree scan keys a file: path, git's blob id, the baseline's
          entries for the path), the ones the tree scan is scanning in this run, and the rest, written out of git
-         (`git cat-file --batch`, never checked out) under WORK/history/blobs/N/PATH for detect-secrets (the list
+         (`git cat-file --batch`, never checked out) under WORK/history/blobs/K/NAME for detect-secrets (the list
          in WORK/history/todo, a working baseline re-keyed to those names in WORK/history/baseline-work.json).
          N is the blob's index in todo and NAME its path's last component (detect-secrets reads a file's type from
          its name): a path from git never becomes a file-system path. range refuses a tree entry whose path could
@@ -46,7 +46,7 @@ when it changes a file. plan reads of such a blob the lines the commit adds (`gi
 a merge, the lines it adds to every parent), written one after another with the line each one is in the blob
 (merge maps findings back), keyed by both blob ids; whole instead: a new path, a root's or the index's files,
 WHOLE_SUFFIXES, a blob git diffs as binary or holding a key block ("-----BEGIN"). A symlink (mode 120000) is its
-blob, the target's text: read whole, as a one-line file of no type, written under WORK/history/blobs/N/SYMLINK_FILE
+blob, the target's text: read whole, as a one-line file of no type, written under WORK/history/blobs/K/SYMLINK_FILE
 (never a name from the tree) and keyed as the tree scan keys a symlink (cache_adapter.symlink_id). The root's
 .env.sample, uv.lock and .secrets.baseline are excluded as in the tree scan; a submodule (mode 160000) is a gap.
 --staged reads the index's blobs that differ from HEAD (`git diff-index --cached`).
@@ -83,7 +83,7 @@ COMMITS_LISTED = 100
 FILE_MODES = ("100644", "100755")
 SYMLINK_MODE = "120000"
 SYMLINK = "symlink"  # sorted_entries' base of a symlink's blob (read whole, as a file of no type)
-SYMLINK_FILE = "symlink-target"  # the name a symlink's text is written under (WORK/history/blobs/N/SYMLINK_FILE)
+SYMLINK_FILE = "symlink-target"  # the name a symlink's text is written under (WORK/history/blobs/K/SYMLINK_FILE)
 # detect-secrets reads the history's blobs in chunks of at most this many files or bytes (each started run costs
 # about half a second; a stopped scan loses at most the chunk it was reading).
 CHUNK_FILES = int(os.environ.get("SECRETS_HISTORY_CHUNK_FILES") or 3000)  # the variable: for tests
@@ -456,7 +456,7 @@ def compact(data: bytes, ranges: list[tuple[int, int]]) -> tuple[bytes, list[int
 
 
 def write_blobs(todo: list[dict[str, Any]], blob_dir: Path) -> None:
-    """Each item's blob written to blob_dir/NAME (N/BASENAME: by its index, never by the path from git), streamed out
+    """Each item's blob written to blob_dir/NAME (K/BASENAME: by number, never by the path from git), streamed out
     of one `git cat-file --batch` (one blob in memory at a time); a missing object is a Failure naming the commit and
     the path."""
     ids = blob_dir / "ids"
@@ -475,7 +475,7 @@ def write_blobs(todo: list[dict[str, Any]], blob_dir: Path) -> None:
                               "repository is damaged)")
             size = int(header[2])
             target = blob_dir / item["name"]
-            target.parent.mkdir()
+            target.parent.mkdir(exist_ok=True)
             ranges = item.pop("ranges", None)
             with open(target, "xb") as f:
                 if ranges is not None:  # the lines its commits add (one blob in memory)
@@ -548,6 +548,7 @@ def cmd_plan(args: argparse.Namespace) -> None:
     tree_files = {f["name"]: f for f in tree_plan["files"]} if tree_plan is not None else {}
     tree_hits = tree_plan["hits"] if tree_plan is not None else {}
     plan, todo, hits, deferred = [], [], 0, 0
+    folders: dict[str, int] = {}  # {file name: the folders holding one already}
     for (path, blob, base), commits in sorted(blobs.items()):
         # The whole blob's answer (the tree's, or the cache's) answers its added lines too (it holds them).
         link = base == SYMLINK
@@ -572,9 +573,14 @@ def cmd_plan(args: argparse.Namespace) -> None:
             item["from_tree"] = True  # the tree scan reads the same content at the same path in this run
             deferred += 1
         else:
-            # Written by index: the path from git only lends its last component (detect-secrets reads a file's
-            # type from its name), refused already when it could leave the folder (refuse_path).
-            item["name"] = f"{len(todo)}/{SYMLINK_FILE if link else path.rsplit('/', 1)[-1]}"
+            # Written by number: the path from git only lends its last component (detect-secrets reads a file's
+            # type from its name), refused already when it could leave the folder (refuse_path). Folder K holds
+            # the (K+1)th blob of each name, so the folders are as many as the commonest name's blobs, not one a
+            # blob (creating and removing a folder a blob cost more than the scan's own SCAN_TIMEOUT could hold).
+            base_name = SYMLINK_FILE if link else path.rsplit('/', 1)[-1]
+            folder = folders.get(base_name, 0)
+            folders[base_name] = folder + 1
+            item["name"] = f"{folder}/{base_name}"
             # Its answer named findings before, under this very key: the rest of it held none, so only the lines
             # they were at are read (the answer's other lines are known clean); never a blob read whole anyway.
             hint = cache.get(hint_key(cache, path, item["key"]), path, hint_valid) if item["key"] else None

@@ -280,8 +280,10 @@ history_scan() {
   local -a mode=()
   [[ "$from_index" != 1 ]] || mode=(--staged --carry)
   cache_args detect-secrets
-  python3 -S "$SCAN_DIR/history.py" plan "${CACHE_ARGS[@]}" --tool-args "$KEY_ARGS" --baseline "$baseline" \
-    --tree-kept "$SCAN_WORK/tree-kept.json" "${mode[@]:0:1}" >"$out" 2>"$out.err" ||
+  # The plan writes out every blob to read: within what is left of SCAN_TIMEOUT, as a tool run is.
+  scan_run_tool "$out" "$out.err" --name "the history's plan (writing its blobs)" -- python3 -S \
+    "$SCAN_DIR/history.py" plan "${CACHE_ARGS[@]}" --tool-args "$KEY_ARGS" --baseline "$baseline" \
+    --tree-kept "$SCAN_WORK/tree-kept.json" "${mode[@]:0:1}" ||
     scan_error "could not plan the history's scan: $(stderr_tail "$out.err")"
   read -r blobs hits deferred misses chunks <"$out" || scan_error "the history's scan gave no plan"
   log "history: $blobs blob(s): $hits from the cache, $deferred from the tree scan, $misses scanned"
