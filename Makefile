@@ -52,7 +52,7 @@ test: $(SYNCED) ## Run the test suite (real scanners on fixture trees), shellche
 uv-cache-prune: ## Prune uv's cache (UV_CACHE_DIR) before CI saves it: uv cache prune --ci
 	@uv cache prune --ci
 
-bench: $(SYNCED) ## Time the gate (cold, warm, one file changed) against the tools by hand on Django's source; then hook, warm gate and a 50-commit range on five copies (BENCH_ONLY=change: only those; BENCH_ONLY=history: the full-history secret scan against kingfisher's)
+bench: $(SYNCED) ## Time the gate (cold, warm, one file changed) against the tools by hand on Django's source; then hook, warm gate and a 50-commit range on five copies (BENCH_ONLY=change: only those; BENCH_ONLY=history: the full-history secret scan against kingfisher's; BENCH_ONLY=recall: the secret engines' recall)
 	@scripts/bench.sh
 
 advisory-mirror: $(SYNCED) ## Serve PIP_AUDIT_ADVISORY_DB (pypa/advisory-database checkout or OSV all.zip) as an OSV API on 127.0.0.1

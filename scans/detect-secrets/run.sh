@@ -46,6 +46,7 @@ source "${BASH_SOURCE[0]%/*}/../../scripts/lib/cache.sh"
 
 readonly BASELINE_NAME=.secrets.baseline
 readonly UNWRITTEN=not-written-by-this-run
+readonly PLACEHOLDERS="$GATE_ROOT/scripts/lib/placeholders.py" # widen.py's filters: in the cache's key too
 # --no-verify: never send a found secret to its provider to check it (detect-secrets does by default, and then
 # drops the ones the provider calls invalid): results must not depend on the network, nor secrets leave.
 readonly SCAN_ARGS=(scan --no-verify)
@@ -391,6 +392,14 @@ history_extra() {
   SCAN_RESULT_EXTRA=$extra
 }
 
+# log_dropped: how many of detect-secrets' matches widen.py dropped as placeholders or lock-file digests (it appends a
+# line naming why to each RECORD.dropped; never the value), in the log.
+log_dropped() {
+  local count
+  count=$({ cat "$SCAN_WORK"/read.dropped "$SCAN_WORK"/history/read*.dropped 2>/dev/null || :; } | wc -l) || count=0
+  ((count == 0)) || log "$count match(es) dropped (documented placeholders, lock-file digests: scripts/lib/placeholders.py)"
+}
+
 # keep_raw_report MERGED: the merged report kept beside the result (keep_raw), without the adoption fingerprints
 # the adapters add when the project has an adoption file (common.sh adopted_file): those stay in SCAN_WORK.
 keep_raw_report() {
@@ -433,6 +442,7 @@ staged_main() {
   mv -f "$SCAN_WORK/history/gate-coverage.json" "$SCAN_WORK/coverage.json" ||
     scan_error "could not read the history's coverage"
   canary_finish
+  log_dropped
   scan_finish "$SCAN_WORK/history-findings.json" "$CANARY_PROBLEM"
 }
 
@@ -445,7 +455,8 @@ main() {
   cd "$PROJECT_DIR"
   cache_python || scan_error "python3 3.9 or later is needed to list the files detect-secrets must scan"
   DS_PYTHON=$(python_of detect-secrets) || DS_PYTHON=""
-  KEY_ARGS="${SCAN_ARGS[*]} widen.py:$(cksum <"$SCAN_DIR/widen.py")" || scan_error "cannot read $SCAN_DIR/widen.py"
+  KEY_ARGS="${SCAN_ARGS[*]} widen.py:$(cksum <"$SCAN_DIR/widen.py") placeholders.py:$(cksum <"$PLACEHOLDERS")" ||
+    scan_error "cannot read $SCAN_DIR/widen.py or $PLACEHOLDERS"
   case "${1:-}" in
     --staged) staged_main ;;
     "") ;;
@@ -511,6 +522,7 @@ main() {
   history_extra
   jq -s 'add' "$SCAN_WORK/tree-findings.json" "$SCAN_WORK/history-findings.json" >"$SCAN_WORK/findings.json" ||
     scan_error "could not join the tree's and the history's findings"
+  log_dropped
   scan_finish "$SCAN_WORK/findings.json" "$CANARY_PROBLEM"
 }
 

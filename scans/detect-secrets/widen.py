@@ -17,11 +17,16 @@ worker processes are forked from it and inherit the patches:
   scanned as raw lines too: a key in a YAML comment is found as the same line in a .txt file is. A secret
   found both ways is reported once (detect-secrets' own identity: file, type and hash). detect-secrets'
   _get_lines_from_file is replaced by a copy that notes which files those are (and records every file read).
+- a secret whose value is a documented placeholder or whose line is a lock-file digest (scripts/lib/placeholders.py,
+  the filters kingfisher's findings go through too) is dropped: one line naming why (never the value) appended to
+  RECORD_DIR.dropped, which the scan counts.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import re
 
 FILE_HEURISTICS = (
     "detect_secrets.filters.heuristic.is_non_text_file",
@@ -39,6 +44,70 @@ def _record(record_dir: str, filename: str) -> None:
         fd = os.open(os.path.join(record_dir, str(pid)), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         _record_fd[pid] = fd
     os.write(fd, os.fsencode(filename) + b"\0")
+
+
+def _placeholders():
+    """scripts/lib/placeholders.py, loaded from its path: the tool's own imports keep the sys.path they always had."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "lib", "placeholders.py")
+    spec = importlib.util.spec_from_file_location("placeholders", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+TOKEN = re.compile(r"[A-Za-z0-9_.+/-]*")
+
+
+def whole_tokens(value: str, line: str) -> list[str]:
+    """The value, and the token of the line it is part of: some plugins' value is a part of what they matched (the
+    GitHub plugin's is its prefix, "ghp"), and a placeholder is told by the whole token (ghp_xxxx...)."""
+    found = [value]
+    at = line.find(value)
+    if at >= 0:
+        start = at
+        while start > 0 and TOKEN.fullmatch(line[start - 1]):
+            start -= 1
+        end = TOKEN.match(line, at + len(value)).end()
+        if line[start:end] != value:
+            found.append(line[start:end])
+    return found
+
+
+def _dropper(record_dir: str):
+    """drop(filename, secret): whether detect-secrets' secret is a placeholder or a digest (each drop counted in
+    RECORD_DIR.dropped, one line of its reason: never its value)."""
+    rules = _placeholders()
+    lines: dict[str, list[str]] = {}
+
+    def line_of(filename: str, number: int) -> str:
+        if filename not in lines:
+            try:
+                with open(filename, encoding="utf-8", errors="replace") as f:
+                    lines[filename] = f.read().split("\n")
+            except OSError:
+                lines[filename] = []
+            if len(lines) > 64:  # the workers read each file once: keep a few
+                lines.pop(next(iter(lines)))
+        text = lines[filename]
+        return text[number - 1] if 1 <= number <= len(text) else ""
+
+    def drop(filename: str, secret) -> bool:
+        value = secret.secret_value
+        line = line_of(filename, secret.line_number or 0)
+        if isinstance(value, str) and any(rules.is_placeholder(v) for v in whole_tokens(value, line)):
+            why = "placeholder"
+        elif rules.is_digest_line(filename, line):
+            why = "digest"
+        else:
+            return False
+        fd = os.open(record_dir.rstrip("/") + ".dropped", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.write(fd, why.encode() + b"\n")
+        finally:
+            os.close(fd)
+        return True
+
+    return drop
 
 
 def _never_skips(path: str):
@@ -71,6 +140,7 @@ def install(record_dir: str) -> None:
     keep_every_file()
 
     scan_file = scan.scan_file
+    drop = _dropper(record_dir)
     transformed: set[str] = set()  # the files whose lines came from a (comment-dropping) transformer
 
     def recorded_lines_from_file(filename: str):
@@ -98,7 +168,8 @@ def install(record_dir: str) -> None:
         found = []
         for secret in scan_file(filename):
             found.append(secret)
-            yield secret
+            if not drop(filename, secret):
+                yield secret
         if filename not in transformed:
             return
         transformed.discard(filename)
@@ -110,7 +181,8 @@ def install(record_dir: str) -> None:
         for secret in scan._process_line_based_plugins(lines=list(enumerate(raw, start=1)), filename=filename):
             if secret not in found:
                 found.append(secret)
-                yield secret
+                if not drop(filename, secret):
+                    yield secret
 
     scan._get_lines_from_file = recorded_lines_from_file
     scan.scan_file = scan_file_and_raw_lines

@@ -68,14 +68,7 @@ import adoption  # noqa: E402
 from cache import Cache, Failure, is_int, object_format, read_json, read_list, shown, write_json, write_stats  # noqa: E402
 from inventory import ROOT_EXCLUSIONS  # noqa: E402
 
-try:
-    from placeholders import is_digest_line, is_placeholder  # noqa: E402  (scripts/lib, INTERFACES §2)
-except ImportError:  # TODO(i29-recall): scripts/lib/placeholders.py not on this branch yet; remove once merged
-    def is_placeholder(value: str) -> bool:  # type: ignore[misc]
-        return False
-
-    def is_digest_line(path: str, line: str) -> bool:  # type: ignore[misc]
-        return False
+from placeholders import is_digest_line, is_placeholder  # noqa: E402
 
 LOCK = "uv.lock"  # the root lock file: read with the uv.lock rule alone
 BUCKET = 500  # files a folder: kingfisher reads each folder as one input, its audit record counts each folder's

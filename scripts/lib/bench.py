@@ -20,6 +20,10 @@ on a generated history of HISTORY_COMMITS commits (Django's source growing, one 
 BENCH_HISTORY_REPO.
 Targets: cold at most 30x kingfisher and under 90 s, warm under 3 s, peak memory under 300 MB.
 
+With --only recall (BENCH_ONLY=recall) only the recall benchmark of the secret engines runs
+(scripts/lib/recall_bench.py): detect-secrets alone, kingfisher alone and the gate, side by side, on a labelled corpus
+built at run time (scripts/lib/recall_corpus.py) and the clean files of Django and pip.
+
 With --only change (BENCH_ONLY=change) only the comparisons of "cost follows the change" run; without, they run
 after the ones above. Corpus: five copies of that Django source in one repository (django-1/ ... django-5/):
   (i)   the pre-commit detect-secrets hook (scripts/pre-commit.sh detect-secrets) with one staged file, against
@@ -583,14 +587,22 @@ def main(argv: list[str]) -> int:
     p.add_argument("--repeats", type=int, required=True, help="runs of each measurement (scripts/bench.sh passes BENCH_REPEATS)")
     p.add_argument("--keep", action="store_true", help="keep the work directory (reports, logs, corpus)")
     p.add_argument("--only", default="", help="change (or some of hook,warm,range): only those comparisons of cost "
-                   "following the change (scripts/bench.sh passes BENCH_ONLY)")
+                   "following the change; history; recall (scripts/bench.sh passes BENCH_ONLY)")
     args = p.parse_args(argv)
-    parts = {"hook", "warm", "range"} if args.only in ("", "change", "history") else set(args.only.split(","))
+    parts = {"hook", "warm", "range"} if args.only in ("", "change", "history", "recall") else set(args.only.split(","))
     if not parts <= {"hook", "warm", "range"}:
         p.error(f"--only takes change, history, or hook, warm and range separated by commas, not {args.only!r}")
     work = Path(tempfile.mkdtemp(prefix="security-bench."))
     try:
         cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        if args.only == "recall":
+            import recall_bench  # scripts/lib/recall_bench.py: the secret engines' recall, side by side
+
+            print(f"make bench: recall; {cpus} CPUs", file=sys.stderr)
+            try:
+                return 0 if recall_bench.recall_bench(work, args.repeats) else 1
+            except recall_bench.RecallError as e:
+                raise BenchError(str(e)) from e
         if args.only == "history":
             print(f"make bench: history; {cpus} CPUs", file=sys.stderr)
             return 0 if history_bench(work, args.repeats) else 1
