@@ -13,7 +13,7 @@ import string
 import pytest
 
 from placeholders import AWS_EXAMPLE_KEY_ID, AWS_EXAMPLE_SECRET_KEY, is_digest_line, is_placeholder
-from support.gate import run_scan
+from support.gate import run_gate
 from support.projects import git_commit_all, write_tree
 
 ALNUM = string.ascii_letters + string.digits
@@ -125,23 +125,21 @@ def planted(tmp_path_factory):
     }
     write_tree(root, real | fake)
     git_commit_all(root, "planted")
-    runs = {}
-    for scan in ("detect-secrets", "kingfisher"):
-        reports = tmp_path_factory.mktemp(f"placeholders-{scan}")
-        runs[scan] = run_scan(scan, root, reports, {"SECURITY_CACHE": "off", "SECRETS_SINCE": "HEAD"})
-    return runs, real, fake
+    reports = tmp_path_factory.mktemp("placeholders-reports")
+    run = run_gate("security-code", root, reports, {"SECURITY_CACHE": "off"},
+                   scans=("detect-secrets", "kingfisher"))  # both engines at once, each its own result
+    return run, real, fake
 
 
 @pytest.mark.parametrize("scan", ["detect-secrets", "kingfisher"])
 def test_a_placeholder_passes_both_engines_while_a_real_token_of_its_provider_fails(planted, scan):
-    runs, real, fake = planted
-    run = runs[scan]
+    run, real, fake = planted
     assert run.rc == 1, run.output
     result = run.result(scan)
     reported = {f["location"]["path"] for key in ("findings", "below_threshold", "suppressed") for f in result[key]}
     assert set(real) <= reported, (scan, reported)
     assert not reported & set(fake), (scan, reported & set(fake))
-    assert "dropped" in run.output
+    assert f"[{scan}]" in run.output and "dropped" in run.output
     for text in real.values():
         for line in text.splitlines():
             assert line.split("=", 1)[1] not in run.output
