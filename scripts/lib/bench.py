@@ -591,7 +591,7 @@ def main(argv: list[str]) -> int:
     args = p.parse_args(argv)
     parts = {"hook", "warm", "range"} if args.only in ("", "change", "history", "recall") else set(args.only.split(","))
     if not parts <= {"hook", "warm", "range"}:
-        p.error(f"--only takes change, history, or hook, warm and range separated by commas, not {args.only!r}")
+        p.error(f"--only takes change, history, recall, or hook, warm and range separated by commas, not {args.only!r}")
     work = Path(tempfile.mkdtemp(prefix="security-bench."))
     try:
         cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
