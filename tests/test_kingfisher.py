@@ -355,7 +355,7 @@ def test_a_warm_history_run_hands_kingfisher_only_new_blobs_and_those_with_findi
     added = git_commit_all(root, "add a token")
     (root / "deploy" / "old.env").unlink()
     git_commit_all(root, "remove it")
-    env = {"SECRETS_SINCE": "all"} | SHARED_CACHE
+    env = {"SECRETS_SINCE": "all"} | SHARED_CACHE  # pragma: allowlist secret (a range, not a secret)
     cold = run_scan("kingfisher", root, tmp_path / "cold", env)
     assert cold.rc == 1, cold.output
     assert cold.result("kingfisher")["cache"] == {"enabled": True, "hits": 0, "misses": 7, "note": None}
