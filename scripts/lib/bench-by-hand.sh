@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Summary: the benchmark's reference: each named scan's tool run by hand, one after the other, with the settings
 # the gate uses (the same lock export, flags, targets, config, file list and baseline).
-# Usage: scripts/lib/bench-by-hand.sh PROJECT OUT SCAN...   (make bench passes the Makefile's CODE_SCANS)
+# Usage: scripts/lib/bench-by-hand.sh PROJECT OUT SCAN...   (make bench passes the Makefile's CODE_SCANS that
+#        have a function here: kingfisher's is measured by BENCH_ONLY=history and BENCH_ONLY=recall)
 #
 # Writes OUT/SCAN.json for each SCAN, its tool's own report; each SCAN needs a function by_hand_SCAN here.
 # Reads the scans' own variables (BANDIT_TARGETS, PIP_AUDIT_OSV_URL, PIP_AUDIT_TIMEOUT); an unset one takes the
@@ -79,6 +80,8 @@ by_hand_detect-secrets() {
     [[ -f "$file" && ! -L "$file" ]] && files+=("$file")
   done
   mapfile -t widen < <(python3 -S "$ROOT/scans/detect-secrets/widen.py")
+  # The gate drops documented placeholders and lock-file digests (scripts/lib/placeholders.py): so does this.
+  widen+=(--filter "file://$ROOT/scripts/lib/bench_filter.py::is_placeholder_or_digest")
   if [[ -e .secrets.baseline ]]; then
     cp .secrets.baseline "$out/detect-secrets.json"
     PYTHONUTF8=1 detect-secrets scan --no-verify --baseline "$out/detect-secrets.json" "${widen[@]}" -- "${files[@]}" ||
