@@ -59,17 +59,15 @@ TOKEN = re.compile(r"[A-Za-z0-9_.+/-]*")
 
 
 def whole_tokens(value: str, line: str) -> list[str]:
-    """The value, and the token of the line it is part of: some plugins' value is a part of what they matched (the
-    GitHub plugin's is its prefix, "ghp"), and a placeholder is told by the whole token (ghp_xxxx...)."""
+    """The value, and the token of the line it begins: some plugins' value is the start of what they matched (the
+    GitHub plugin's is its prefix, "ghp"), and a placeholder is told by the whole token (ghp_xxxx...). Never what
+    stands before the value: a real key at the end of a long run of one character (a/a/a/.../AKIA...) is a key."""
     found = [value]
     at = line.find(value)
     if at >= 0:
-        start = at
-        while start > 0 and TOKEN.fullmatch(line[start - 1]):
-            start -= 1
         end = TOKEN.match(line, at + len(value)).end()
-        if line[start:end] != value:
-            found.append(line[start:end])
+        if line[at:end] != value:
+            found.append(line[at:end])
     return found
 
 

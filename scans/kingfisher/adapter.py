@@ -103,6 +103,7 @@ CANARY = (
     ("Discord webhook (gate rule)", "main",
      lambda: f"WEBHOOK = 'https://discord.com/api/webhooks/{rand(18, string.digits)}/"
              f"{rand(68, string.ascii_letters + string.digits + '_-')}'\n"),
+    ("password in an .env file (gate rule)", "main", lambda: f"DB_PASSWORD={rand(24)}\n"),
     ("credentials in a uv.lock URL (gate rule)", "lock",
      lambda: f'[[package]]\nname = "canary"\nsource = {{ registry = "https://ci:{rand(24)}@pkgs.example.com/simple" }}\n'),
 )
