@@ -199,32 +199,26 @@ cache_merge() {
 # SCAN_WORK/links-report.json and what it read in SCAN_WORK/links-read.list (cache_adapter.py merge maps both back
 # to the links' paths).
 links_scan() {
-  local baseline=$1 rc=0 out="$SCAN_WORK/links-report.json" err="$SCAN_WORK/links.err"
+  local baseline=$1 out="$SCAN_WORK/links-report.json" err="$SCAN_WORK/links.err"
   local record="$SCAN_WORK/links-read"
-  local -a run tail=() names
+  local -a names
   mkdir -p "$record" || scan_error "cannot write to its work directory"
+  DS_TAIL=()
   if [[ -n "$DS_PYTHON" ]]; then
-    run=(--name detect-secrets -- "$DS_PYTHON" "$SCAN_DIR/batched-pool.py" --record "$record" --files-from
+    DS_RUN=(--name detect-secrets -- "$DS_PYTHON" "$SCAN_DIR/batched-pool.py" --record "$record" --files-from
       "$SCAN_WORK/todo-links" --chdir "$SCAN_WORK/inventory/symlinks" "$(command -v detect-secrets)" "${SCAN_ARGS[@]}")
   else
     # Not a Python entry point: what it read cannot be told (the gap unverified:detect-secrets says so).
     mapfile -d '' names <"$SCAN_WORK/todo-links"
-    run=(--name detect-secrets -- env -C "$SCAN_WORK/inventory/symlinks" "$(command -v detect-secrets)"
+    DS_RUN=(--name detect-secrets -- env -C "$SCAN_WORK/inventory/symlinks" "$(command -v detect-secrets)"
       "${SCAN_ARGS[@]}")
-    tail=(-- "${names[@]}")
+    DS_TAIL=(-- "${names[@]}")
     cp "$SCAN_WORK/todo-links" "$record/all" || scan_error "cannot write to its work directory"
   fi
   if [[ -n "$baseline" ]]; then
     cp "$SCAN_WORK/baseline-links.json" "$out" || scan_error "cannot write to its work directory"
-    scan_run_tool /dev/null "$err" "${run[@]}" --baseline "$out" "${tail[@]}" || rc=$?
-  else
-    scan_run_tool "$out" "$err" "${run[@]}" "${tail[@]}" || rc=$?
   fi
-  ((rc == 0)) || scan_error "detect-secrets exited $rc on the symlinks' target text: $(stderr_tail "$err")"
-  require_json "$out" "detect-secrets' output on the symlinks' target text"
-  if [[ -n "$baseline" ]] && jq -e --arg mark "$UNWRITTEN" '.generated_at == $mark' "$out" >/dev/null; then
-    scan_error "detect-secrets exited 0 without writing its results on the symlinks' target text"
-  fi
+  ds_report "$out" "$baseline" "$err" "the symlinks' target text"
   cat "$record"/* >"$SCAN_WORK/links-read.list" 2>/dev/null || : >"$SCAN_WORK/links-read.list"
 }
 
@@ -246,6 +240,24 @@ detect_secrets_run() {
     DS_TAIL=(-- "${files[@]}")
     scan_gap "unverified:detect-secrets" "detect-secrets on PATH is not a Python entry point, so the gate cannot \
 tell which files it read nor run its canary (run 'make setup')"
+  fi
+}
+
+# ds_report OUT BASELINE ERR WHAT: run DS_RUN (then DS_TAIL) for its report in OUT: with BASELINE non-empty, OUT
+# holds the working baseline (generated_at UNWRITTEN), which detect-secrets rewrites in place; else its output. An
+# exit other than 0, a report that is not one JSON value, or a working baseline it left unwritten is an error
+# naming WHAT (what it read, or empty).
+ds_report() {
+  local out=$1 baseline=$2 err=$3 what=${4:+ on $4} rc=0
+  if [[ -n "$baseline" ]]; then
+    scan_run_tool /dev/null "$err" "${DS_RUN[@]}" --baseline "$out" "${DS_TAIL[@]}" || rc=$?
+  else
+    scan_run_tool "$out" "$err" "${DS_RUN[@]}" "${DS_TAIL[@]}" || rc=$?
+  fi
+  ((rc == 0)) || scan_error "detect-secrets exited $rc$what: $(stderr_tail "$err")"
+  require_json "$out" "detect-secrets' output$what"
+  if [[ -n "$baseline" ]] && jq -e --arg mark "$UNWRITTEN" '.generated_at == $mark' "$out" >/dev/null; then
+    scan_error "detect-secrets exited 0 without writing its results$what"
   fi
 }
 
@@ -276,7 +288,7 @@ history_range_finish() {
 # and what was read in SCAN_WORK/history/coverage.json; the cache saved with the tree's entries (or, STAGED, with
 # every entry it held).
 history_scan() {
-  local baseline=$1 tree_report=$2 from_index=$3 dir="$SCAN_WORK/history" out="$SCAN_WORK/history.out" rc=0
+  local baseline=$1 tree_report=$2 from_index=$3 dir="$SCAN_WORK/history" out="$SCAN_WORK/history.out"
   local blobs hits deferred misses chunks err="$SCAN_WORK/history-ds.err" raw="$SCAN_WORK/history/detect-secrets.json"
   local -a mode=()
   [[ "$from_index" != 1 ]] || mode=(--staged --carry)
@@ -304,16 +316,11 @@ history_scan() {
       cp "$dir/todo" "$dir/read/all"
       [[ "$from_index" != 1 ]] || scan_gap "unverified:detect-secrets" "detect-secrets on PATH is not a Python \
 entry point, so the gate cannot tell which files it read nor run its canary (run 'make setup')"
-      DS_RUN+=(-- "${names[@]}")
+      DS_TAIL=(-- "${names[@]}")
       if [[ -n "$baseline" ]]; then
-        scan_run_tool /dev/null "$err" "${DS_RUN[@]}" --baseline "$dir/baseline-work.json" || rc=$?
-        cp "$dir/baseline-work.json" "$raw" 2>/dev/null ||
-          scan_error "cannot read detect-secrets' report on the history"
-      else
-        scan_run_tool "$raw" "$err" "${DS_RUN[@]}" || rc=$?
+        cp "$dir/baseline-work.json" "$raw" || scan_error "cannot write to its work directory"
       fi
-      ((rc == 0)) || scan_error "detect-secrets exited $rc on the history's blobs: $(stderr_tail "$err")"
-      require_json "$raw" "detect-secrets' output on the history's blobs"
+      ds_report "$raw" "$baseline" "$err" "the history's blobs"
     fi
     cat "$dir/read"/* >"$dir/read.list" 2>/dev/null || : >"$dir/read.list"
     python3 -S "$SCAN_DIR/history.py" merge "${CACHE_ARGS[@]}" --tool-args "$KEY_ARGS" --baseline "$baseline" \
@@ -329,22 +336,18 @@ entry point, so the gate cannot tell which files it read nor run its canary (run
 # journal, and for the merge): a scan stopped by its timeout keeps every chunk it finished, and the next run
 # continues from there.
 history_chunks() {
-  local baseline=$1 chunks=$2 dir="$SCAN_WORK/history" n rc report err="$SCAN_WORK/history-ds.err"
+  local baseline=$1 chunks=$2 dir="$SCAN_WORK/history" n report err="$SCAN_WORK/history-ds.err"
   local out="$SCAN_WORK/history-absorb.out"
   for ((n = 0; n < chunks; n++)); do
-    rc=0
     mkdir -p "$dir/read.$n" || scan_error "cannot write to its work directory"
     DS_RUN=(--name detect-secrets -- "$DS_PYTHON" "$SCAN_DIR/batched-pool.py" --record "$dir/read.$n" --files-from \
       "$dir/todo.$n" --chdir "$dir/blobs" "$(command -v detect-secrets)" "${SCAN_ARGS[@]}")
+    DS_TAIL=()
     report="$dir/report.$n.json"
     if [[ -n "$baseline" ]]; then
       cp "$dir/baseline-work.json" "$report" || scan_error "cannot write to its work directory"
-      scan_run_tool /dev/null "$err" "${DS_RUN[@]}" --baseline "$report" || rc=$?
-    else
-      scan_run_tool "$report" "$err" "${DS_RUN[@]}" || rc=$?
     fi
-    ((rc == 0)) || scan_error "detect-secrets exited $rc on the history's blobs: $(stderr_tail "$err")"
-    require_json "$report" "detect-secrets' output on the history's blobs"
+    ds_report "$report" "$baseline" "$err" "the history's blobs"
     cat "$dir/read.$n"/* >"$dir/read.$n.list" 2>/dev/null || : >"$dir/read.$n.list"
     python3 -S "$SCAN_DIR/history.py" absorb "${CACHE_ARGS[@]}" --tool-args "$KEY_ARGS" --baseline "$baseline" \
       --chunk "$n" --fresh "$report" --scanned "$dir/read.$n.list" >"$out" 2>"$out.err" ||
@@ -447,7 +450,7 @@ staged_main() {
 }
 
 main() {
-  local list raw err rc committed baseline="" record todo scanned
+  local list raw err committed baseline="" record todo scanned
   scan_begin detect-secrets "$PROJECT_DIR"
   scan_policy UNKNOWN+ # every secret not audited as a false positive fails
   require_command detect-secrets
@@ -488,20 +491,10 @@ main() {
   todo="$SCAN_WORK/todo"
   record="$SCAN_WORK/read"
   mkdir -p "$record" || scan_error "cannot write to its work directory"
-  rc=0
   if [[ "$PLAN_MERGED" != merged && -s "$todo" ]]; then
     DS_TAIL=()
     detect_secrets_run "$todo" "$record"
-    if [[ -n "$baseline" ]]; then
-      scan_run_tool /dev/null "$err" "${DS_RUN[@]}" --baseline "$raw" "${DS_TAIL[@]}" || rc=$?
-    else
-      scan_run_tool "$raw" "$err" "${DS_RUN[@]}" "${DS_TAIL[@]}" || rc=$?
-    fi
-    ((rc == 0)) || scan_error "detect-secrets exited $rc: $(stderr_tail "$err")"
-    require_json "$raw" "detect-secrets' output"
-    if [[ -n "$baseline" ]] && jq -e --arg mark "$UNWRITTEN" '.generated_at == $mark' "$raw" >/dev/null; then
-      scan_error "detect-secrets exited 0 without writing its results"
-    fi
+    ds_report "$raw" "$baseline" "$err" ""
   fi
   if [[ "$PLAN_MERGED" != merged ]]; then
     [[ ! -s "$SCAN_WORK/todo-links" ]] || links_scan "$baseline"
